@@ -1,0 +1,42 @@
+"""授权: an enterprise's authorization for banks to see its credit detail (DESIGN §8)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import USCC, Base, utcnow
+
+authorization_banks = sa.Table(
+    "authorization_banks",
+    Base.metadata,
+    sa.Column("authorization_id", sa.ForeignKey("authorizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("bank_id", sa.ForeignKey("banks.id"), primary_key=True),
+)
+
+
+class Authorization(Base):
+    """Which sources, which banks (all participating, or the ones listed), until when. Kept after revocation."""
+
+    __tablename__ = "authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(USCC, sa.ForeignKey("enterprises.uscc"), index=True)
+    sources: Mapped[list[str]] = mapped_column(sa.JSON)
+    all_banks: Mapped[bool] = mapped_column(default=False)
+    granted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    banks = orm.relationship("Bank", secondary=authorization_banks)
+
+    def is_live(self, at: datetime) -> bool:
+        return self.revoked_at is None and self.granted_at <= at < self.expires_at
+
+    def names_bank(self, bank_id: int) -> bool:
+        return self.all_banks or any(bank.id == bank_id for bank in self.banks)

@@ -1,0 +1,172 @@
+"""Shared fixtures: one app per session, every test inside a rolled-back transaction.
+
+SQLite by default; set TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run
+the same suite against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
+from models.identity import Role
+from models.lending import Bank
+from xinyidai import create_app
+from xinyidai.auth.operations import new_user
+from xinyidai.database import ensure_reference_data
+from xinyidai.extensions import db
+from xinyidai.uscc import ALPHABET, make_uscc
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def database_url(tmp_path_factory) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
+        "XYD_INSTANCE_PATH": str(instance),
+    })
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        with db.engine.begin() as connection:
+            ensure_reference_data(connection)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db_session(app):
+    """Every test runs in a transaction that is rolled back; code under test may commit freely
+    (commits become SAVEPOINT releases — SQLAlchemy's "join a session into an external transaction")."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app):
+    return app.test_cli_runner()
+
+
+_serial = itertools.count(1)
+
+
+def fresh_uscc(division: str = "310115") -> str:
+    """A valid USCC never used before in this test session."""
+    n = next(_serial)
+    body = "MA1" + "".join(ALPHABET[(n // 31**i) % 31] for i in range(5))
+    body = re.sub("[IOSVZ]", "0", body)
+    return make_uscc("91", division, body)
+
+
+@pytest.fixture
+def make_enterprise(db_session):
+    def make(**fields) -> Enterprise:
+        district = fields.pop("district_code", "310115")
+        enterprise = Enterprise(
+            uscc=fields.pop("uscc", None) or fresh_uscc(district),
+            name=fields.pop("name", "上海测试科技有限公司"),
+            district_code=district,
+            industry_section=fields.pop("industry_section", "I"),
+            industry_division=fields.pop("industry_division", "65"),
+            established_on=fields.pop("established_on", date(2018, 5, 1)),
+            registered_capital_fen=fields.pop("registered_capital_fen", 5_000_000_00),
+            status=fields.pop("status", EnterpriseStatus.OPERATING),
+            size_class=fields.pop("size_class", SizeClass.SMALL),
+            **fields,
+        )
+        db_session.add(enterprise)
+        db_session.flush()
+        return enterprise
+
+    return make
+
+
+@pytest.fixture
+def make_bank(db_session):
+    def make(**fields) -> Bank:
+        n = next(_serial)
+        bank = Bank(code=fields.pop("code", f"BANK{n}"), name_zh=fields.pop("name_zh", f"测试银行{n}"),
+                    name_en=fields.pop("name_en", f"Test Bank {n}"), **fields)
+        db_session.add(bank)
+        db_session.flush()
+        return bank
+
+    return make
+
+
+@pytest.fixture
+def make_user(db_session, make_enterprise, make_bank):
+    """make_user(Role.BANK) creates the tenant too unless one is given."""
+
+    def make(role: Role, **fields):
+        n = next(_serial)
+        if role is Role.ENTERPRISE and "enterprise_uscc" not in fields:
+            fields["enterprise_uscc"] = make_enterprise().uscc
+        if role is Role.BANK and "bank_id" not in fields:
+            fields["bank_id"] = make_bank().id
+        if role is Role.OFFICE and "district_code" not in fields:
+            fields["district_code"] = "310115"
+        user = new_user(username=fields.pop("username", f"{role.value}{n}"),
+                        display_name=fields.pop("display_name", f"{role.value} user {n}"),
+                        role=role, password=fields.pop("password", TEST_PASSWORD), **fields)
+        db_session.add(user)
+        db_session.flush()
+        return user
+
+    return make
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """login(user) logs the test client in through the real login form (CSRF included)."""
+
+    def do_login(user, password: str = TEST_PASSWORD):
+        response = client.post("/login", data={"username": user.username, "password": password,
+                                               "csrf_token": csrf_token(client)})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    return do_login
+
+
+def count_rows(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))

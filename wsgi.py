@@ -1,0 +1,3 @@
+from xinyidai import create_app
+
+app = create_app()

@@ -1,0 +1,43 @@
+"""XinYiDai (信易贷): the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from xinyidai import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration from the environment, `test_config` overriding any key."""
+    test_config = dict(test_config or {})
+    folder = Path(test_config.get("XYD_INSTANCE_PATH") or config.instance_path())
+    folder.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(folder),
+        template_folder=str(config.PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(config.from_environment(folder, secret="SECRET_KEY" not in test_config))
+    app.config.update(test_config)
+    app.config["XYD_INSTANCE_PATH"] = str(folder)
+
+    from xinyidai import cli, errors, i18n, web
+    from xinyidai.auth import init_app as init_auth
+    from xinyidai.database import configure_engine
+    from xinyidai.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    i18n.init_app(app)
+    init_auth(app)
+    web.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,29 @@
+"""`xyd`: the platform's command line, a Flask CLI group around `create_app`.
+
+Scheduled jobs (ingest, rescore, monitor, reports) are these commands run by systemd timers.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+
+def _create_app():
+    from xinyidai import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """XinYiDai (信易贷) platform commands."""
+
+
+def init_app(app) -> None:
+    from xinyidai.cli.ingest import ingest_command
+    from xinyidai.cli.setup import demo_logins_command, setup_command
+    from xinyidai.demo.cli import demo_group
+
+    for command in (ingest_command, setup_command, demo_logins_command, demo_group):
+        app.cli.add_command(command)

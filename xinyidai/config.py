@@ -1,0 +1,56 @@
+"""Configuration from the environment (README "Configuration" lists every variable)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def instance_path() -> Path:
+    """The instance folder: database file, model store, delivery reports, demo files."""
+    return Path(os.environ.get("XYD_INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+
+
+def _secret_key(folder: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder.
+
+    Keeping it in the instance folder (not the code) means two instances never share sessions and a
+    restart does not log everybody out.
+    """
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'xinyidai.sqlite3'}"
+
+
+def from_environment(folder: Path, *, secret: bool = True) -> dict:
+    """Settings read from the environment; `create_app(test_config)` may override any of them."""
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or _sqlite_url(folder),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": os.environ.get("XYD_DEFAULT_LOCALE", "zh"),
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "XYD_LANGUAGES": ("zh", "en"),
+        "XYD_CLAIM_SLA_WORKING_DAYS": int(os.environ.get("XYD_CLAIM_SLA_WORKING_DAYS", "3")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("XYD_MAX_UPLOAD_BYTES", str(32 * 1024 * 1024))),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    if secret:
+        settings["SECRET_KEY"] = _secret_key(folder)
+    return settings

@@ -1,0 +1,45 @@
+"""Engine set-up that depends on the backend, and the reference rows every database needs."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from models.identity import CITY_CODE, District
+from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
+
+
+def configure_engine(engine: sa.Engine) -> None:
+    """SQLite: enforce foreign keys, allow concurrent readers (WAL), wait on a busy writer, and let
+    SQLAlchemy own transactions (pysqlite's own handling breaks SAVEPOINTs)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def district_rows() -> list[dict]:
+    rows = [{"code": code, "name_zh": zh, "name_en": en} for code, (zh, en) in SHANGHAI_DISTRICTS.items()]
+    rows.append({"code": CITY_CODE, "name_zh": CITY[1], "name_en": CITY[2]})
+    return rows
+
+
+def ensure_reference_data(connection: sa.Connection) -> None:
+    """Insert the districts that are missing (idempotent; migrations and test set-up both call it)."""
+    present = set(connection.scalars(sa.select(District.code)))
+    missing = [row for row in district_rows() if row["code"] not in present]
+    if missing:
+        connection.execute(sa.insert(District.__table__), missing)

@@ -1,0 +1,1 @@
+"""The demo population: Shanghai-like enterprises, their provider data, banks and lending history."""

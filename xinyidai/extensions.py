@@ -1,0 +1,17 @@
+"""The Flask extensions, created unbound and attached in `create_app`."""
+
+from __future__ import annotations
+
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from models import Base
+
+db = SQLAlchemy(metadata=Base.metadata)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()

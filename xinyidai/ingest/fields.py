@@ -1,0 +1,158 @@
+"""marshmallow fields for provider data.
+
+Messages are bilingual ("中文（English）") because a delivery report is read by operators of either
+language; each states the reason, and the report's column names the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from marshmallow import ValidationError, fields
+
+from xinyidai.uscc import InvalidUSCC, validate_uscc
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_AMOUNT = re.compile(r"^-?\d{1,14}(\.\d{1,2})?$")
+_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
+EARLIEST_YEAR = 1949
+
+
+def fail(zh: str, en: str) -> ValidationError:
+    return ValidationError(f"{zh}（{en}）")
+
+
+def _text(value) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        raise fail("类型错误", "wrong type")
+    return str(value).strip()
+
+
+class USCCField(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return validate_uscc(_text(value))
+        except InvalidUSCC as error:
+            raise fail(error.zh, error.en) from None
+
+
+class MonthField(fields.Field):
+    """"YYYY-MM", stored as the first day of that month."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        match = _MONTH.match(_text(value))
+        if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < EARLIEST_YEAR:
+            raise fail("月份格式应为 YYYY-MM", "month must be YYYY-MM")
+        month = date(int(match[1]), int(match[2]), 1)
+        if month > date.today():
+            raise fail("月份不能晚于当前月份", "month is in the future")
+        return month
+
+
+class DayField(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        match = _DATE.match(_text(value))
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
+        except ValueError:
+            day = None
+        if day is None or day.year < EARLIEST_YEAR:
+            raise fail("日期格式应为 YYYY-MM-DD", "date must be YYYY-MM-DD")
+        if day > date.today():
+            raise fail("日期不能晚于今天", "date is in the future")
+        return day
+
+
+class YearField(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if not (text.isdigit() and len(text) == 4 and EARLIEST_YEAR <= int(text) <= date.today().year):
+            raise fail("年度应为四位年份且不晚于今年", "year must be four digits and not in the future")
+        return int(text)
+
+
+class FenField(fields.Field):
+    """An amount in yuan with at most two decimals, stored exactly as integer fen."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if not _AMOUNT.match(text):
+            raise fail("金额应以元为单位，最多两位小数", "amount must be in yuan with at most two decimals")
+        if text.startswith("-"):
+            raise fail("金额不能为负", "amount must not be negative")
+        whole, _, cents = text.partition(".")
+        return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
+
+
+class CountField(fields.Field):
+    """A whole number, 0 or more (headcounts, days, months)."""
+
+    def __init__(self, *, maximum: int = 10_000_000, **kwargs):
+        super().__init__(**kwargs)
+        self.maximum = maximum
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if not text.isdigit():
+            raise fail("应为非负整数", "must be a whole number, 0 or more")
+        number = int(text)
+        if number > self.maximum:
+            raise fail(f"不能大于 {self.maximum}", f"must not exceed {self.maximum}")
+        return number
+
+
+class QuantityField(fields.Field):
+    """A non-negative quantity such as kWh or m³."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if not _DECIMAL.match(text):
+            raise fail("应为非负数，最多四位小数", "must be a non-negative number with at most four decimals")
+        return float(text)
+
+
+class FlagField(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        text = _text(value).lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise fail("应为 0/1、true/false 或 是/否", "must be 0/1, true/false or 是/否")
+
+
+class ChoiceField(fields.Field):
+    """One of a fixed set of values; `aliases` are documented alternative spellings (e.g. English)."""
+
+    def __init__(self, choices, *, aliases: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.choices = {str(c): c for c in choices}
+        self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if text in self.choices:
+            return self.choices[text]
+        if text.lower() in self.aliases:
+            return self.aliases[text.lower()]
+        raise fail(f"取值应为：{'、'.join(self.choices)}", f"must be one of: {', '.join(self.choices)}")
+
+
+class TextField(fields.Field):
+    def __init__(self, *, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = _text(value)
+        if not text:
+            raise fail("不能为空", "must not be empty")
+        if len(text) > self.max_length:
+            raise fail(f"长度不能超过 {self.max_length}", f"must be at most {self.max_length} characters")
+        return text

@@ -1,0 +1,108 @@
+"""Reading a delivery file (CSV or JSON Lines) into numbered raw rows; the file's shape is checked first."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from xinyidai.ingest.sources import SourceSpec
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+csv.field_size_limit(1 << 20)
+
+
+class DeliveryError(Exception):
+    """The delivery as a whole is unusable (unreadable, wrong header, unknown source): nothing is written."""
+
+
+# A raw row: (line number, {column: value}) or (line number, problem) when the line itself is broken.
+RawRow = tuple[int, dict | tuple[str, str]]
+
+
+def detect_format(path: Path, declared: str | None = None) -> str:
+    if declared:
+        if declared not in ("csv", "jsonl"):
+            raise DeliveryError(f"未知文件格式 {declared}（format must be csv or jsonl）")
+        return declared
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DeliveryError(f"无法识别文件格式 {path.name}（use .csv, .jsonl or .ndjson）")
+    return fmt
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise DeliveryError(f"无法读取文件 {path}（cannot read file: {error.strerror or error}）") from None
+    return digest.hexdigest()
+
+
+def check_header(spec: SourceSpec, header: list[str]) -> list[str]:
+    names = [name.strip() for name in header]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    missing = [c for c in spec.columns if c in spec.required_columns and c not in names]
+    unknown = [n for n in names if n not in spec.columns]
+    problems = []
+    if duplicated:
+        problems.append(f"重复的列 duplicate columns: {', '.join(duplicated)}")
+    if missing:
+        problems.append(f"缺少列 missing columns: {', '.join(missing)}")
+    if unknown:
+        problems.append(f"未知列 unknown columns: {', '.join(unknown)}")
+    if problems:
+        expected = ",".join(spec.columns)
+        raise DeliveryError(f"表头不符（wrong header）— {'; '.join(problems)}; expected: {expected}")
+    return names
+
+
+def read_rows(spec: SourceSpec, path: Path, fmt: str) -> Iterator[RawRow]:
+    """Yield numbered rows. Raises DeliveryError for a whole-file problem, before or during reading;
+    the caller's transaction makes that all-or-nothing."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise DeliveryError(f"无法读取文件 {path}（cannot read file: {error.strerror or error}）") from None
+    with handle:
+        try:
+            yield from (_csv_rows(spec, handle) if fmt == "csv" else _jsonl_rows(handle))
+        except UnicodeDecodeError:
+            raise DeliveryError(f"文件不是 UTF-8 编码 {path.name}（file is not UTF-8）") from None
+
+
+def _csv_rows(spec: SourceSpec, handle) -> Iterator[RawRow]:
+    reader = csv.reader(handle)
+    header = next(reader, None)
+    if header is None:
+        raise DeliveryError("文件为空，没有表头（empty file: no header）")
+    names = check_header(spec, header)
+    width = len(names)
+    for cells in reader:
+        if not cells:
+            continue  # a blank line carries no row
+        line = reader.line_num
+        if len(cells) != width:
+            yield line, ("-", f"列数应为 {width}，实为 {len(cells)}（expected {width} cells, found {len(cells)}）")
+        else:
+            yield line, dict(zip(names, cells, strict=True))
+
+
+def _jsonl_rows(handle) -> Iterator[RawRow]:
+    for line, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield line, ("-", f"不是有效的 JSON（not valid JSON: {error.msg}）")
+            continue
+        if not isinstance(row, dict):
+            yield line, ("-", "每行应为一个 JSON 对象（each line must be a JSON object）")
+        else:
+            yield line, row

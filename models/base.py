@@ -8,11 +8,20 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+def _check_column_suffix(constraint, table) -> str:
+    """A CHECK that an Enum column generates also carries the column's name: two columns of one enum
+    type in a table (from_state, to_state) would otherwise get the same constraint name."""
+    if getattr(constraint, "_type_bound", False):
+        return "".join(f"_{column.name}" for column in constraint.columns)
+    return ""
+
+
 # Named constraints make Alembic migrations deterministic on PostgreSQL and SQLite alike.
 NAMING_CONVENTION = {
+    "check_column_suffix": _check_column_suffix,
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s%(check_column_suffix)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -52,7 +61,6 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs) -> sa.Enum:
         length=max(len(m.value) for m in enum_cls) + 4,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
-        name=enum_cls.__name__.lower(),
         **kwargs,
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:53:20.994522
+Create Date: 2026-11-22 18:57:40.004828
 
 """
 from alembic import op

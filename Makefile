@@ -1,0 +1,39 @@
+# XinYiDai — the two set-up commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test bench install translations lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "XinYiDai needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) translations
+
+# Compiled catalogues are build output (not committed); rebuilt whenever a .po file changes.
+translations: $(STAMP)
+	@if [ -d xinyidai/translations ]; then $(BIN)/pybabel compile --statistics -d xinyidai/translations >/dev/null 2>&1 || $(BIN)/pybabel compile -d xinyidai/translations; fi
+
+## The demo platform on http://127.0.0.1:8000 (SQLite under instance/, demo data generated once).
+run: install
+	$(BIN)/xyd setup
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
+## The whole suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
+test: install
+	$(BIN)/python -m pytest
+
+## Benchmarks: print throughput and latency numbers (not part of the test suite).
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,25 @@
+"""gunicorn settings for XinYiDai; `make run` and the systemd unit both use this file.
+
+Every setting can be overridden from the environment (XYD_BIND, XYD_WORKERS, XYD_THREADS, XYD_TIMEOUT).
+No `preload_app`: each worker builds its app (and loads its LightGBM model) after the fork, because
+OpenMP state inherited across fork can hang a Booster.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("XYD_BIND", "127.0.0.1:8000")
+# Workers × LightGBM threads ≤ cores: the model scores with one thread per worker.
+workers = int(os.environ.get("XYD_WORKERS", max(2, multiprocessing.cpu_count())))
+threads = int(os.environ.get("XYD_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("XYD_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+preload_app = False
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+forwarded_allow_ips = os.environ.get("XYD_FORWARDED_ALLOW_IPS", "127.0.0.1")

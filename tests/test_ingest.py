@@ -1,0 +1,184 @@
+"""Deliveries through `xyd ingest`: bad rows are reported and never stop good ones; re-delivery is a no-op."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from models.enterprise import Enterprise
+from models.sources import Delivery, PublicCreditEvent, TaxMonth, UtilityMonth
+from tests.conftest import count_rows, fresh_uscc
+
+REGISTRY_HEADER = "uscc,name,district_code,industry_section,industry_division,established_on,registered_capital,status,size_class"
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ingest(cli, source, path, *extra):
+    result = cli.invoke(args=["ingest", source, str(path), "--json", *extra])
+    return result, (json.loads(result.output) if result.exit_code == 0 else None)
+
+
+@pytest.fixture
+def registered(tmp_path, cli):
+    """Three enterprises delivered through the registry source."""
+    codes = [fresh_uscc("310117") for _ in range(3)]
+    rows = [f"{code},上海松江示范{i}有限公司,310117,C,39,2016-03-0{i + 1},1000000.00,存续,小" for i, code in enumerate(codes)]
+    result, summary = ingest(cli, "registry", write(tmp_path / "registry.csv", [REGISTRY_HEADER, *rows]))
+    assert result.exit_code == 0, result.output
+    assert summary["inserted"] == 3
+    return codes
+
+
+def test_bad_rows_are_reported_and_good_rows_kept(tmp_path, cli, registered, db_session):
+    a, b, c = registered
+    path = write(tmp_path / "tax.csv", [
+        "uscc,month,invoiced_sales,tax_paid,in_arrears",
+        f"{a},2025-01,120000.50,3600.15,0",
+        f"{a},2025-13,1,1,0",  # bad month
+        f"{b},2025-01,abc,1,0",  # bad amount
+        f"{b[:-1]}0,2025-01,1,1,0",  # bad check character
+        f"{c},2025-01,100,5,maybe",  # bad flag
+        f"{c},2025-02,100.5,5,1",
+        fresh_uscc() + ",2025-01,1,1,0",  # valid code, not in the registry
+    ])
+    result, summary = ingest(cli, "tax", path)
+    assert result.exit_code == 0, result.output
+    assert summary["rows"] == 7
+    assert (summary["inserted"], summary["updated"], summary["unchanged"], summary["rejected"]) == (2, 0, 0, 5)
+    with open(summary["rejection_report"], encoding="utf-8") as handle:
+        report = list(csv.DictReader(handle))
+    assert [(r["line"], r["field"]) for r in report] == [
+        ("3", "month"), ("4", "invoiced_sales"), ("5", "uscc"), ("6", "in_arrears"), ("8", "uscc")]
+    assert "YYYY-MM" in report[0]["reason"]
+    assert "第18位校验码错误" in report[2]["reason"]
+    assert "registry" in report[4]["reason"]
+    kept = {(row.uscc, row.month.isoformat()): row.invoiced_sales_fen
+            for row in db_session.scalars(sa.select(TaxMonth).where(TaxMonth.uscc.in_(registered)))}
+    assert kept == {(a, "2025-01-01"): 12000050, (c, "2025-02-01"): 10050}
+
+
+def test_same_delivery_twice_changes_nothing(tmp_path, cli, registered):
+    path = write(tmp_path / "si.csv", ["uscc,month,insured_headcount,contributions,months_in_arrears"] + [
+        f"{code},2025-0{m},{10 + m},{1000 * m}.00,0" for code in registered for m in range(1, 7)])
+    _, first = ingest(cli, "social_insurance", path)
+    _, second = ingest(cli, "social_insurance", path)
+    assert first["inserted"] == 18
+    assert (second["inserted"], second["updated"], second["unchanged"], second["rejected"]) == (0, 0, 18, 0)
+    assert second["delivery_id"] != first["delivery_id"]
+
+
+def test_changed_row_is_updated_on_its_natural_key(tmp_path, cli, registered, db_session):
+    code = registered[0]
+    header = "uscc,month,kind,consumption,billed,paid,days_late"
+    ingest(cli, "utilities", write(tmp_path / "u1.csv", [header, f"{code},2025-03,electricity,1500.5,980.00,980.00,0",
+                                                          f"{code},2025-03,water,30,90.00,90.00,0"]))
+    _, summary = ingest(cli, "utilities", write(tmp_path / "u2.csv", [
+        header, f"{code},2025-03,electricity,1500.5,980.00,500.00,12", f"{code},2025-03,water,30,90.00,90.00,0"]))
+    assert (summary["inserted"], summary["updated"], summary["unchanged"]) == (0, 1, 1)
+    row = db_session.get(UtilityMonth, (code, date(2025, 3, 1), "electricity"))
+    assert (row.paid_fen, row.days_late, row.delivery_id) == (50000, 12, summary["delivery_id"])
+
+
+def test_duplicate_key_in_one_file_is_rejected_so_redelivery_stays_a_no_op(tmp_path, cli, registered):
+    code = registered[1]
+    path = write(tmp_path / "hf.csv", ["uscc,month,contributors,contributions,in_arrears",
+                                       f"{code},2025-01,5,500,0", f"{code},2025-01,6,600,0"])
+    _, first = ingest(cli, "housing_fund", path)
+    _, second = ingest(cli, "housing_fund", path)
+    assert (first["inserted"], first["rejected"]) == (1, 1)
+    assert (second["inserted"], second["updated"], second["unchanged"], second["rejected"]) == (0, 0, 1, 1)
+
+
+def test_rows_always_add_up(tmp_path, cli, registered):
+    lines = ["uscc,year,rating"] + [f"{code},2024,{grade}" for code, grade in zip(registered, "ABX", strict=True)]
+    _, summary = ingest(cli, "tax_rating", write(tmp_path / "rating.csv", lines + ["too,many,cells,here"]))
+    assert summary["rows"] == summary["inserted"] + summary["updated"] + summary["unchanged"] + summary["rejected"] == 4
+    assert summary["rejected"] == 2
+
+
+def test_json_lines_delivery_with_a_broken_line(tmp_path, cli, registered):
+    code = registered[2]
+    good = {"record_id": "SJ-2024-001", "uscc": code, "kind": "行政处罚", "severity": "轻微",
+            "decided_on": "2024-05-06", "repaired_on": None}
+    lines = [json.dumps(good, ensure_ascii=False), "{not json", json.dumps([1, 2]),
+             json.dumps({**good, "record_id": "SJ-2024-002", "repaired_on": "2024-01-01"}),
+             json.dumps({**good, "record_id": "SJ-2024-003", "colour": "red"})]
+    _, summary = ingest(cli, "public_credit", write(tmp_path / "pc.jsonl", lines))
+    assert (summary["rows"], summary["inserted"], summary["rejected"]) == (5, 1, 4)
+    with open(summary["rejection_report"], encoding="utf-8") as handle:
+        fields = [(r["line"], r["field"]) for r in csv.DictReader(handle)]
+    assert fields == [("2", "-"), ("3", "-"), ("4", "repaired_on"), ("5", "colour")]
+    assert count_rows(PublicCreditEvent) == 1
+
+
+def test_wrong_header_fails_in_one_line_and_writes_nothing(tmp_path, cli, registered):
+    before = count_rows(Delivery)
+    result, _ = ingest(cli, "tax", write(tmp_path / "bad.csv", ["uscc,month,sales,tax_paid,in_arrears",
+                                                                 f"{registered[0]},2025-01,1,1,0"]))
+    assert result.exit_code != 0
+    message = result.output.strip().splitlines()
+    assert len(message) == 1 and "invoiced_sales" in message[0] and "sales" in message[0]
+    assert count_rows(Delivery) == before and count_rows(TaxMonth) == 0
+
+
+@pytest.mark.parametrize(("source", "name", "content", "expected"), [
+    ("weather", "w.csv", b"a\n", "unknown source"),
+    ("tax", "missing.csv", None, "cannot read file"),
+    ("tax", "latin1.csv", "uscc,month,invoiced_sales,tax_paid,in_arrears\n\xe9\n".encode("latin-1"), "not UTF-8"),
+    ("tax", "tax.xlsx", b"PK", "use .csv"),
+    ("tax", "empty.csv", b"", "no header"),
+])
+def test_unusable_delivery_fails_and_writes_nothing(tmp_path, cli, source, name, content, expected):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    before = count_rows(Delivery)
+    result, _ = ingest(cli, source, path)
+    assert result.exit_code != 0
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert count_rows(Delivery) == before
+
+
+def test_file_broken_half_way_leaves_nothing_behind(tmp_path, cli, registered, monkeypatch):
+    """A decoding failure after the first batch was written rolls the whole delivery back."""
+    monkeypatch.setattr("xinyidai.ingest.loader.BATCH_ROWS", 2)
+    code = registered[0]
+    good = [f"{code},2024-{m:02d},1,1,0" for m in range(1, 7)]
+    body = "\n".join(["uscc,month,invoiced_sales,tax_paid,in_arrears", *good]).encode() + b"\n\xff\xfe\n"
+    (tmp_path / "tax.csv").write_bytes(body)
+    before = count_rows(Delivery)
+    result, _ = ingest(cli, "tax", tmp_path / "tax.csv")
+    assert result.exit_code != 0 and "UTF-8" in result.output
+    assert count_rows(TaxMonth) == 0 and count_rows(Delivery) == before
+
+
+def test_registry_validates_industry_and_district(tmp_path, cli):
+    rows = [
+        f"{fresh_uscc('310101')},甲公司,310101,C,13,2010-01-01,100.00,存续,微",
+        f"{fresh_uscc('310101')},乙公司,310199,C,13,2010-01-01,100.00,存续,微",  # not a district
+        f"{fresh_uscc('310101')},丙公司,310101,C,65,2010-01-01,100.00,存续,微",  # 65 is not manufacturing
+        f"{fresh_uscc('310101')},丁公司,310101,C,13,2010-01-01,-5,存续,微",  # negative capital
+        f"{fresh_uscc('310101')},戊公司,310101,C,13,2099-01-01,100.00,operating,micro",  # future date
+    ]
+    _, summary = ingest(cli, "registry", write(tmp_path / "reg.csv", [REGISTRY_HEADER, *rows]))
+    assert (summary["inserted"], summary["rejected"]) == (1, 4)
+    with open(summary["rejection_report"], encoding="utf-8") as handle:
+        fields = [r["field"] for r in csv.DictReader(handle)]
+    assert fields == ["district_code", "industry_division", "registered_capital", "established_on"]
+    assert count_rows(Enterprise) >= 1
+
+
+def test_money_is_stored_exactly_in_fen(tmp_path, cli, registered, db_session):
+    code = registered[0]
+    ingest(cli, "tax", write(tmp_path / "t.csv", ["uscc,month,invoiced_sales,tax_paid,in_arrears",
+                                                   f"{code},2024-07,99999999999.99,0.1,否"]))
+    row = db_session.get(TaxMonth, (code, date(2024, 7, 1)))
+    assert (row.invoiced_sales_fen, row.tax_paid_fen, row.in_arrears) == (9_999_999_999_999, 10, False)

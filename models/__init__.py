@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; importing this package registers them all."""
 
-from models.base import Base
 from models import audit, consent, enterprise, identity, lending, monitoring, scoring, sources
+from models.base import Base
 
 __all__ = ["Base", "audit", "consent", "enterprise", "identity", "lending", "monitoring", "scoring", "sources"]

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+
 def _check_column_suffix(constraint, table) -> str:
     """A CHECK that an Enum column generates also carries the column's name: two columns of one enum
     type in a table (from_state, to_state) would otherwise get the same constraint name."""

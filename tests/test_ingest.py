@@ -125,8 +125,11 @@ def test_wrong_header_fails_in_one_line_and_writes_nothing(tmp_path, cli, regist
                                                                  f"{registered[0]},2025-01,1,1,0"]))
     assert result.exit_code != 0
     message = result.output.strip().splitlines()
-    assert len(message) == 1 and "invoiced_sales" in message[0] and "sales" in message[0]
-    assert count_rows(Delivery) == before and count_rows(TaxMonth) == 0
+    assert len(message) == 1
+    assert "invoiced_sales" in message[0]
+    assert "sales" in message[0]
+    assert count_rows(Delivery) == before
+    assert count_rows(TaxMonth) == 0
 
 
 @pytest.mark.parametrize(("source", "name", "content", "expected"), [
@@ -143,21 +146,24 @@ def test_unusable_delivery_fails_and_writes_nothing(tmp_path, cli, source, name,
     before = count_rows(Delivery)
     result, _ = ingest(cli, source, path)
     assert result.exit_code != 0
-    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert count_rows(Delivery) == before
 
 
 def test_file_broken_half_way_leaves_nothing_behind(tmp_path, cli, registered, monkeypatch):
     """A decoding failure after the first batch was written rolls the whole delivery back."""
-    monkeypatch.setattr("xinyidai.ingest.loader.BATCH_ROWS", 2)
+    monkeypatch.setattr("xinyidai.ingest.validation.BATCH_ROWS", 2)
     code = registered[0]
     good = [f"{code},2024-{m:02d},1,1,0" for m in range(1, 7)]
     body = "\n".join(["uscc,month,invoiced_sales,tax_paid,in_arrears", *good]).encode() + b"\n\xff\xfe\n"
     (tmp_path / "tax.csv").write_bytes(body)
     before = count_rows(Delivery)
     result, _ = ingest(cli, "tax", tmp_path / "tax.csv")
-    assert result.exit_code != 0 and "UTF-8" in result.output
-    assert count_rows(TaxMonth) == 0 and count_rows(Delivery) == before
+    assert result.exit_code != 0
+    assert "UTF-8" in result.output
+    assert count_rows(TaxMonth) == 0
+    assert count_rows(Delivery) == before
 
 
 def test_registry_validates_industry_and_district(tmp_path, cli):

@@ -25,4 +25,5 @@ def test_design_card_layout_is_present():
 
 def test_wsgi_exposes_the_app_from_the_factory():
     text = (ROOT / "wsgi.py").read_text()
-    assert "from xinyidai import create_app" in text and "app = create_app()" in text
+    assert "from xinyidai import create_app" in text
+    assert "app = create_app()" in text

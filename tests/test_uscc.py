@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xinyidai.uscc import ALPHABET, InvalidUSCC, final_check_char, make_uscc, organization_check_char, validate_uscc
+from xinyidai.uscc import (
+    ALPHABET,
+    InvalidUSCC,
+    final_check_char,
+    make_uscc,
+    organization_check_char,
+    validate_uscc,
+)
 
 # Published codes of well-known companies (business licences are public).
 REAL_CODES = [
@@ -44,7 +51,8 @@ def test_each_kind_of_broken_code_names_the_part(code, part):
     with pytest.raises(InvalidUSCC) as caught:
         validate_uscc(code)
     assert caught.value.part == part
-    assert caught.value.zh and caught.value.en
+    assert caught.value.zh
+    assert caught.value.en
 
 
 def test_historic_shanghai_divisions_still_validate():

@@ -10,6 +10,7 @@ import re
 from datetime import date
 
 from marshmallow import ValidationError, fields
+from marshmallow.utils import missing as missing_
 
 from xinyidai.uscc import InvalidUSCC, validate_uscc
 
@@ -27,12 +28,32 @@ def fail(zh: str, en: str) -> ValidationError:
 
 
 def _text(value) -> str:
-    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+    if type(value) is str:
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail("类型错误", "wrong type")
-    return str(value).strip()
+    return str(value)
 
 
-class USCCField(fields.Field):
+class DeliveryField(fields.Field):
+    """A field whose whole job is in `_deserialize`.
+
+    marshmallow's generic `Field.deserialize` also runs validator lists and None handling that these
+    fields never use; skipping them roughly halves the cost per cell, which is what keeps a delivery of
+    millions of rows fast. Missing values still follow `required` / `load_default` as in marshmallow.
+    """
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if value is missing_:
+            if self.required:
+                raise self.make_error("required")
+            return self.load_default() if callable(self.load_default) else self.load_default
+        if value is None and self.allow_none:
+            return None
+        return self._deserialize(value, attr, data, **kwargs)
+
+
+class USCCField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             return validate_uscc(_text(value))
@@ -40,7 +61,7 @@ class USCCField(fields.Field):
             raise fail(error.zh, error.en) from None
 
 
-class MonthField(fields.Field):
+class MonthField(DeliveryField):
     """"YYYY-MM", stored as the first day of that month."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -53,7 +74,7 @@ class MonthField(fields.Field):
         return month
 
 
-class DayField(fields.Field):
+class DayField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
         match = _DATE.match(_text(value))
         try:
@@ -67,7 +88,7 @@ class DayField(fields.Field):
         return day
 
 
-class YearField(fields.Field):
+class YearField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
         text = _text(value)
         if not (text.isdigit() and len(text) == 4 and EARLIEST_YEAR <= int(text) <= date.today().year):
@@ -75,7 +96,7 @@ class YearField(fields.Field):
         return int(text)
 
 
-class FenField(fields.Field):
+class FenField(DeliveryField):
     """An amount in yuan with at most two decimals, stored exactly as integer fen."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -88,7 +109,7 @@ class FenField(fields.Field):
         return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
 
 
-class CountField(fields.Field):
+class CountField(DeliveryField):
     """A whole number, 0 or more (headcounts, days, months)."""
 
     def __init__(self, *, maximum: int = 10_000_000, **kwargs):
@@ -105,7 +126,7 @@ class CountField(fields.Field):
         return number
 
 
-class QuantityField(fields.Field):
+class QuantityField(DeliveryField):
     """A non-negative quantity such as kWh or m³."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -115,7 +136,7 @@ class QuantityField(fields.Field):
         return float(text)
 
 
-class FlagField(fields.Field):
+class FlagField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             return value
@@ -127,7 +148,7 @@ class FlagField(fields.Field):
         raise fail("应为 0/1、true/false 或 是/否", "must be 0/1, true/false or 是/否")
 
 
-class ChoiceField(fields.Field):
+class ChoiceField(DeliveryField):
     """One of a fixed set of values; `aliases` are documented alternative spellings (e.g. English)."""
 
     def __init__(self, choices, *, aliases: dict | None = None, **kwargs):
@@ -144,7 +165,7 @@ class ChoiceField(fields.Field):
         raise fail(f"取值应为：{'、'.join(self.choices)}", f"must be one of: {', '.join(self.choices)}")
 
 
-class TextField(fields.Field):
+class TextField(DeliveryField):
     def __init__(self, *, max_length: int, **kwargs):
         super().__init__(**kwargs)
         self.max_length = max_length

@@ -7,22 +7,23 @@ behind; rows = inserted + updated + unchanged + rejected always holds (the datab
 from __future__ import annotations
 
 import csv
-import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.enterprise import Enterprise
 from models.sources import Delivery, DeliveryRejection, DeliveryStatus
-from xinyidai.ingest.reading import DeliveryError, RawRow, detect_format, file_sha256, read_rows
+from xinyidai.ingest.reading import DeliveryError, RowSource, detect_format, file_sha256, read_rows
 from xinyidai.ingest.sources import SOURCES, SourceSpec
+from xinyidai.ingest.validation import GoodRow, Rejection, validated_batches
+from xinyidai.ingest.writing import TableWriter
 
-BATCH_ROWS = 5000
+# Files this big are validated by worker processes while this one writes (about 60,000 rows).
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -39,13 +40,6 @@ class DeliverySummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    line: int
-    field: str
-    reason: str
 
 
 def spec_for(source: str) -> SourceSpec:
@@ -76,7 +70,8 @@ def ingest_file(
     session.add(delivery)
     try:
         session.flush()
-        rejections = _apply(session, spec, delivery, read_rows(spec, path, fmt), progress)
+        parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
+        rejections = _apply(session, spec, delivery, read_rows(spec, path, fmt), progress, parallel)
         report = _write_report(path, delivery.id, rejections, report_dir) if rejections else None
         delivery.rejection_report = str(report) if report else None
         session.commit()
@@ -89,24 +84,24 @@ def ingest_file(
     )
 
 
-def _apply(session, spec, delivery, raw_rows: Iterable[RawRow], progress) -> list[Rejection]:
-    schema = spec.schema()
+def _apply(session, spec, delivery, rows: RowSource, progress, parallel: bool) -> list[Rejection]:
+    writer = TableWriter(session.connection(), spec.table, spec.key, spec.value_attributes)
     seen_keys: dict[tuple, int] = {}
     known_enterprises: set[str] = set()
     rejections: list[Rejection] = []
     counts = {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0}
-    raw_iter = iter(raw_rows)
-    while batch := list(itertools.islice(raw_iter, BATCH_ROWS)):
-        good = _validate(schema, spec, batch, seen_keys, rejections)
+    for size, valid, invalid in validated_batches(spec, rows, parallel=parallel):
+        rejections.extend(invalid)
+        good = _drop_duplicates(spec, valid, seen_keys, rejections)
         if spec.references_registry:
             good = _drop_unknown_enterprises(session, good, known_enterprises, rejections)
-        inserted, updated, unchanged = _upsert(session, spec, delivery.id, good)
-        counts["rows"] += len(batch)
+        inserted, updated, unchanged = _upsert(writer, delivery.id, good)
+        counts["rows"] += size
         counts["inserted"] += inserted
         counts["updated"] += updated
         counts["unchanged"] += unchanged
         if progress:
-            progress(len(batch))
+            progress(size)
     rejections.sort(key=lambda r: (r.line, r.field))
     delivery.rows = counts["rows"]
     delivery.inserted, delivery.updated, delivery.unchanged = counts["inserted"], counts["updated"], counts["unchanged"]
@@ -122,34 +117,18 @@ def _apply(session, spec, delivery, raw_rows: Iterable[RawRow], progress) -> lis
     return rejections
 
 
-def _validate(schema, spec, batch, seen_keys, rejections) -> list[tuple[int, dict]]:
+def _drop_duplicates(spec, valid: list[GoodRow], seen_keys, rejections) -> list[GoodRow]:
+    """A natural key twice in one delivery is rejected the second time: keeping either silently would
+    make a re-delivery of the same file report an update."""
     good = []
-    for line, raw in batch:
-        if isinstance(raw, tuple):
-            rejections.append(Rejection(line, *raw))
-            continue
-        try:
-            row = schema.load(raw)
-        except ValidationError as error:
-            rejections.extend(_flatten(line, error.messages))
-            continue
-        key = tuple(row[k] for k in spec.key)
-        first = seen_keys.setdefault(key, line)
+    for item in valid:
+        line = item[0]
+        first = seen_keys.setdefault(item[1], line)
         if first != line:
-            rejections.append(Rejection(line, "+".join(spec.key),
-                                        f"与第 {first} 行重复（duplicate of line {first}）"))
-            continue
-        good.append((line, row))
+            rejections.append(Rejection(line, "+".join(spec.key), f"与第 {first} 行重复（duplicate of line {first}）"))
+        else:
+            good.append(item)
     return good
-
-
-def _flatten(line: int, messages) -> list[Rejection]:
-    if isinstance(messages, list):  # a whole-row error (e.g. not an object)
-        return [Rejection(line, "-", "; ".join(map(str, messages)))]
-    return [
-        Rejection(line, field, "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons))
-        for field, reasons in sorted(messages.items())
-    ]
 
 
 def _one_per_line_and_field(rejections: list[Rejection]) -> list[Rejection]:
@@ -159,50 +138,39 @@ def _one_per_line_and_field(rejections: list[Rejection]) -> list[Rejection]:
     return list(unique.values())
 
 
-def _drop_unknown_enterprises(session, good, known: set[str], rejections) -> list[tuple[int, dict]]:
+def _drop_unknown_enterprises(session, good: list[GoodRow], known: set[str], rejections) -> list[GoodRow]:
     """The registry is the master list: data about an enterprise it does not know is rejected, not guessed."""
-    asked = {row["uscc"] for _, row in good} - known
+    asked = {item[2]["uscc"] for item in good} - known
     if asked:
         known.update(session.scalars(sa.select(Enterprise.uscc).where(Enterprise.uscc.in_(asked))))
-    kept = []
-    for line, row in good:
-        if row["uscc"] in known:
-            kept.append((line, row))
-        else:
-            rejections.append(Rejection(line, "uscc", "登记信息中无此企业（enterprise not in the registry）"))
-    return kept
+        if not asked <= known:
+            kept = []
+            for item in good:
+                if item[2]["uscc"] in known:
+                    kept.append(item)
+                else:
+                    rejections.append(Rejection(item[0], "uscc", "登记信息中无此企业（enterprise not in the registry）"))
+            return kept
+    return good
 
 
-def _upsert(session, spec: SourceSpec, delivery_id: int, good) -> tuple[int, int, int]:
+def _upsert(writer: TableWriter, delivery_id: int, good: list[GoodRow]) -> tuple[int, int, int]:
     if not good:
         return 0, 0, 0
-    table = spec.table
-    key_cols = [table.c[k] for k in spec.key]
-    value_names = spec.value_attributes
-    keys = [tuple(row[k] for k in spec.key) for _, row in good]
-    condition = key_cols[0].in_([k[0] for k in keys]) if len(key_cols) == 1 else sa.tuple_(*key_cols).in_(keys)
-    existing = {
-        tuple(found[: len(key_cols)]): tuple(found[len(key_cols):])
-        for found in session.execute(sa.select(*key_cols, *(table.c[v] for v in value_names)).where(condition))
-    }
+    width = len(writer.key)
+    stored = [writer.stored_form(row, delivery_id) for _, _, row in good]
+    existing = writer.existing([s[:width] for s in stored], [item[1] for item in good])
     inserts, updates, unchanged = [], [], 0
-    for (_, row), key in zip(good, keys, strict=True):
-        before = existing.get(key)
+    for row in stored:
+        before = existing.get(row[:width])
         if before is None:
-            inserts.append({**row, "delivery_id": delivery_id})
-        elif before != tuple(row[v] for v in value_names):
-            updates.append({**{f"key_{k}": row[k] for k in spec.key}, **row, "delivery_id": delivery_id})
+            inserts.append(row)
+        elif before != row[width:-1]:
+            updates.append(row[width:] + row[:width])
         else:
             unchanged += 1
-    if inserts:
-        session.execute(table.insert(), inserts)
-    if updates:
-        statement = (
-            table.update()
-            .where(sa.and_(*(col == sa.bindparam(f"key_{col.name}") for col in key_cols)))
-            .values({name: sa.bindparam(name) for name in (*value_names, "delivery_id")})
-        )
-        session.execute(statement, updates)
+    writer.insert(inserts)
+    writer.update(updates)
     return len(inserts), len(updates), unchanged
 
 

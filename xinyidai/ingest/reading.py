@@ -18,8 +18,18 @@ class DeliveryError(Exception):
     """The delivery as a whole is unusable (unreadable, wrong header, unknown source): nothing is written."""
 
 
-# A raw row: (line number, {column: value}) or (line number, problem) when the line itself is broken.
-RawRow = tuple[int, dict | tuple[str, str]]
+# A raw row: (line number, {column: value}), (line number, [cells]) in the header's order for CSV, or
+# (line number, (field, problem)) when the line itself is broken. CSV cells stay lists until
+# validation, which may run in another process: cheaper to send, and the dict is built there.
+RawRow = tuple[int, dict | list | tuple[str, str]]
+
+
+class RowSource:
+    """The rows of one open delivery file, with the CSV header once it has been read."""
+
+    def __init__(self, rows):
+        self.names: list[str] | None = None
+        self.rows = rows
 
 
 def detect_format(path: Path, declared: str | None = None) -> str:
@@ -62,35 +72,59 @@ def check_header(spec: SourceSpec, header: list[str]) -> list[str]:
     return names
 
 
-def read_rows(spec: SourceSpec, path: Path, fmt: str) -> Iterator[RawRow]:
-    """Yield numbered rows. Raises DeliveryError for a whole-file problem, before or during reading;
-    the caller's transaction makes that all-or-nothing."""
+def read_rows(spec: SourceSpec, path: Path, fmt: str) -> RowSource:
+    """Open the file and check its shape (a CSV header is read at once). Raises DeliveryError for a
+    whole-file problem, now or while the rows are iterated; the caller's transaction makes that
+    all-or-nothing."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
         raise DeliveryError(f"无法读取文件 {path}（cannot read file: {error.strerror or error}）") from None
+    source = RowSource(None)
+    if fmt == "csv":
+        reader = csv.reader(handle)
+        try:
+            header = _decoded(path, lambda: next(reader, None))
+        except DeliveryError:
+            handle.close()
+            raise
+        if header is None:
+            handle.close()
+            raise DeliveryError("文件为空，没有表头（empty file: no header）")
+        try:
+            source.names = check_header(spec, header)
+        except DeliveryError:
+            handle.close()
+            raise
+        source.rows = _closing(handle, path, _csv_rows(reader, len(source.names)))
+    else:
+        source.rows = _closing(handle, path, _jsonl_rows(handle))
+    return source
+
+
+def _decoded(path: Path, read):
+    try:
+        return read()
+    except UnicodeDecodeError:
+        raise DeliveryError(f"文件不是 UTF-8 编码 {path.name}（file is not UTF-8）") from None
+
+
+def _closing(handle, path: Path, rows: Iterator[RawRow]) -> Iterator[RawRow]:
     with handle:
         try:
-            yield from (_csv_rows(spec, handle) if fmt == "csv" else _jsonl_rows(handle))
+            yield from rows
         except UnicodeDecodeError:
             raise DeliveryError(f"文件不是 UTF-8 编码 {path.name}（file is not UTF-8）") from None
 
 
-def _csv_rows(spec: SourceSpec, handle) -> Iterator[RawRow]:
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        raise DeliveryError("文件为空，没有表头（empty file: no header）")
-    names = check_header(spec, header)
-    width = len(names)
+def _csv_rows(reader, width: int) -> Iterator[RawRow]:
     for cells in reader:
         if not cells:
             continue  # a blank line carries no row
-        line = reader.line_num
         if len(cells) != width:
-            yield line, ("-", f"列数应为 {width}，实为 {len(cells)}（expected {width} cells, found {len(cells)}）")
+            yield reader.line_num, ("-", f"列数应为 {width}，实为 {len(cells)}（expected {width} cells, found {len(cells)}）")
         else:
-            yield line, dict(zip(names, cells, strict=True))
+            yield reader.line_num, cells
 
 
 def _jsonl_rows(handle) -> Iterator[RawRow]:

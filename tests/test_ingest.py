@@ -188,3 +188,19 @@ def test_money_is_stored_exactly_in_fen(tmp_path, cli, registered, db_session):
                                                    f"{code},2024-07,99999999999.99,0.1,否"]))
     row = db_session.get(TaxMonth, (code, date(2024, 7, 1)))
     assert (row.invoiced_sales_fen, row.tax_paid_fen, row.in_arrears) == (9_999_999_999_999, 10, False)
+
+
+def test_parallel_validation_gives_the_same_result_as_in_process(tmp_path, cli, registered, monkeypatch):
+    """Large files are validated in worker processes; the outcome must not depend on that."""
+    a, b, _ = registered
+    lines = ["uscc,month,invoiced_sales,tax_paid,in_arrears"] + [
+        f"{a},2023-{m:02d},{m}00.00,1.00,0" for m in range(1, 13)] + [
+        f"{b},2023-13,1,1,0", f"{a},2023-01,5,5,0", "not,enough"]
+    path = write(tmp_path / "tax.csv", lines)
+    monkeypatch.setattr("xinyidai.ingest.loader.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("xinyidai.ingest.validation.BATCH_ROWS", 4)
+    _, summary = ingest(cli, "tax", path)
+    assert (summary["rows"], summary["inserted"], summary["rejected"]) == (15, 12, 3)
+    with open(summary["rejection_report"], encoding="utf-8") as handle:
+        assert [(r["line"], r["field"]) for r in csv.DictReader(handle)] == [
+            ("14", "month"), ("15", "uscc+month"), ("16", "-")]

@@ -181,3 +181,47 @@ def login(client):
 
 def count_rows(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def make_product(db_session, make_bank):
+    from models.lending import GuaranteeType, Product
+
+    def make(bank=None, **fields) -> Product:
+        bank = bank or make_bank()
+        n = next(_serial)
+        product = Product(
+            bank_id=bank.id, code=fields.pop("code", f"P{n}"), name_zh=fields.pop("name_zh", f"科创贷{n}"),
+            name_en=fields.pop("name_en", f"Tech loan {n}"),
+            min_amount_fen=fields.pop("min_amount_fen", 10_000_000), max_amount_fen=fields.pop("max_amount_fen", 300_000_000),
+            min_term_months=fields.pop("min_term_months", 3), max_term_months=fields.pop("max_term_months", 36),
+            min_rate_bp=fields.pop("min_rate_bp", 300), max_rate_bp=fields.pop("max_rate_bp", 480),
+            guarantee_type=fields.pop("guarantee_type", GuaranteeType.CREDIT), **fields,
+        )
+        db_session.add(product)
+        db_session.flush()
+        return product
+
+    return make
+
+
+@pytest.fixture
+def make_application(db_session, make_enterprise, make_product):
+    """An application in state `matched` for a fresh need (or the given one) and product."""
+    from models.lending import Application, FinancingNeed
+
+    def make(product=None, need=None, **fields) -> Application:
+        product = product or make_product()
+        if need is None:
+            enterprise = make_enterprise()
+            need = FinancingNeed(uscc=enterprise.uscc, amount_fen=50_000_000, term_months=12, purpose="working_capital",
+                                 guarantee_types=["信用"])
+            db_session.add(need)
+            db_session.flush()
+        application = Application(need_id=need.id, product_id=product.id, bank_id=product.bank_id, uscc=need.uscc,
+                                  **fields)
+        db_session.add(application)
+        db_session.flush()
+        return application
+
+    return make

@@ -41,7 +41,8 @@ def test_full_happy_path_records_every_step(db_session, make_application):
     walk(db_session, application, S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.REPAID)
     assert application.state is S.REPAID
     assert [e.to_state for e in application.events] == [S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.REPAID]
-    assert application.disbursed_amount_fen == 40_000_000 and application.rate_bp == 385
+    assert application.disbursed_amount_fen == 40_000_000
+    assert application.rate_bp == 385
     assert application.events[2].detail["disbursed_on"] == "2026-11-02"
     assert application.need.status is NeedStatus.CLOSED
 
@@ -50,8 +51,10 @@ def test_illegal_move_is_refused_with_a_plain_reason(db_session, make_applicatio
     application = make_application()
     with pytest.raises(IllegalTransition) as refused:
         transition(db_session, application, S.DISBURSED, WEB, detail={"disbursement": LOAN})
-    assert "matched" in refused.value.en and "disbursed" in refused.value.en
-    assert application.state is S.MATCHED and application.events == []
+    assert "matched" in refused.value.en
+    assert "disbursed" in refused.value.en
+    assert application.state is S.MATCHED
+    assert application.events == []
 
 
 def test_terminal_states_never_move(db_session, make_application):
@@ -85,7 +88,8 @@ def test_enterprise_may_withdraw_before_disbursement_only(db_session, make_appli
     application = make_application()
     walk(db_session, application, S.CLAIMED)
     transition(db_session, application, S.WITHDRAWN, WEB, by_enterprise=True)
-    assert application.state is S.WITHDRAWN and application.need.status is NeedStatus.OPEN
+    assert application.state is S.WITHDRAWN
+    assert application.need.status is NeedStatus.OPEN
     other = make_application()
     walk(db_session, other, S.CLAIMED, S.APPROVED, S.DISBURSED)
     with pytest.raises(IllegalTransition):
@@ -104,7 +108,8 @@ def test_repeated_report_with_same_key_is_a_no_op(db_session, make_application):
     api = Actor(Channel.API, token_id=None)
     first = transition(db_session, application, S.DISBURSED, api, idempotency_key="k-1", detail={"disbursement": LOAN})
     again = transition(db_session, application, S.DISBURSED, api, idempotency_key="k-1", detail={"disbursement": LOAN})
-    assert again.id == first.id and len(application.events) == 3
+    assert again.id == first.id
+    assert len(application.events) == 3
 
 
 def test_same_key_for_a_different_report_is_a_conflict(db_session, make_application):

@@ -11,6 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import USCC, Base, enum_column, utcnow
 
+# The platform's grades, best first. Product.min_grade, Score.grade and WhitelistPolicy.min_grade use
+# these labels; the scorecard maps score bands onto them.
+GRADE_SCALE: tuple[str, ...] = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
+
+
+def grade_at_least(grade: str | None, minimum: str | None) -> bool:
+    """True when `grade` is as good as `minimum` or better (no minimum: always; no grade: never)."""
+    if minimum is None:
+        return True
+    if grade not in GRADE_SCALE or minimum not in GRADE_SCALE:
+        return False
+    return GRADE_SCALE.index(grade) <= GRADE_SCALE.index(minimum)
+
 
 class ModelVersion(Base):
     """A trained model: a folder in the model store (model.txt, card.json, card.md). One is active."""

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install translations lint clean
+.PHONY: run test bench install translations browser lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "XinYiDai needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -24,8 +24,15 @@ run: install
 	$(BIN)/xyd setup
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -x "$${XYD_CHROMIUM:-/nonexistent}" || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
 ## The whole suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 ## Benchmarks: print throughput and latency numbers (not part of the test suite).

@@ -1,0 +1,107 @@
+"""Browser tests: Playwright driving Debian's Chromium against a live gunicorn.
+
+They need /usr/bin/chromium (`make test` installs Debian's package when it is missing). Set
+XYD_CHROMIUM to use another binary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+
+import pytest
+from flask_migrate import upgrade
+
+from models.identity import Role
+from tests.conftest import TEST_PASSWORD
+from tests.live_server import free_port, gunicorn, throwaway_database
+from xinyidai import create_app
+from xinyidai.auth.operations import new_user
+from xinyidai.extensions import db
+
+
+def chromium_path() -> str:
+    path = os.environ.get("XYD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.fail(f"Chromium not found at {path}: run `make test` (it installs Debian's chromium) or set XYD_CHROMIUM")
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_instance(tmp_path_factory):
+    """A migrated database with one user per role, served by gunicorn; yields (base URL, users)."""
+    folder = tmp_path_factory.mktemp("live")
+    with throwaway_database(folder) as url:
+        environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-test"}
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-test"})
+        with app.app_context():
+            upgrade()
+            users = seed_users()
+            db.session.commit()
+            db.engine.dispose()
+        with gunicorn(environment, free_port()) as base_url:
+            yield base_url, users
+
+
+def seed_users() -> dict[Role, str]:
+    from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
+    from models.lending import Bank
+    from tests.conftest import fresh_uscc
+
+    bank = Bank(code="LIVEBANK", name_zh="浦江测试银行", name_en="Pujiang Test Bank")
+    enterprise = Enterprise(uscc=fresh_uscc("310117"), name="上海松江浏览器测试有限公司", district_code="310117",
+                            industry_section="C", industry_division="39", established_on=date(2015, 1, 1),
+                            registered_capital_fen=100_000_000, status=EnterpriseStatus.OPERATING, size_class=SizeClass.SMALL)
+    db.session.add_all([bank, enterprise])
+    db.session.flush()
+    tenants = {Role.ENTERPRISE: {"enterprise_uscc": enterprise.uscc}, Role.BANK: {"bank_id": bank.id},
+               Role.OFFICE: {"district_code": "310117"}, Role.ADMIN: {}}
+    users = {}
+    for role, tenant in tenants.items():
+        username = f"live-{role.value}"
+        db.session.add(new_user(username=username, display_name=f"{role.value} 测试用户", role=role,
+                                password=TEST_PASSWORD, **tenant))
+        users[role] = username
+    return users
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_instance):
+    """A fresh browser context (no cookies) whose requests may only go to the live server."""
+    base_url, _ = live_instance
+    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.external_requests = []
+
+    def only_local(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            page.external_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    yield page
+    context.close()
+
+
+def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")

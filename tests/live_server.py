@@ -1,0 +1,73 @@
+"""A real gunicorn serving the app on a free local port, over its own database, for browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def throwaway_database(folder: Path):
+    """SQLite in `folder`, or a fresh PostgreSQL database beside TEST_DATABASE_URL's, dropped afterwards."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{folder / 'live.sqlite3'}"
+        return
+    name = f"xyd_live_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def gunicorn(environment: dict[str, str], port: int):
+    """Start gunicorn with the project's own config and wait until it answers."""
+    env = {**os.environ, **environment, "XYD_BIND": f"127.0.0.1:{port}", "XYD_WORKERS": "2"}
+    log = open(Path(environment["XYD_INSTANCE_PATH"]) / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and config
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/login", timeout=2):  # noqa: S310 - loopback only
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError("gunicorn did not start:\n" + Path(log.name).read_text()[-3000:]) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     app.config["XYD_INSTANCE_PATH"] = str(folder)
 
-    from xinyidai import cli, errors, i18n, security_headers, web
+    from xinyidai import cli, errors, health, i18n, security_headers, web
     from xinyidai.auth import init_app as init_auth
     from xinyidai.database import configure_engine
     from xinyidai.extensions import csrf, db, migrate
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     init_auth(app)
     web.init_app(app)
+    health.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)

@@ -204,3 +204,19 @@ def test_parallel_validation_gives_the_same_result_as_in_process(tmp_path, cli, 
     with open(summary["rejection_report"], encoding="utf-8") as handle:
         assert [(r["line"], r["field"]) for r in csv.DictReader(handle)] == [
             ("14", "month"), ("15", "uscc+month"), ("16", "-")]
+
+
+def test_inbox_loads_each_waiting_file_and_files_it_away(tmp_path, cli, registered):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write(inbox / "tax_rating_2025.csv", ["uscc,year,rating", f"{registered[0]},2025,A", f"{registered[1]},2025,Q"])
+    write(inbox / "weather_2025.csv", ["a,b", "1,2"])
+    result = cli.invoke(args=["ingest-inbox", str(inbox), "--json"])
+    assert result.exit_code == 1  # one file failed
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    loaded = next(line for line in lines if line.get("source") == "tax_rating")
+    assert (loaded["inserted"], loaded["rejected"]) == (1, 1)
+    assert (inbox / "done" / "tax_rating_2025.csv").exists()
+    assert (inbox / "done" / "tax_rating_2025.csv.rejected.csv").exists()
+    assert (inbox / "failed" / "weather_2025.csv").exists()
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []

@@ -41,3 +41,41 @@ def ingest_command(source: str, file: Path, file_format: str | None, as_json: bo
 
 
 ingest_command.help += "\n\nSources: " + ", ".join(SOURCES)
+
+
+@click.command("ingest-inbox")
+@click.argument("inbox", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary per file.")
+@with_appcontext
+def ingest_inbox_command(inbox: Path, as_json: bool) -> None:
+    """Load every delivery waiting in INBOX (files named SOURCE_anything.csv|.jsonl), oldest first;
+    each moves to INBOX/done/ or INBOX/failed/ (the systemd ingest timer runs this)."""
+    failures = 0
+    for path in sorted((p for p in inbox.iterdir() if p.is_file() and p.suffix in (".csv", ".jsonl", ".ndjson")),
+                       key=lambda p: p.stat().st_mtime):
+        source = next((s for s in sorted(SOURCES, key=len, reverse=True) if path.name.startswith(s + "_")), None)
+        try:
+            if source is None:
+                raise DeliveryError(f"文件名应以数据源开头，如 tax_2026-10.csv（file name must start with a source: {path.name}）")
+            summary = ingest_file(db.session, source, path, report_dir=Path(current_app.instance_path) / "deliveries")
+        except DeliveryError as error:
+            failures += 1
+            target = _move(path, inbox / "failed")
+            click.echo(json.dumps({"file": str(target), "error": str(error)}, ensure_ascii=False) if as_json
+                       else f"FAILED {path.name}: {error}", err=not as_json)
+            continue
+        _move(path, inbox / "done")
+        if summary.rejection_report and Path(summary.rejection_report).parent == path.parent:
+            _move(Path(summary.rejection_report), inbox / "done")
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False) if as_json else
+                   f"{path.name}: {summary.rows} rows, {summary.inserted} inserted, {summary.updated} updated, "
+                   f"{summary.unchanged} unchanged, {summary.rejected} rejected")
+    if failures:
+        raise SystemExit(1)
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    path.replace(target)
+    return target

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -13,6 +10,7 @@ from flask_migrate import upgrade
 
 from models import Base
 from models.identity import District
+from tests.live_server import throwaway_database
 from xinyidai import create_app
 from xinyidai.extensions import db
 
@@ -20,20 +18,8 @@ from xinyidai.extensions import db
 @pytest.fixture
 def empty_database_url(tmp_path):
     """A brand-new database: a SQLite file, or a throw-away PostgreSQL database beside the test one."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    name = f"xyd_migrate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with throwaway_database(tmp_path) as url:
+        yield url
 
 
 def test_migrations_reproduce_the_models(empty_database_url, tmp_path):

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask.cli import with_appcontext
+
+from models.enterprise import Enterprise
+from models.identity import District, Role, User
+from models.lending import Bank
+from xinyidai.auth.operations import new_user
+from xinyidai.extensions import db
+from xinyidai.uscc import InvalidUSCC, validate_uscc
+
+MIN_PASSWORD_LENGTH = 10
+
+user_group = click.Group("user", help="Create platform users (the first admin, office staff, bank officers).")
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", "display_name", help="Name shown in the UI (default: the username).")
+@click.option("--district", help="Office users: district code, 310000 for the city office.")
+@click.option("--bank", "bank_code", help="Bank users: the bank's code.")
+@click.option("--uscc", help="Enterprise users: the enterprise's USCC.")
+@click.option("--tenant-admin", is_flag=True, help="May manage the tenant's users and API tokens.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+@click.option("--must-change-password/--no-must-change-password", default=True,
+              help="Ask the user to choose a new password at first login (default: yes).")
+@with_appcontext
+def create_user_command(username, role, display_name, district, bank_code, uscc, tenant_admin, password_stdin,
+                        must_change_password) -> None:
+    """Create a user with a role and its tenant; the password is prompted for (never an argument)."""
+    role = Role(role)
+    tenant = _tenant(role, district, bank_code, uscc)
+    if db.session.scalar(sa.select(User.id).where(User.username == username)):
+        raise click.ClickException(f"username {username} is taken")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = new_user(username=username, display_name=display_name or username, role=role, password=password,
+                    is_tenant_admin=tenant_admin, **tenant)
+    user.must_change_password = must_change_password
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"created {role.value} user {username} (id {user.id})")
+
+
+def _tenant(role: Role, district: str | None, bank_code: str | None, uscc: str | None) -> dict:
+    given = {name for name, value in (("--district", district), ("--bank", bank_code), ("--uscc", uscc)) if value}
+    expected = {Role.OFFICE: {"--district"}, Role.BANK: {"--bank"}, Role.ENTERPRISE: {"--uscc"}, Role.ADMIN: set()}[role]
+    if given != expected:
+        needed = ", ".join(sorted(expected)) or "no tenant option"
+        raise click.UsageError(f"a {role.value} user takes {needed}")
+    if role is Role.OFFICE:
+        if db.session.get(District, district) is None:
+            raise click.ClickException(f"unknown district {district}")
+        return {"district_code": district}
+    if role is Role.BANK:
+        bank_id = db.session.scalar(sa.select(Bank.id).where(Bank.code == bank_code))
+        if bank_id is None:
+            raise click.ClickException(f"unknown bank {bank_code}")
+        return {"bank_id": bank_id}
+    if role is Role.ENTERPRISE:
+        try:
+            code = validate_uscc(uscc)
+        except InvalidUSCC as error:
+            raise click.ClickException(f"--uscc: {error.en}") from None
+        if db.session.get(Enterprise, code) is None:
+            raise click.ClickException(f"enterprise {code} is not in the registry")
+        return {"enterprise_uscc": code}
+    return {}

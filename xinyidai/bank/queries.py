@@ -1,0 +1,247 @@
+"""Read-side queries of the bank workspace, every one filtered by the caller's bank.
+
+The pipeline is paged by an indexed walk of `ix_applications_bank_state (bank_id, state, created_at)`:
+no total count and no sort of the whole pipeline, so a bank with 100,000 open matches pages in
+milliseconds (bench/pipeline_bench.py measures it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.enterprise import Enterprise
+from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
+from models.scoring import GRADE_SCALE, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
+
+S = ApplicationState
+# China has one time zone and no daylight saving; working days are counted on Shanghai dates.
+SHANGHAI = timezone(timedelta(hours=8))
+SORTS = ("newest", "oldest", "rank")
+MAX_PER_PAGE = 100
+
+
+# ---------------------------------------------------------------- working days (SLA clock)
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """The moment `days` working days (Monday–Friday; public holidays are not modelled) after `start`."""
+    moment = start.astimezone(SHANGHAI)
+    step = 1 if days >= 0 else -1
+    remaining = abs(days)
+    while remaining:
+        moment += timedelta(days=step)
+        if moment.weekday() < 5:
+            remaining -= 1
+    return moment
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Working days after `start`'s date up to `end`'s date (claimed the same day: 0)."""
+    first, last = start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date()
+    days, count = (last - first).days, 0
+    for offset in range(1, days + 1):
+        if (first + timedelta(days=offset)).weekday() < 5:
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- the pipeline
+
+@dataclass(frozen=True)
+class PipelineFilters:
+    district: str | None = None
+    industry: str | None = None
+    min_amount_fen: int | None = None
+    max_amount_fen: int | None = None
+    min_grade: str | None = None
+    whitelisted: bool | None = None
+    max_age_days: int | None = None
+    product_id: int | None = None
+    sort: str = "newest"
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    application: Application
+    need: FinancingNeed
+    district_code: str
+    industry_section: str
+    size_class: str
+    grade: str | None
+    whitelisted: bool
+    sla_due_at: datetime
+
+
+@dataclass
+class Page:
+    rows: list = field(default_factory=list)
+    page: int = 1
+    per_page: int = 25
+    has_more: bool = False
+
+
+def latest_grade_of(uscc_column) -> sa.ScalarSelect:
+    return (sa.select(Score.grade).where(Score.uscc == uscc_column).order_by(Score.scored_at.desc()).limit(1)
+            .scalar_subquery())
+
+
+def whitelisted_expression() -> sa.Exists:
+    """Whether the latest published whitelist of the enterprise's district lists it (as matching reads it)."""
+    latest = (sa.select(WhitelistVersion.id)
+              .where(WhitelistVersion.district_code == Enterprise.district_code,
+                     WhitelistVersion.status == WhitelistStatus.PUBLISHED)
+              .order_by(WhitelistVersion.published_at.desc()).limit(1).scalar_subquery())
+    return sa.exists().where(WhitelistEntry.whitelist_version_id == latest, WhitelistEntry.uscc == Enterprise.uscc)
+
+
+def pipeline_page(session: Session, bank_id: int, filters: PipelineFilters, *, page: int = 1, per_page: int = 25,
+                  sla_working_days: int = 3, now: datetime | None = None) -> Page:
+    """Open matches of the bank's products (applications `matched`, need still open), filtered and paged."""
+    now = now or utcnow()
+    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+    grade = latest_grade_of(Application.uscc)
+    listed = whitelisted_expression()
+    query = (
+        sa.select(Application, FinancingNeed, Enterprise.district_code, Enterprise.industry_section,
+                  Enterprise.size_class, grade.label("grade"), listed.label("whitelisted"))
+        .join(FinancingNeed, FinancingNeed.id == Application.need_id)
+        .join(Enterprise, Enterprise.uscc == Application.uscc)
+        .where(Application.bank_id == bank_id, Application.state == S.MATCHED,
+               FinancingNeed.status == NeedStatus.OPEN)
+    )
+    query = _filtered(query, filters, grade, listed, now)
+    order = {"newest": (Application.created_at.desc(), Application.id.desc()),
+             "oldest": (Application.created_at.asc(), Application.id.asc()),
+             "rank": (Application.match_rank.desc(), Application.id.desc())}[filters.sort if filters.sort in SORTS
+                                                                              else "newest"]
+    rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page + 1)).all()
+    items = [PipelineRow(app, need, district, industry, getattr(size, "value", size), grade_value, bool(is_listed),
+                         add_working_days(app.created_at, sla_working_days))
+             for app, need, district, industry, size, grade_value, is_listed in rows[:per_page]]
+    return Page(items, page, per_page, has_more=len(rows) > per_page)
+
+
+def _filtered(query, filters: PipelineFilters, grade, listed, now: datetime):
+    if filters.district:
+        query = query.where(Enterprise.district_code == filters.district)
+    if filters.industry:
+        query = query.where(Enterprise.industry_section == filters.industry)
+    if filters.min_amount_fen is not None:
+        query = query.where(FinancingNeed.amount_fen >= filters.min_amount_fen)
+    if filters.max_amount_fen is not None:
+        query = query.where(FinancingNeed.amount_fen <= filters.max_amount_fen)
+    if filters.min_grade in GRADE_SCALE:
+        query = query.where(grade.in_(GRADE_SCALE[: GRADE_SCALE.index(filters.min_grade) + 1]))
+    if filters.whitelisted is not None:
+        query = query.where(listed if filters.whitelisted else ~listed)
+    if filters.max_age_days is not None:
+        query = query.where(FinancingNeed.published_at >= now - timedelta(days=filters.max_age_days))
+    if filters.product_id is not None:
+        query = query.where(Application.product_id == filters.product_id)
+    return query
+
+
+def bank_applications(session: Session, bank_id: int, states: list[ApplicationState] | None = None, *,
+                      page: int = 1, per_page: int = 25) -> Page:
+    """The bank's applications beyond the open pipeline (its worklist), newest activity first."""
+    page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
+    query = sa.select(Application).where(Application.bank_id == bank_id)
+    if states:
+        query = query.where(Application.state.in_(states))
+    rows = list(session.scalars(query.order_by(Application.updated_at.desc(), Application.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page + 1)))
+    return Page(rows[:per_page], page, per_page, has_more=len(rows) > per_page)
+
+
+# ---------------------------------------------------------------- the dashboard
+
+@dataclass
+class ProductFigures:
+    product_id: int
+    code: str
+    name_zh: str
+    name_en: str
+    matched: int = 0
+    claimed: int = 0
+    approved: int = 0
+    declined: int = 0
+    disbursed: int = 0
+    defaulted: int = 0
+    disbursed_fen: int = 0
+
+    @property
+    def approval_rate(self) -> float | None:
+        decided = self.approved + self.declined_before_approval
+        return self.approved / decided if decided else None
+
+    declined_before_approval: int = 0
+
+    @property
+    def default_rate(self) -> float | None:
+        return self.defaulted / self.disbursed if self.disbursed else None
+
+
+@dataclass
+class Dashboard:
+    funnel: dict[str, int]
+    products: list[ProductFigures]
+    sla_working_days: int
+    claims: int
+    claimed_within_sla: int
+    median_claim_working_days: float | None
+    mean_claim_hours: float | None
+    open_past_sla: int
+
+    @property
+    def within_sla_rate(self) -> float | None:
+        return self.claimed_within_sla / self.claims if self.claims else None
+
+
+def dashboard(session: Session, bank_id: int, *, sla_working_days: int, now: datetime | None = None) -> Dashboard:
+    """Funnel matched → claimed → approved → disbursed, claim times against the SLA, rates by product."""
+    now = now or utcnow()
+    ever_approved = (sa.select(ApplicationEvent.application_id)
+                     .where(ApplicationEvent.to_state == S.APPROVED).scalar_subquery())
+    was_approved = Application.id.in_(ever_approved)
+    count_if = lambda condition: sa.func.sum(sa.case((condition, 1), else_=0))  # noqa: E731
+    rows = session.execute(
+        sa.select(Product.id, Product.code, Product.name_zh, Product.name_en,
+                  sa.func.count(Application.id),
+                  count_if(Application.claimed_at.is_not(None)),
+                  count_if(was_approved),
+                  count_if(Application.state == S.DECLINED),
+                  count_if(sa.and_(Application.state == S.DECLINED, ~was_approved)),
+                  count_if(Application.disbursed_on.is_not(None)),
+                  count_if(Application.state == S.DEFAULTED),
+                  sa.func.coalesce(sa.func.sum(Application.disbursed_amount_fen), 0))
+        .select_from(Product)
+        .outerjoin(Application, sa.and_(Application.product_id == Product.id, Application.bank_id == bank_id))
+        .where(Product.bank_id == bank_id)
+        .group_by(Product.id, Product.code, Product.name_zh, Product.name_en)
+        .order_by(Product.code)
+    ).all()
+    products = [ProductFigures(pid, code, zh, en, int(m or 0), int(c or 0), int(a or 0), int(d or 0), int(disb or 0),
+                               int(dflt or 0), int(amount or 0), declined_before_approval=int(dba or 0))
+                for pid, code, zh, en, m, c, a, d, dba, disb, dflt, amount in rows]
+    funnel = {key: sum(getattr(p, key) for p in products) for key in ("matched", "claimed", "approved", "disbursed")}
+    claims = session.execute(sa.select(Application.created_at, Application.claimed_at)
+                             .where(Application.bank_id == bank_id, Application.claimed_at.is_not(None))).all()
+    waits = sorted(working_days_between(created, claimed) for created, claimed in claims)
+    hours = [(claimed - created).total_seconds() / 3600 for created, claimed in claims]
+    within = sum(1 for created, claimed in claims if claimed <= add_working_days(created, sla_working_days))
+    cutoff = add_working_days(now, -sla_working_days)
+    open_past_sla = session.scalar(
+        sa.select(sa.func.count()).select_from(Application).join(FinancingNeed, FinancingNeed.id == Application.need_id)
+        .where(Application.bank_id == bank_id, Application.state == S.MATCHED,
+               FinancingNeed.status == NeedStatus.OPEN, Application.created_at < cutoff)
+    )
+    median = None
+    if waits:
+        middle = len(waits) // 2
+        median = float(waits[middle]) if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
+    return Dashboard(funnel, products, sla_working_days, len(claims), within, median,
+                     sum(hours) / len(hours) if hours else None, int(open_past_sla or 0))

@@ -1,12 +1,26 @@
-"""Chinese by default, English on request (?lang=en, remembered in the session and on the user)."""
+"""Chinese by default, English on request (?lang=en, remembered in the session and on the user).
+
+Source strings are Chinese; `translations/en/LC_MESSAGES/messages.po` holds the English. The compiled
+`.mo` files are build output (`make translations`, or `compile_catalogues()` from the test suite).
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import current_app, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-from xinyidai.extensions import babel
+from xinyidai.extensions import babel, db
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+# What <html lang> says for each of our locale codes (BCP 47).
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
 def select_locale() -> str:
@@ -22,7 +36,80 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def locale_code() -> str:
+    """"zh" or "en" for the current request."""
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]).split("_")[0]
+
+
+def html_lang() -> str:
+    return HTML_LANG.get(locale_code(), locale_code())
+
+
+def localized(zh: str, en: str | None) -> str:
+    """The English or Chinese variant of a name stored in both (bank, product, district)."""
+    return en if locale_code() == "en" and en else zh
+
+
+def url_with_lang(code: str) -> str:
+    """The current page (same path, same query) in another language: what the header switch links to."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    return f"{request.path}?{urlencode([*args, ('lang', code)])}"
+
+
+def remember_choice_on_user() -> None:
+    """An explicit ?lang= by a logged-in user becomes their preference on every device."""
+    asked = request.args.get("lang")
+    if asked not in current_app.config["XYD_LANGUAGES"] or not getattr(current_user, "is_authenticated", False):
+        return
+    if current_user.locale != asked:
+        current_user.user.locale = asked
+        db.session.commit()
+
+
+def stale_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """The .po files whose .mo is missing or older than they are."""
+    stale = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            stale.append(po)
+    return stale
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile every stale catalogue (what `pybabel compile` does); returns the .mo files written.
+
+    Each file is written beside its target and renamed over it, so a test run and a `make` running at
+    the same time never see half a catalogue. Fuzzy entries are left out, as pybabel does.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in stale_catalogues(directory):
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=po.parent.parent.name)
+        fd, temporary = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as handle:
+            write_mo(handle, catalog)
+        os.replace(temporary, po.with_suffix(".mo"))
+        written.append(po.with_suffix(".mo"))
+    return written
+
+
+def forget_loaded_translations(app) -> None:
+    """Drop the catalogues Flask-Babel has cached, so freshly compiled ones are read."""
+    with app.app_context():
+        app.extensions["babel"].instance.domain_instance.cache.clear()
+
+
 def init_app(app) -> None:
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(app.root_path) + "/translations")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals["get_locale"] = get_locale
+    app.before_request(remember_choice_on_user)
+    app.jinja_env.globals.update(
+        get_locale=get_locale, locale_code=locale_code, html_lang=html_lang, localized=localized,
+        url_with_lang=url_with_lang, language_names=LANGUAGE_NAMES,
+    )
+    if stale := stale_catalogues():
+        app.logger.warning("translations not compiled (run `make translations`): %s", ", ".join(map(str, stale)))

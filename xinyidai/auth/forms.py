@@ -1,9 +1,48 @@
+"""The login and password-change forms. Messages are Chinese source strings, translated on render."""
+
+from __future__ import annotations
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import PasswordField, StringField, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
 
 
 class LoginForm(FlaskForm):
     username = StringField(_l("用户名"), validators=[DataRequired(message=_l("请输入用户名")), Length(max=64)])
-    password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请输入密码")), Length(max=256)])
+    password = PasswordField(
+        _l("密码"), validators=[DataRequired(message=_l("请输入密码")), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("当前密码"),
+        validators=[DataRequired(message=_l("请输入当前密码")), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+    new_password = PasswordField(
+        _l("新密码"),
+        description=_l("至少 %(count)d 个字符。", count=MIN_PASSWORD_LENGTH),
+        validators=[
+            DataRequired(message=_l("请输入新密码")),
+            Length(
+                min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+                message=_l("新密码长度须在 %(min)d 到 %(max)d 个字符之间。",
+                           min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+            ),
+        ],
+    )
+    confirm_password = PasswordField(
+        _l("确认新密码"),
+        validators=[
+            DataRequired(message=_l("请再次输入新密码")),
+            EqualTo("new_password", message=_l("两次输入的新密码不一致。")),
+        ],
+    )
+
+    def validate_new_password(self, field) -> None:
+        if field.data and field.data == self.current_password.data:
+            raise ValidationError(_l("新密码不能与当前密码相同。"))

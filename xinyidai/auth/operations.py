@@ -27,18 +27,43 @@ def authenticate(username: str, password: str, remote_addr: str | None = None) -
         verify_password(_DUMMY_HASH, password)
         record("login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "unknown_user"})
         return None
-    locked = user.locked_until is not None and user.locked_until > now
+    locked = is_locked(user)
     if locked or not user.is_active or not verify_password(user.password_hash, password):
         if not locked:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            _count_failure(user)
         reason = "locked" if locked else ("inactive" if not user.is_active else "bad_password")
         record("login_failed", actor_user_id=user.id, remote_addr=remote_addr, detail={"reason": reason})
         return None
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     record("login", actor_user_id=user.id, remote_addr=remote_addr)
     return user
+
+
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def _count_failure(user: User) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until, user.failed_logins = utcnow() + LOCKOUT, 0
+
+
+def change_password(user: User, current: str, new: str, remote_addr: str | None = None) -> bool:
+    """Set `new` when `current` is right; False otherwise.
+
+    Wrong current passwords count towards the same lockout as failed logins, so a stolen session cannot
+    be used to guess the password either.
+    """
+    if is_locked(user) or not verify_password(user.password_hash, current):
+        if not is_locked(user):
+            _count_failure(user)
+        record("password_change_failed", actor_user_id=user.id, remote_addr=remote_addr)
+        return False
+    set_password(user, new)
+    user.failed_logins = 0
+    record("password_changed", actor_user_id=user.id, remote_addr=remote_addr)
+    return True
 
 
 def set_password(user: User, password: str) -> None:

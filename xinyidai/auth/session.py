@@ -43,4 +43,5 @@ def init_app(app) -> None:
     login_manager.session_protection = "strong"
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("请先登录。")
+    login_manager.login_message_category = "info"
     login_manager.user_loader(load_user)

@@ -1,9 +1,12 @@
-"""The landing pages: one per role, reached through `/` after login."""
+"""The web shell: landing pages per role, the header's navigation, and the wording of enum values."""
 
 from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from xinyidai.web import labels, navigation
     from xinyidai.web.routes import bp
 
     app.register_blueprint(bp)
+    navigation.init_app(app)
+    labels.init_app(app)

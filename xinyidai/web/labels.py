@@ -1,0 +1,78 @@
+"""How enum values are worded for people, in Chinese with English translations. Shared by every page."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from models.enterprise import EnterpriseStatus, SizeClass
+from models.identity import Role
+from models.lending import ApplicationState, NeedStatus, ProductStatus
+from models.sources import DeliveryStatus, Source
+
+ROLE = {
+    Role.ENTERPRISE: _l("企业用户"),
+    Role.BANK: _l("银行用户"),
+    Role.OFFICE: _l("金融服务办"),
+    Role.ADMIN: _l("平台管理员"),
+}
+
+APPLICATION_STATE = {
+    ApplicationState.MATCHED: _l("已匹配"),
+    ApplicationState.CLAIMED: _l("已受理"),
+    ApplicationState.APPROVED: _l("已审批通过"),
+    ApplicationState.DECLINED: _l("已拒绝"),
+    ApplicationState.DISBURSED: _l("已放款"),
+    ApplicationState.REPAYING: _l("还款中"),
+    ApplicationState.REPAID: _l("已结清"),
+    ApplicationState.OVERDUE: _l("逾期"),
+    ApplicationState.DEFAULTED: _l("违约"),
+    ApplicationState.WITHDRAWN: _l("已撤回"),
+}
+
+NEED_STATUS = {
+    NeedStatus.OPEN: _l("对接中"),
+    NeedStatus.CLAIMED: _l("已受理"),
+    NeedStatus.CLOSED: _l("已关闭"),
+    NeedStatus.WITHDRAWN: _l("已撤回"),
+}
+
+ENTERPRISE_STATUS = {
+    EnterpriseStatus.OPERATING: _l("存续"),
+    EnterpriseStatus.REVOKED: _l("吊销"),
+    EnterpriseStatus.CANCELLED: _l("注销"),
+}
+
+SIZE_CLASS = {
+    SizeClass.LARGE: _l("大型"),
+    SizeClass.MEDIUM: _l("中型"),
+    SizeClass.SMALL: _l("小型"),
+    SizeClass.MICRO: _l("微型"),
+}
+
+PRODUCT_STATUS = {
+    ProductStatus.ACTIVE: _l("在售"),
+    ProductStatus.PAUSED: _l("暂停"),
+}
+
+SOURCE = {
+    Source.REGISTRY: _l("市场监管登记"),
+    Source.TAX: _l("税务（月度）"),
+    Source.TAX_RATING: _l("纳税信用等级"),
+    Source.SOCIAL_INSURANCE: _l("社会保险"),
+    Source.HOUSING_FUND: _l("住房公积金"),
+    Source.UTILITIES: _l("水电气"),
+    Source.PUBLIC_CREDIT: _l("公共信用"),
+}
+
+DELIVERY_STATUS = {
+    DeliveryStatus.APPLIED: _l("已入库"),
+    DeliveryStatus.FAILED: _l("失败"),
+}
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["labels"] = {
+        "role": ROLE, "application_state": APPLICATION_STATE, "need_status": NEED_STATUS,
+        "product_status": PRODUCT_STATUS,
+        "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
+    }

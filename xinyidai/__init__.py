@@ -38,6 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     init_auth(app)
     web.init_app(app)
+    from xinyidai import api, bank
+
+    bank.init_app(app)
+    api.init_app(app)
     health.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)

@@ -20,18 +20,19 @@ MAX_INT = 2**31 - 1
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
-def _no_nul(value: str) -> None:
+def no_nul(value: str) -> None:
     if "\x00" in value:
         raise ValidationError("不能包含空字符 (NUL)")
 
 
 def text(max_length: int, *, required: bool = False, min_length: int = 0, **kwargs) -> fields.String:
-    return fields.String(required=required, validate=[validate.Length(min=min_length, max=max_length), _no_nul],
+    return fields.String(required=required, validate=[validate.Length(min=min_length, max=max_length), no_nul],
                          **kwargs)
 
 
-def bounded(low: int, high: int, **kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kwargs)
+def bounded(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
+    """An integer within [low, high]; strict (no "12" strings, no 12.0) except where text is all there is (query strings)."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
 
 
 class ProductSchema(Schema):

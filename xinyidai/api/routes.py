@@ -1,0 +1,295 @@
+"""/api/v1 operations. Each parses (marshmallow via flask-smorest), calls a bank service, and commits.
+
+Every operation is scoped to the token's bank: another bank's product or application is a 404, exactly
+like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import sqlalchemy as sa
+from flask import abort, g, request
+from flask_smorest import Blueprint
+from werkzeug.exceptions import HTTPException
+
+from models.identity import ApiToken
+from models.lending import Application, ApplicationState, Channel, LoanPerformance, Product
+from xinyidai.api import schemas
+from xinyidai.api.problems import http_problem, problem
+from xinyidai.bank import operations
+from xinyidai.bank.errors import Invalid, NotFound
+from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page
+from xinyidai.bank.schemas import (
+    DeclineSchema,
+    DisburseSchema,
+    ProductSchema,
+    ReassignSchema,
+    RepaymentSchema,
+)
+from xinyidai.bank.tokens import authenticate_token
+from xinyidai.extensions import db
+from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition
+
+S = ApplicationState
+blp = Blueprint("api", __name__, url_prefix="/api/v1",
+                description="Products, the pipeline, decisions and loan outcomes of one bank (its token's bank).")
+
+
+def problems(*codes: int):
+    """Document the error answers an operation can give (all application/problem+json)."""
+
+    def decorate(view):
+        for code in codes:
+            view = blp.alt_response(code, response=HTTPStatus(code).name)(view)
+        return view
+
+    return decorate
+
+
+# ---------------------------------------------------------------- authentication and errors
+
+@blp.before_request
+def authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    token = authenticate_token(db.session, presented.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        abort(401)
+    g.api_token = token
+    db.session.commit()  # last_used_at
+
+
+def _token() -> ApiToken:
+    return g.api_token
+
+
+def _actor() -> Actor:
+    return Actor(Channel.API, token_id=_token().id)
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    db.session.rollback()
+    return http_problem(error)
+
+
+@blp.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    db.session.rollback()
+    return problem(404, "对象不存在", detail_en="no such object for this bank")
+
+
+@blp.errorhandler(IllegalTransition)
+def _illegal(error: IllegalTransition):
+    db.session.rollback()
+    return problem(409, error.zh, detail_en=error.en, kind="https://xinyidai.example/problems/illegal-transition")
+
+
+@blp.errorhandler(Invalid)
+def _invalid(error: Invalid):
+    db.session.rollback()
+    return problem(422, "请求内容未通过校验", detail_en="the request did not validate", errors=error.errors)
+
+
+@blp.errorhandler(Exception)
+def _unexpected(error: Exception):
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.exception("API error")
+    return problem(500, "服务器内部错误，请稍后再试", detail_en="internal error; please retry later")
+
+
+# ---------------------------------------------------------------- products
+
+@blp.route("/products", methods=["GET"])
+@blp.response(200, schemas.ProductOut(many=True))
+@problems(401)
+def list_products():
+    """The bank's loan products."""
+    return db.session.scalars(sa.select(Product).where(Product.bank_id == _token().bank_id).order_by(Product.code)).all()
+
+
+@blp.route("/products", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)
+@blp.arguments(ProductSchema)
+@blp.response(201, schemas.ProductOut)
+@problems(401, 409, 422)
+def create_product(data, idempotency_key):
+    """List a new product; it is matched against the open needs at once. A retry with the same key creates nothing."""
+    product = operations.create_product(db.session, _token().bank_id, _plain(data), _actor(),
+                                        idempotency_key=idempotency_key)
+    db.session.commit()
+    return product
+
+
+@blp.route("/products/<int:product_id>", methods=["GET"])
+@blp.response(200, schemas.ProductOut)
+@problems(401, 404)
+def get_product(product_id: int):
+    return operations.bank_product(db.session, _token().bank_id, product_id)
+
+
+@blp.route("/products/<int:product_id>", methods=["PATCH"])
+@blp.arguments(schemas.ProductPatchSchema)
+@blp.response(200, schemas.ProductOut)
+@problems(401, 404, 422)
+def update_product(data, product_id: int):
+    """Edit or pause (`"status": "paused"`) a product. Applications already matched keep their terms."""
+    product = operations.bank_product(db.session, _token().bank_id, product_id)
+    operations.update_product(db.session, product, _plain(data), _actor())
+    db.session.commit()
+    return product
+
+
+def _plain(data: dict) -> dict:
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+
+
+# ---------------------------------------------------------------- pipeline and applications
+
+@blp.route("/pipeline", methods=["GET"])
+@blp.arguments(schemas.PipelineQuery, location="query", as_kwargs=True)
+@blp.response(200, schemas.PipelinePageOut)
+@problems(401, 422)
+def pipeline(page: int, per_page: int, **filters):
+    """Open matches of the bank's products, newest first (or `sort=oldest|rank`); `has_more` says if a next page exists."""
+    from flask import current_app
+
+    result = pipeline_page(db.session, _token().bank_id, PipelineFilters(**filters), page=page, per_page=per_page,
+                           sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    items = [{"application_id": row.application.id, "product_id": row.application.product_id, "need": row.need,
+              "match_rank": row.application.match_rank, "matched_at": row.application.created_at,
+              "sla_due_at": row.sla_due_at, "district_code": row.district_code,
+              "industry_section": row.industry_section, "size_class": row.size_class, "grade": row.grade,
+              "whitelisted": row.whitelisted} for row in result.rows]
+    return {"items": items, "page": result.page, "per_page": result.per_page, "has_more": result.has_more}
+
+
+@blp.route("/applications", methods=["GET"])
+@blp.arguments(schemas.ApplicationsQuery, location="query", as_kwargs=True)
+@blp.response(200, schemas.ApplicationPageOut)
+@problems(401, 422)
+def list_applications(page: int, per_page: int, state: ApplicationState | None = None):
+    """The bank's applications in any state (filter with `state`), latest activity first."""
+    result = bank_applications(db.session, _token().bank_id, [state] if state else None, page=page, per_page=per_page)
+    return {"items": result.rows, "page": result.page, "per_page": result.per_page, "has_more": result.has_more}
+
+
+@blp.route("/applications/<int:application_id>", methods=["GET"])
+@blp.response(200, schemas.ApplicationDetailOut)
+@problems(401, 404)
+def get_application(application_id: int):
+    """One application. The enterprise's detail is included only while its authorization names this bank;
+    each such view is written to the audit log."""
+    application = operations.bank_application(db.session, _token().bank_id, application_id)
+    view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
+    db.session.commit()
+    return _with_enterprise(application, view)
+
+
+class _WithEnterprise:
+    """An application seen together with what the bank may see of its enterprise."""
+
+    def __init__(self, application: Application, enterprise: dict):
+        self._application, self.enterprise = application, enterprise
+
+    def __getattr__(self, name):
+        return getattr(self._application, name)
+
+
+def _with_enterprise(application: Application, view) -> _WithEnterprise:
+    return _WithEnterprise(application, {
+        "summary": view.summary, "detail_visible": view.detail is not None,
+        "authorization_id": view.authorization.id if view.authorization else None, "detail": view.detail})
+
+
+@blp.route("/applications/<int:application_id>/outcomes", methods=["GET"])
+@blp.response(200, schemas.PerformanceOut(many=True))
+@problems(401, 404)
+def outcomes(application_id: int):
+    """The month-end loan performance rows the bank reported for this application."""
+    application = operations.bank_application(db.session, _token().bank_id, application_id)
+    return db.session.scalars(sa.select(LoanPerformance).where(LoanPerformance.application_id == application.id)
+                              .order_by(LoanPerformance.as_of)).all()
+
+
+@blp.route("/officers", methods=["GET"])
+@blp.response(200, schemas.OfficerOut(many=True))
+@problems(401)
+def officers():
+    """The bank's active officers (for reassigning a claimed application)."""
+    return operations.bank_officers(db.session, _token().bank_id)
+
+
+# ---------------------------------------------------------------- decisions and outcomes
+
+def _report(application_id: int, report: operations.OutcomeReport, key: str) -> Application:
+    application = operations.bank_application(db.session, _token().bank_id, application_id, lock=True)
+    operations.report_outcome(db.session, application, report, _actor(), idempotency_key=key)
+    db.session.commit()
+    return application
+
+
+def _action(rule: str, name: str, doc: str, body=None):
+    """Register one POST action: Idempotency-Key header, optional body, 200 with the application."""
+
+    def register(build_report):
+        def view(*args, **kwargs):
+            key = kwargs.pop("idempotency_key")
+            data = args[0] if args else None
+            return _report(kwargs["application_id"], build_report(data), key)
+
+        view.__name__, view.__doc__ = name, doc
+        decorated = problems(401, 404, 409, 422)(blp.response(200, schemas.ApplicationOut)(view))
+        if body is not None:
+            decorated = blp.arguments(body)(decorated)
+        decorated = blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)(decorated)
+        blp.route(f"/applications/<int:application_id>/{rule}", methods=["POST"], endpoint=name)(decorated)
+        return build_report
+
+    return register
+
+
+@_action("claim", "claim", "受理 (claim) a matched application; no other bank can claim the need while this stands.")
+def _claim(_data):
+    return operations.OutcomeReport(S.CLAIMED)
+
+
+@_action("approve", "approve", "Approve a claimed application.")
+def _approve(_data):
+    return operations.OutcomeReport(S.APPROVED)
+
+
+@_action("decline", "decline", "Decline with a reason code from the fixed list, and optional text. "
+                                "The need becomes open to the other matching banks again.", DeclineSchema)
+def _decline(data):
+    return operations.OutcomeReport(S.DECLINED, reason_code=data["reason_code"], reason_text=data.get("reason_text"))
+
+
+@_action("disburse", "disburse", "Report the disbursement (amount, rate, term, date, guarantee type).", DisburseSchema)
+def _disburse(data):
+    return operations.OutcomeReport(S.DISBURSED, disbursement=Disbursement(**data))
+
+
+@_action("repayment", "repayment", "Report repayment status (repaying, overdue with days past due, repaid, "
+                                   "defaulted); with as_of and outstanding_fen also the month-end performance row.",
+         RepaymentSchema)
+def _repayment(data):
+    return operations.OutcomeReport(S(data["status"]), days_past_due=data.get("days_past_due"),
+                                    as_of=data.get("as_of"), outstanding_fen=data.get("outstanding_fen"))
+
+
+@blp.route("/applications/<int:application_id>/reassign", methods=["POST"])
+@blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)
+@blp.arguments(ReassignSchema)
+@blp.response(200, schemas.ApplicationOut)
+@problems(401, 404, 409, 422)
+def reassign(data, application_id: int, idempotency_key: str):
+    """Hand a claimed application to another officer of the same bank (repeating it changes nothing)."""
+    application = operations.bank_application(db.session, _token().bank_id, application_id, lock=True)
+    operations.reassign(db.session, application, data["officer_id"], _actor())
+    db.session.commit()
+    return application

@@ -286,9 +286,7 @@ def test_guessing_the_current_password_locks_the_account_and_logs_out(client, ma
 
 
 def test_must_change_password_users_are_held_on_the_password_page(client, make_user, db_session):
-    user = make_user(Role.BANK)
-    user.must_change_password = True  # new_user() clears it: set_password is what clears the flag
-    db_session.flush()
+    user = make_user(Role.BANK, must_change_password=True)
     response = post_login(client, user.username, TEST_PASSWORD, path="/login?next=%2Fbank%2F")
     assert response.headers["Location"] == "/account/password"
     assert client.get("/bank/").headers["Location"] == "/account/password"
@@ -304,10 +302,8 @@ def test_must_change_password_users_are_held_on_the_password_page(client, make_u
     assert user.must_change_password is False
 
 
-def test_must_change_password_users_can_still_log_out(client, make_user, db_session):
-    user = make_user(Role.BANK)
-    user.must_change_password = True  # new_user() clears it: set_password is what clears the flag
-    db_session.flush()
+def test_must_change_password_users_can_still_log_out(client, make_user):
+    user = make_user(Role.BANK, must_change_password=True)
     post_login(client, user.username, TEST_PASSWORD)
     response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
     assert response.headers["Location"] == "/login"

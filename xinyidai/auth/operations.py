@@ -74,7 +74,10 @@ def set_password(user: User, password: str) -> None:
 
 
 def new_user(**fields) -> User:
+    """A user with a hashed password; `must_change_password=True` makes them choose their own at first login."""
     password = fields.pop("password")
+    must_change_password = fields.pop("must_change_password", False)
     user = User(password_hash="", session_nonce="", **fields)
     set_password(user, password)
+    user.must_change_password = must_change_password
     return user

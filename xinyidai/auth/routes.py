@@ -92,6 +92,5 @@ def require_password_change():
     if request.endpoint in _ALLOWED_BEFORE_CHANGE or request.blueprint == "api":
         return None
     if current_user.is_authenticated and current_user.must_change_password:
-        flash(_("请先修改初始密码。"), "info")
         return redirect(url_for("auth.change_password"))
     return None

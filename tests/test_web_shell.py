@@ -431,12 +431,6 @@ def test_method_not_allowed_keeps_the_allow_header(client):
     assert "POST" in response.headers["Allow"]
 
 
-def test_api_errors_are_json(client):
-    response = client.get("/api/no-such-endpoint")
-    assert response.status_code == 404
-    assert response.get_json() == {"error": 404, "message": "页面不存在。"}
-
-
 def test_unexpected_errors_show_no_trace(client, make_user, login, monkeypatch):
     from xinyidai.web import summaries
 

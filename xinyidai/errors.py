@@ -1,11 +1,12 @@
 """Error pages in the user's language; no stack trace ever reaches a user.
 
-Under /api/ the same errors come back as JSON, so a bank's system never has to parse an HTML page.
+The API answers its own errors as problem+json (`xinyidai.api.problems`) and falls back to these pages
+only outside /api/v1.
 """
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -29,11 +30,7 @@ _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 def _respond(error: HTTPException):
     code = error.code or 500
-    message = str(MESSAGES.get(code, GENERIC))
-    if request.path.startswith("/api/"):
-        response = jsonify(error=code, message=message)
-    else:
-        response = render_template("error.html", code=code, message=message)
+    response = render_template("error.html", code=code, message=MESSAGES.get(code, GENERIC))
     headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
     return response, code, headers
 

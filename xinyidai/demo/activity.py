@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from xinyidai.demo import clock
-from xinyidai.demo.population import MEDIAN_HEADCOUNT, MEDIAN_SALES, SECTION_SALES_FACTOR, SECTION_STAFF_FACTOR
+from xinyidai.demo.population import (
+    MEDIAN_HEADCOUNT,
+    MEDIAN_SALES,
+    SECTION_SALES_FACTOR,
+    SECTION_STAFF_FACTOR,
+)
 
 T = clock.HISTORY_MONTHS
 # Shanghai social-insurance contribution base limits per year from July (yuan/month); 公积金's lower limit.

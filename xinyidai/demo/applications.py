@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from xinyidai.demo import clock
-from xinyidai.demo.banks import BANKS, DECLINE_REASONS, PURPOSES, product_list
+from xinyidai.demo.banks import BANKS, DECLINE_REASONS, PURPOSES, products_for
 from xinyidai.demo.lending import loan_terms
 from xinyidai.demo.loans import STATE_OF_STATUS, performance
 
@@ -55,9 +55,22 @@ class LendingPlan:
         app["updated_at"] = when
 
 
+@dataclass(frozen=True)
+class FirmLookup:
+    """What the planner needs per enterprise, as plain arrays (pandas access per row is slow)."""
+
+    district: np.ndarray
+    section: np.ndarray
+
+    @classmethod
+    def of(cls, firms: pd.DataFrame) -> FirmLookup:
+        return cls(firms.district_code.to_numpy(), firms.industry_section.to_numpy())
+
+
 def plan_lending(rng, firms: pd.DataFrame, loans: pd.DataFrame, declined: pd.DataFrame,
                  pipeline: pd.DataFrame) -> LendingPlan:
     plan = LendingPlan()
+    firms = FirmLookup.of(firms)
     for loan in loans.sort_values(["disbursed_on", "firm"]).itertuples(index=False):
         _loan(rng, plan, firms, loan)
     for row in declined.itertuples(index=False):
@@ -68,10 +81,11 @@ def plan_lending(rng, firms: pd.DataFrame, loans: pd.DataFrame, declined: pd.Dat
     return plan
 
 
-def demo_enterprise_need(rng, plan: LendingPlan, firms, row) -> None:
+def demo_enterprise_need(rng, plan: LendingPlan, firms: pd.DataFrame, row) -> None:
     """The demo enterprise's open need: one bank has claimed it, another has just been matched."""
+    firms = FirmLookup.of(firms)
     published = _before(rng, clock.DEMO_NOW, 2, 4)
-    need = _publish(rng, plan, firms, row, published, status="claimed")
+    need = _publish(rng, plan, row, published, status="claimed")
     claimed = plan.add_application(need, row.bank_code, row.product_code, created_at=published,
                                    applied_by_enterprise=True, match_rank=0.93)
     _claim_and_decide(rng, plan, claimed, published, min(_after(rng, published, 0.5, 1.5), clock.DEMO_NOW), None, None)
@@ -83,52 +97,50 @@ def demo_enterprise_need(rng, plan: LendingPlan, firms, row) -> None:
 
 
 def _loan(rng, plan: LendingPlan, firms, loan) -> None:
+    """A need that ended in this loan. One bank holds a claim at a time (lifecycle rule), so a second bank
+    that looked first declined before the lender claimed; one matched later is withdrawn after the loan."""
     disbursed_at = clock.office_time(loan.disbursed_on, rng.random())
     approved_at = _before(rng, disbursed_at, 2, 10)
     claimed_at = _before(rng, approved_at, 1, 12)
-    matched_at = _before(rng, claimed_at, 0, 8 if rng.random() < 0.12 else 3)
-    need = _publish(rng, plan, firms, loan, matched_at, status="closed")
+    sibling = _other_product(rng, firms, loan) if rng.random() < 0.35 else (None, None)
+    first_look = sibling[0] is not None and rng.random() < 0.5
+    slow = 8 if rng.random() < 0.12 else 3
+    matched_at = _before(rng, claimed_at, 3 if first_look else 0, 10 if first_look else slow)
+    need = _publish(rng, plan, loan, matched_at, status="closed")
+    other = None
+    if sibling[0] is not None:
+        other = plan.add_application(need, *sibling, created_at=matched_at, applied_by_enterprise=False,
+                                     match_rank=_rank(rng, 0.4))
+        plan.move(other, "matched", matched_at, "system")
+        if first_look:
+            other_claimed = _between(rng, matched_at, claimed_at, 0.0, 0.4)
+            other_declined = _between(rng, other_claimed, claimed_at, 0.3, 0.9)
+            reason = str(rng.choice(["needs_collateral", "incomplete_materials", "high_leverage"]))
+            _claim_and_decide(rng, plan, other, matched_at, other_claimed, other_declined, "declined", reason=reason,
+                              skip_match=True)
     app = plan.add_application(need, loan.bank_code, loan.product_code, created_at=matched_at,
                                applied_by_enterprise=bool(rng.random() < 0.4), match_rank=_rank(rng, 0.6))
-    if rng.random() < 0.35:
-        _sibling(rng, plan, firms, loan, need, matched_at, approved_at)
     _claim_and_decide(rng, plan, app, matched_at, claimed_at, approved_at, "approved")
     _disburse(plan, app, loan, disbursed_at)
-    terms = loan_terms(loan)
-    for report in performance(terms, rng):
+    if other is not None and not first_look:
+        plan.move(other, "withdrawn", _after(rng, disbursed_at, 0, 3), "web", {"reason_text": "已获其他银行贷款"})
+    for report in performance(loan_terms(loan), rng):
         plan.performance.append({"app_key": app["key"], "as_of": report.as_of, "outstanding_fen": report.outstanding_fen,
                                  "days_past_due": report.days_past_due, "status": report.status,
                                  "reported_at": report.reported_at})
         state = STATE_OF_STATUS[report.status]
         app["days_past_due"] = report.days_past_due
         if state != app["state"]:
-            detail = {"as_of": report.as_of.isoformat(), "days_past_due": report.days_past_due,
-                      **({"written_off": True} if report.status == "written_off" else {})}
+            detail = {"days_past_due": report.days_past_due} if state in ("overdue", "defaulted") else {}
             plan.move(app, state, report.reported_at, _report_channel(loan.bank_code), detail)
 
 
-def _sibling(rng, plan, firms, loan, need, matched_at, approved_at) -> None:
-    """The same need matched to a second bank: declined before the winner approved, or withdrawn after."""
-    bank_code, product_code = _other_product(rng, firms, loan)
-    if bank_code is None:
-        return
-    app = plan.add_application(need, bank_code, product_code, created_at=matched_at, applied_by_enterprise=False,
-                               match_rank=_rank(rng, 0.4))
-    plan.move(app, "matched", matched_at, "system")
-    if rng.random() < 0.5:
-        claimed_at = _after(rng, matched_at, 0, 3)
-        decided_at = min(_after(rng, claimed_at, 1, 6), approved_at - timedelta(minutes=30))
-        _claim_and_decide(rng, plan, app, matched_at, claimed_at, max(decided_at, claimed_at), "declined",
-                          reason=_sibling_decline_reason(rng), skip_match=True)
-    else:
-        plan.move(app, "withdrawn", _after(rng, approved_at, 0, 2), "web", {"reason": "已获其他银行贷款"})
-
-
 def _declined_need(rng, plan, firms, row) -> None:
-    """A need every bank turned down (riskier firms), closed."""
+    """A need every bank it reached turned down, one after the other; long since expired (closed)."""
     published = clock.office_time(clock.working_day(row.published_on), rng.random())
-    need = _publish(rng, plan, firms, row, published - timedelta(minutes=5), status="closed")
-    banks_used = set()
+    need = _publish(rng, plan, row, published - timedelta(minutes=5), status="closed")
+    banks_used: set[str] = set()
+    free_from = published
     for _ in range(1 + int(rng.random() < 0.4)):
         bank_code, product_code = _other_product(rng, firms, row, exclude=banks_used)
         if bank_code is None:
@@ -136,9 +148,9 @@ def _declined_need(rng, plan, firms, row) -> None:
         banks_used.add(bank_code)
         app = plan.add_application(need, bank_code, product_code, created_at=published, match_rank=_rank(rng, 0.3),
                                    applied_by_enterprise=bool(rng.random() < 0.4))
-        claimed_at = _after(rng, published, 0, 4)
-        decided_at = _after(rng, claimed_at, 1, 10)
-        _claim_and_decide(rng, plan, app, published, claimed_at, decided_at, "declined", reason=row.reason)
+        claimed_at = _after(rng, free_from, 0, 4)
+        free_from = _after(rng, claimed_at, 1, 10)
+        _claim_and_decide(rng, plan, app, published, claimed_at, free_from, "declined", reason=row.reason)
 
 
 def _pipeline_need(rng, plan, firms, row, state: str) -> None:
@@ -146,9 +158,9 @@ def _pipeline_need(rng, plan, firms, row, state: str) -> None:
     age_days = {"matched": (0, 9), "claimed": (4, 20), "approved": (8, 30), "declined": (5, 60),
                 "withdrawn": (3, 60), "disbursed": (25, 45)}[state]
     published = _before(rng, clock.DEMO_NOW, *age_days)
-    status = {"matched": "open", "claimed": "claimed", "approved": "claimed", "declined": "closed",
+    status = {"matched": "open", "claimed": "claimed", "approved": "claimed", "declined": "open",
               "withdrawn": "withdrawn", "disbursed": "closed"}[state]
-    need = _publish(rng, plan, firms, row, published - timedelta(minutes=5), status=status)
+    need = _publish(rng, plan, row, published - timedelta(minutes=5), status=status)
     app = plan.add_application(need, row.bank_code, row.product_code, created_at=published,
                                match_rank=_rank(rng, 0.5), applied_by_enterprise=bool(rng.random() < 0.4))
     if state == "matched":
@@ -156,7 +168,7 @@ def _pipeline_need(rng, plan, firms, row, state: str) -> None:
         return
     if state == "withdrawn":
         plan.move(app, "matched", published, "system")
-        plan.move(app, "withdrawn", _after(rng, published, 1, 3), "web", {"reason": "资金需求已解决"})
+        plan.move(app, "withdrawn", _after(rng, published, 1, 3), "web", {"reason_text": "资金需求已解决"})
         return
     claimed_at = min(_after(rng, published, 0, 3), clock.DEMO_NOW - timedelta(hours=2))
     if state == "claimed":
@@ -174,14 +186,14 @@ def _pipeline_need(rng, plan, firms, row, state: str) -> None:
         _disburse(plan, app, row._replace(disbursed_on=when.date()), when)
 
 
-def _publish(rng, plan, firms, row, before: datetime, status: str) -> dict:
+def _publish(rng, plan, row, before: datetime, status: str) -> dict:
     published_at = before - timedelta(minutes=int(rng.integers(1, 40)))
     guarantees = [row.guarantee] + (["信用"] if row.guarantee != "信用" and rng.random() < 0.4 else [])
     return plan.add_need(
         uscc=row.uscc, amount_fen=int(row.need_fen), term_months=int(row.term_months),
         purpose=PURPOSES[int(rng.integers(len(PURPOSES)))], purpose_detail=None, guarantee_types=guarantees,
-        urgency=str(rng.choice(["normal", "high", "low"], p=[0.6, 0.25, 0.15])),
-        contact_preference=str(rng.choice(["电话", "线上", "上门"], p=[0.6, 0.3, 0.1])), max_contacts=3,
+        urgency=_pick(rng, ("normal", "high", "low"), (0.6, 0.85)),
+        contact_preference=_pick(rng, ("电话", "线上", "上门"), (0.6, 0.9)), max_contacts=3,
         open_to_all_banks=bool(rng.random() < 0.9), status=status, published_at=published_at, updated_at=published_at,
     )
 
@@ -194,11 +206,12 @@ def _claim_and_decide(rng, plan, app, matched_at, claimed_at, decided_at, decisi
     app.update(claimed=True, claimed_at=claimed_at)
     if decision is None:
         return
-    detail = {"reason_code": reason, "reason": DECLINE_REASONS[reason]} if decision == "declined" else {}
+    code, text = DECLINE_REASONS.get(reason, (None, None))
+    detail = {"reason_code": code, "reason_text": text} if decision == "declined" else {}
     plan.move(app, decision, decided_at, channel, detail)
     app["decided_at"] = decided_at
     if decision == "declined":
-        app.update(decline_reason_code=reason, decline_reason_text=DECLINE_REASONS[reason])
+        app.update(decline_reason_code=code, decline_reason_text=text)
 
 
 def _disburse(plan, app, loan, when: datetime) -> None:
@@ -213,22 +226,14 @@ def _disburse(plan, app, loan, when: datetime) -> None:
 
 def _other_product(rng, firms, row, exclude=frozenset()) -> tuple[str | None, str | None]:
     """Another bank's product the firm qualifies for (same guarantee if possible, else 信用)."""
-    district = firms.district_code.iat[row.firm]
-    section = firms.industry_section.iat[row.firm]
+    fits = products_for(firms.district[row.firm], firms.section[row.firm], False)
     taken = {getattr(row, "bank_code", None), *exclude}
-    options = [(b.code, p.code, p.guarantee) for b, p in product_list()
-               if b.code not in taken and not p.whitelist_only
-               and (not p.districts or district in p.districts) and (not p.industries or section in p.industries)]
+    options = [(b.code, p.code, p.guarantee) for b, p in fits if b.code not in taken]
     same = [o for o in options if o[2] == row.guarantee] or [o for o in options if o[2] == "信用"]
     if not same:
         return None, None
     bank_code, product_code, _ = same[int(rng.integers(len(same)))]
     return bank_code, product_code
-
-
-def _sibling_decline_reason(rng) -> str:
-    """Another bank won the borrower, so this one's "no" was about terms, not credit."""
-    return str(rng.choice(["insufficient_revenue", "high_leverage", "incomplete_materials"]))
 
 
 def _bank_channel(rng, bank_code: str) -> str:
@@ -244,6 +249,11 @@ def _report_channel(bank_code: str) -> str:
     return "api" if BANK_BY_CODE[bank_code].api_share >= 0.5 else "csv"
 
 
+def _pick(rng, options: tuple[str, ...], cumulative: tuple[float, ...]) -> str:
+    u = rng.random()
+    return next((o for o, c in zip(options, cumulative, strict=False) if u < c), options[-1])
+
+
 def _rank(rng, low: float) -> float:
     return round(float(low + (0.98 - low) * rng.random()), 3)
 
@@ -252,6 +262,11 @@ def _before(rng, when: datetime, low_days: float, high_days: float) -> datetime:
     day = clock.previous_working_day((when - timedelta(days=float(rng.uniform(low_days, high_days)))).date())
     moment = clock.office_time(day, rng.random())
     return min(moment, when - timedelta(minutes=20))
+
+
+def _between(rng, start: datetime, end: datetime, low: float, high: float) -> datetime:
+    """A moment `low`…`high` of the way from `start` to `end`."""
+    return start + (end - start) * float(rng.uniform(low, high))
 
 
 def _after(rng, when: datetime, low_days: float, high_days: float) -> datetime:

@@ -4,6 +4,7 @@ platforms (tax-data credit loans, mortgage-backed operating loans, policy guaran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 WAN = 10_000 * 100  # 万元 in fen
 OUTER_DISTRICTS = ["310116", "310117", "310118", "310120", "310151"]
@@ -24,6 +25,7 @@ class DemoProduct:
     industries: tuple[str, ...] = ()
     min_years: int = 1
     whitelist_only: bool = False
+    min_grade: str | None = None  # on models.scoring.GRADE_SCALE (AAA … C)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ BANKS: tuple[DemoBank, ...] = (
     )),
     DemoBank("BOSH", "上海银行", "Bank of Shanghai", "bosh", 0.6, (
         DemoProduct("SXPHXYD", "上行普惠·信易贷", "BOSC Inclusive Credit-Easy Loan", "信用", (10, 300), (6, 12),
-                    (320, 410), programme="信易贷", whitelist_only=True),
+                    (320, 410), programme="信易贷", whitelist_only=True, min_grade="A"),
         DemoProduct("ZCXDB", "政策性担保贷", "Policy Guarantee Fund Loan", "担保公司", (10, 1000), (12, 36),
                     (330, 430), programme="市中小微企业政策性融资担保基金", fee_bp=50),
     )),
@@ -75,24 +77,34 @@ BANKS: tuple[DemoBank, ...] = (
                     programme="市中小微企业政策性融资担保基金", fee_bp=50),
     )),
     DemoBank("SPDB-SH", "上海浦东发展银行上海分行", "SPD Bank Shanghai Branch", "spdb", 0.5, (
-        _tax_loan("PHSD", "浦慧税贷", "Puhui Tax Loan", rate=(330, 430)),
+        DemoProduct("PHSD", "浦慧税贷", "Puhui Tax Loan", "信用", (10, 300), (6, 12), (330, 430), programme="信易贷",
+                    min_grade="BB"),
         DemoProduct("KJKD", "科技快贷", "Tech Quick Loan", "保证", (50, 800), (12, 24), (315, 410),
                     programme="科创", industries=("I", "M")),
     )),
 )
 
-# Why a bank says no, with how a loan officer words it.
+# Why a bank says no: the cause → (the lifecycle's reason code, what the loan officer writes).
 DECLINE_REASONS = {
-    "credit_record": "存在未修复的失信或行政处罚记录",
-    "revenue_decline": "近期开票收入明显下滑",
-    "tax_social_arrears": "存在欠税或社保、公积金欠缴",
-    "insufficient_revenue": "经营收入不足以覆盖还款",
-    "high_leverage": "多头借贷，负债率偏高",
-    "operating_too_short": "经营年限不足",
-    "incomplete_materials": "申请材料不全，补充后可再次申请",
+    "credit_record": ("credit_record", "存在未修复的失信或行政处罚记录"),
+    "tax_social_arrears": ("credit_record", "存在欠税或社保、公积金欠缴"),
+    "revenue_decline": ("insufficient_cash_flow", "近期开票收入明显下滑，还款来源不足"),
+    "insufficient_revenue": ("insufficient_cash_flow", "经营收入不足以覆盖还款"),
+    "high_leverage": ("other", "多头借贷，负债率偏高"),
+    "operating_too_short": ("outside_policy", "经营年限不足，不符合产品准入"),
+    "incomplete_materials": ("incomplete_information", "申请材料不全，补充后可再次申请"),
+    "needs_collateral": ("insufficient_guarantee", "申请金额超出信用额度，需追加抵押或担保"),
 }
 PURPOSES = ("流动资金周转", "采购原材料", "设备购置", "研发投入", "扩大生产经营", "支付工资", "订单融资")
 
 
 def product_list() -> list[tuple[DemoBank, DemoProduct]]:
     return [(bank, product) for bank in BANKS for product in bank.products]
+
+
+@lru_cache(maxsize=1024)
+def products_for(district: str, section: str, whitelisted: bool) -> tuple[tuple[DemoBank, DemoProduct], ...]:
+    """The products an enterprise may be matched to by district, industry and whitelist standing."""
+    return tuple((bank, p) for bank, p in product_list()
+                 if (not p.districts or district in p.districts) and (not p.industries or section in p.industries)
+                 and (whitelisted or not p.whitelist_only))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from xinyidai.demo import clock
 from xinyidai.demo.activity import History, Latent
-from xinyidai.demo.banks import WAN, product_list
+from xinyidai.demo.banks import WAN, products_for
 from xinyidai.demo.loans import LoanTerms
 from xinyidai.demo.risk import features_as_of, true_pd
 
@@ -163,29 +163,23 @@ def _loans(rng, firms, history, chosen: pd.DataFrame, day: np.ndarray, cohort: s
 def assign_products(rng, firms, loans: pd.DataFrame, *, recent: bool) -> pd.DataFrame:
     """Pick a product the firm qualifies for (district, industry, whitelist), the guarantee it offers,
     an amount from its sales, a term and a rate that rises with risk (LPR cuts make recent loans cheaper)."""
-    products = product_list()
     district = firms.district_code.to_numpy()[loans.firm]
     section = firms.industry_section.to_numpy()[loans.firm]
+    pd_, sales = loans.pd.to_numpy(), loans.annual_sales.to_numpy()
     preference = rng.choice(["信用", "抵押", "担保公司", "保证"], size=len(loans), p=[0.68, 0.14, 0.12, 0.06])
     pick, noise, share = rng.random(len(loans)), rng.random(len(loans)), rng.random(len(loans))
     rows = []
     for i in range(len(loans)):
-        fits = [j for j, (_, p) in enumerate(products)
-                if (not p.districts or district[i] in p.districts) and (not p.industries or section[i] in p.industries)
-                and (not p.whitelist_only or loans.pd.iat[i] < WHITELIST_PD)]
-        preferred = [j for j in fits if products[j][1].guarantee == preference[i]] or [
-            j for j in fits if products[j][1].guarantee == "信用"]
-        bank, product = products[preferred[int(pick[i] * len(preferred))]]
-        need = _round_amount(np.clip(loans.annual_sales.iat[i] * (0.05 + 0.25 * noise[i]), 10 * WAN, 2000 * WAN))
+        fits = products_for(district[i], section[i], bool(pd_[i] < WHITELIST_PD))
+        preferred = [f for f in fits if f[1].guarantee == preference[i]] or [f for f in fits if f[1].guarantee == "信用"]
+        bank, product = preferred[int(pick[i] * len(preferred))]
+        need = _round_amount(min(max(sales[i] * (0.05 + 0.25 * noise[i]), 10 * WAN), 2000 * WAN))
         principal = need if share[i] < 0.7 else _round_amount(need * (0.5 + 0.4 * share[i]))
         low, high = product.amount_wan[0] * WAN, product.amount_wan[1] * WAN
-        rows.append({
-            "bank_code": bank.code, "product_code": product.code, "guarantee": product.guarantee,
-            "need_fen": int(max(need, low)), "principal_fen": int(np.clip(principal, low, high)),
-            "term_months": _term(product.term_months, pick[i]),
-            "rate_bp": _rate(product.rate_bp, loans.pd.iat[i], noise[i], recent),
-        })
-    out = pd.concat([loans.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+        rows.append((bank.code, product.code, product.guarantee, max(need, low), min(max(principal, low), high),
+                     _term(product.term_months, pick[i]), _rate(product.rate_bp, pd_[i], noise[i], recent)))
+    columns = ["bank_code", "product_code", "guarantee", "need_fen", "principal_fen", "term_months", "rate_bp"]
+    out = pd.concat([loans.reset_index(drop=True), pd.DataFrame(rows, columns=columns)], axis=1)
     out["interest_only"] = out.term_months <= 12
     return out
 
@@ -202,7 +196,7 @@ def _term(bounds: tuple[int, int], u: float) -> int:
 
 def _rate(bounds: tuple[int, int], pd_: float, u: float, recent: bool) -> int:
     low, high = bounds
-    position = np.clip(0.15 + 4 * pd_ + 0.3 * (u - 0.5), 0, 1)
+    position = min(max(0.15 + 4 * pd_ + 0.3 * (u - 0.5), 0.0), 1.0)
     rate = low + position * (high - low) - (15 if recent else 0)
     return int(max(low - 15, round(rate / 5) * 5))
 

@@ -65,7 +65,7 @@ def draw_enterprises(rng: np.random.Generator, count: int) -> pd.DataFrame:
     """The registry view plus the hidden traits the activity simulation starts from."""
     firms = pd.DataFrame({"district_code": _choose(rng, DISTRICT_SHARES, count)})
     firms["industry_section"] = _sections(rng, firms.district_code.to_numpy())
-    firms["industry_division"] = [_choose(rng, DIVISION_SHARES.get(s) or {"": 1}, 1)[0] for s in firms.industry_section]
+    firms["industry_division"] = _divisions(rng, firms.industry_section.to_numpy())
     age = np.clip(rng.lognormal(np.log(6.0), 0.85, count), 0.08, 34.0)
     firms["established_on"] = [clock.month_end(clock.DATA_END) - timedelta(days=int(a * 365.25)) for a in age]
     firms["age_years"] = age
@@ -98,6 +98,14 @@ def _sections(rng: np.random.Generator, districts: np.ndarray) -> np.ndarray:
         weights = base * [_district_factor(district, s) for s in sections]
         where = np.flatnonzero(districts == district)
         out[where] = sections[rng.choice(len(sections), size=len(where), p=weights / weights.sum())]
+    return out
+
+
+def _divisions(rng: np.random.Generator, sections: np.ndarray) -> np.ndarray:
+    out = np.empty(len(sections), dtype=object)
+    for section in np.unique(sections):
+        where = np.flatnonzero(sections == section)
+        out[where] = _choose(rng, DIVISION_SHARES[section], len(where))
     return out
 
 

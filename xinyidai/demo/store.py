@@ -36,7 +36,7 @@ def store_banks(session: Session) -> tuple[dict[str, Bank], dict[tuple[str, str]
                 min_term_months=p.term_months[0], max_term_months=p.term_months[1], min_rate_bp=p.rate_bp[0],
                 max_rate_bp=p.rate_bp[1], fee_bp=p.fee_bp, guarantee_type=p.guarantee,
                 eligible_districts=list(p.districts), eligible_industries=list(p.industries),
-                min_years_operating=p.min_years, whitelist_only=p.whitelist_only,
+                min_years_operating=p.min_years, whitelist_only=p.whitelist_only, min_grade=p.min_grade,
                 created_at=PLATFORM_OPENED, updated_at=PLATFORM_OPENED)
             session.add(products[bank.code, p.code])
     session.flush()

@@ -1,0 +1,191 @@
+"""The demo population (`xyd demo seed`): deterministic, valid, loaded through ingestion, with a lending
+history in every lifecycle state whose labels agree with the loan performance the banks reported."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from flask import current_app
+
+from models.enterprise import Enterprise
+from models.lending import Application, ApplicationEvent, ApplicationState, LoanPerformance
+from models.sources import Delivery
+from xinyidai.auth.operations import authenticate
+from xinyidai.demo import clock
+from xinyidai.demo.deliveries import FILES, write_deliveries
+from xinyidai.demo.logins import DEMO_PASSWORD, demo_logins
+from xinyidai.demo.population import draw_enterprises
+from xinyidai.demo.risk import features_as_of, true_pd
+from xinyidai.demo.seed import generate, seed_demo, write_truth
+from xinyidai.demo.store import DemoAlreadySeeded
+from xinyidai.lending.lifecycle import BANK_MOVES, DECLINE_REASONS, ENTERPRISE_MOVES
+from xinyidai.reference import SHANGHAI_DISTRICTS
+from xinyidai.uscc import validate_uscc
+
+SMALL = 200
+DISBURSED_STATES = {"disbursed", "repaying", "repaid", "overdue", "defaulted"}
+
+
+@pytest.fixture(scope="module")
+def generated():
+    return generate(SMALL, 7)
+
+
+def _write_all(data, folder):
+    write_deliveries(folder / "deliveries", data.firms, data.history, data.ratings, data.events)
+    write_truth(folder / "truth.csv", data.truth)
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_same_seed_gives_identical_files_and_truth(tmp_path, generated):
+    first = _write_all(generated, tmp_path / "first")
+    second = _write_all(generate(SMALL, 7), tmp_path / "second")
+    assert [p.relative_to(tmp_path / "first") for p in first] == [p.relative_to(tmp_path / "second") for p in second]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
+    assert len(first) == len(FILES) + 1
+    other = generate(SMALL, 8)
+    assert set(other.firms.uscc).isdisjoint(generated.firms.uscc)
+
+
+def test_every_uscc_is_valid_unique_and_names_its_district(generated):
+    codes = generated.firms.uscc
+    assert codes.is_unique
+    assert all(validate_uscc(code) == code for code in codes)
+    assert (codes.str[:2] == "91").all()
+    assert (codes.str[2:8] == generated.firms.district_code).all()
+
+
+def test_population_looks_like_shanghai():
+    firms = draw_enterprises(np.random.default_rng(7), 3000)
+    districts = firms.district_code.value_counts()
+    assert set(districts.index) == set(SHANGHAI_DISTRICTS)
+    assert districts.index[0] == "310115"  # 浦东新区 is the largest
+    sections = firms.industry_section.value_counts(normalize=True)
+    assert set(sections.index[:5]) == {"F", "L", "M", "I", "C"}
+    assert firms.size_class.isin(["小", "微"]).mean() > 0.85
+    assert firms.name.is_unique
+    assert firms.name.str.fullmatch(r"(上海\w{2,3}|\w{2,3}（上海）)\w+有限公司").all()
+    assert firms.established_on.max() <= date(2026, 10, 31)
+
+
+def test_monthly_history_runs_36_months_to_october_2026_with_a_spring_festival_dip(generated):
+    assert len(clock.MONTHS) == 36 and clock.MONTHS[-1] == date(2026, 10, 1)
+    history, labels = generated.history, list(clock.month_labels())
+    for festival, before in (("2024-02", "2024-01"), ("2026-02", "2026-01")):
+        now, then = history.sales[:, labels.index(festival)], history.sales[:, labels.index(before)]
+        trading = np.isfinite(now) & (then > 0)
+        assert np.median(now[trading] / then[trading]) < 0.9
+    has = {kind: np.isfinite(columns["billed"]).any(axis=1).mean() for kind, columns in history.utilities.items()}
+    assert has["electricity"] == 1.0 and 0.6 < has["water"] < 1.0 and 0.02 < has["gas"] < 0.5
+    assert 0 < np.isnan(history.sales[:, -1]).mean() < 0.2  # some months are simply not delivered
+
+
+def test_true_pd_at_disbursement_is_reproducible_from_the_delivered_data(generated):
+    loans = generated.loans
+    features = features_as_of(generated.firms, generated.history, generated.events, generated.ratings,
+                              loans.firm.to_numpy(), loans.month.to_numpy())
+    assert np.allclose(true_pd(features), loans.pd)
+
+
+def test_application_histories_follow_the_lifecycle_rules(generated):
+    plan = generated.plan
+    events = defaultdict(list)
+    for event in plan.events:
+        events[event["app_key"]].append(event)
+    claims_by_need = defaultdict(list)
+    for app in plan.applications:
+        history = events[app["key"]]
+        assert history[0]["from_state"] is None and history[0]["to_state"] == "matched"
+        for earlier, later in zip(history, history[1:], strict=False):
+            assert later["from_state"] == earlier["to_state"]
+            assert later["occurred_at"] >= earlier["occurred_at"]
+            moves = ENTERPRISE_MOVES if later["to_state"] == "withdrawn" else BANK_MOVES
+            assert ApplicationState(later["to_state"]) in moves[ApplicationState(later["from_state"])], app
+        assert history[-1]["to_state"] == app["state"]
+        assert history[-1]["occurred_at"] <= clock.DEMO_NOW
+        if app["decline_reason_code"]:
+            assert app["decline_reason_code"] in DECLINE_REASONS
+        held = [e["occurred_at"] for e in history if e["to_state"] == "claimed"]
+        released = [e["occurred_at"] for e in history if e["to_state"] in ("declined", "withdrawn", "disbursed")]
+        if held:
+            claims_by_need[app["need_key"]].append((held[0], released[0] if released else clock.DEMO_NOW))
+    for spans in claims_by_need.values():  # one bank holds a need's claim at a time
+        spans.sort()
+        assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
+
+
+def _seed(db_session, tmp_path):
+    return seed_demo(db_session, tmp_path, enterprises=SMALL, seed=7)
+
+
+def test_seed_loads_every_source_through_ingestion_without_rejections(db_session, tmp_path):
+    summary = _seed(db_session, tmp_path)
+    assert set(summary["deliveries"]) == set(FILES)
+    assert all(d["rows"] > 0 and d["rejected"] == 0 and d["inserted"] == d["rows"]
+               for d in summary["deliveries"].values()), summary["deliveries"]
+    files = {d.filename for d in db_session.scalars(sa.select(Delivery))}
+    assert set(FILES.values()) <= files
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Enterprise)) >= SMALL
+    with (tmp_path / "demo" / "truth.csv").open(encoding="utf-8") as handle:
+        truth = list(csv.DictReader(handle))
+    assert list(truth[0]) == ["uscc", "true_pd_12m", "defaulted", "disbursed_on"]
+    assert len(truth) == SMALL
+    labelled = [row for row in truth if row["defaulted"]]
+    assert 0.4 < len(labelled) / SMALL < 0.75
+    assert all(row["disbursed_on"] == "" for row in truth if not row["defaulted"])
+    for login in demo_logins():
+        assert authenticate(login["username"], DEMO_PASSWORD) is not None, login
+    with pytest.raises(DemoAlreadySeeded):
+        _seed(db_session, tmp_path)
+
+
+def test_seeded_loans_and_their_performance_agree(db_session, tmp_path):
+    _seed(db_session, tmp_path)
+    apps = pd.DataFrame(db_session.execute(sa.select(
+        Application.id, Application.state, Application.uscc, Application.disbursed_on,
+        Application.decline_reason_code)).all())
+    performance = pd.DataFrame(db_session.execute(sa.select(
+        LoanPerformance.application_id, LoanPerformance.as_of, LoanPerformance.days_past_due,
+        LoanPerformance.status)).all())
+    apps["state"] = apps.state.astype(str)
+    assert set(apps.state) == {s.value for s in ApplicationState}
+    assert apps[apps.state == "declined"].decline_reason_code.notna().all()
+    disbursed = set(apps[apps.state.isin(DISBURSED_STATES)].id)
+    assert set(performance.application_id) <= disbursed
+    assert apps[apps.state.isin(DISBURSED_STATES)].disbursed_on.notna().all()
+    assert apps[~apps.state.isin(DISBURSED_STATES)].disbursed_on.isna().all()
+    severe = performance[(performance.days_past_due >= 90) | performance.status.astype(str).isin(
+        ["defaulted", "written_off"])]
+    assert set(severe.application_id) == set(apps[apps.state == "defaulted"].id)
+    with (tmp_path / "demo" / "truth.csv").open(encoding="utf-8") as handle:
+        labels = {(row["uscc"], date.fromisoformat(row["disbursed_on"])): int(row["defaulted"])
+                  for row in csv.DictReader(handle) if row["defaulted"]}
+    historical = apps[[(u, d) in labels for u, d in zip(apps.uscc, apps.disbursed_on, strict=True)]]
+    assert len(historical) == len(labels)
+    for loan in historical.itertuples():
+        horizon = clock.add_months(loan.disbursed_on.replace(day=1), 12).replace(day=min(loan.disbursed_on.day, 28))
+        rows = performance[(performance.application_id == loan.id) & (performance.as_of <= horizon)]
+        assert int((rows.days_past_due >= 90).any()) == labels[loan.uscc, loan.disbursed_on], loan
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(ApplicationEvent)) > len(apps)
+
+
+def test_cli_seeds_into_the_instance_folder_and_prints_logins(cli, db_session):
+    result = cli.invoke(args=["demo", "seed", "--enterprises", str(SMALL)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"registry\s+200 rows, 0 rejected", result.output)
+    folder = current_app.instance_path
+    assert (pd.read_csv(f"{folder}/demo/truth.csv").shape[0]) == SMALL
+    again = cli.invoke(args=["demo", "seed", "--enterprises", str(SMALL)])
+    assert again.exit_code != 0 and "already" in again.output
+    logins = cli.invoke(args=["demo", "logins"])
+    assert logins.exit_code == 0
+    lines = logins.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["enterprise", "bank", "office", "admin"]
+    assert all(DEMO_PASSWORD in line for line in lines)

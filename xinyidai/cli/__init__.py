@@ -22,10 +22,10 @@ def main() -> None:
 
 def init_app(app) -> None:
     from xinyidai.cli.ingest import ingest_command, ingest_inbox_command
-    from xinyidai.cli.setup import demo_logins_command, setup_command
+    from xinyidai.cli.setup import setup_command
     from xinyidai.cli.users import user_group
     from xinyidai.demo.cli import demo_group
 
-    for command in (ingest_command, ingest_inbox_command, setup_command, demo_logins_command, demo_group,
+    for command in (ingest_command, ingest_inbox_command, setup_command, demo_group,
                     user_group):
         app.cli.add_command(command)

@@ -92,6 +92,7 @@ def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
         fd, temporary = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
         with os.fdopen(fd, "wb") as handle:
             write_mo(handle, catalog)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the app may run as another user
         os.replace(temporary, po.with_suffix(".mo"))
         written.append(po.with_suffix(".mo"))
     return written

@@ -15,7 +15,7 @@ import pandas as pd
 from xinyidai.demo import clock
 from xinyidai.demo.activity import History, Latent
 from xinyidai.demo.banks import WAN, products_for
-from xinyidai.demo.loans import LoanTerms
+from xinyidai.demo.loans import LoanTerms, performance
 from xinyidai.demo.risk import features_as_of, true_pd
 
 T = clock.HISTORY_MONTHS
@@ -89,6 +89,34 @@ def _first_months(firms) -> np.ndarray:
     return np.array([max(0, clock.month_index(d) + 1) for d in firms.established_on])
 
 
+def show_every_outcome(historical: pd.DataFrame, recent: pd.DataFrame) -> pd.DataFrame:
+    """A small population may draw no loan that is behind at the data end, or none in default, yet the demo
+    should show both. Only recent loans change (their 12 months are not over, so truth.csv does not label
+    them): the riskiest running one is behind at the last month-end, the riskiest old enough one defaults."""
+    recent = recent.reset_index(drop=True)
+    final = {_final_status(loan) for loan in pd.concat([historical, recent]).itertuples(index=False)}
+    elapsed = T - 1 - recent.month.to_numpy()  # month-ends reported since disbursement
+    running = ~recent.defaulted.to_numpy() & (elapsed >= 1) & (elapsed < recent.term_months.to_numpy() - 1)
+    if "overdue" not in final and running.any():
+        i = _riskiest(recent, running)
+        recent.loc[i, ["episode_start", "episode_months"]] = [elapsed[i], 1]
+        running[i] = False
+    old_enough = running & (elapsed >= 5)
+    if not final & {"defaulted", "written_off"} and old_enough.any():
+        i = _riskiest(recent, old_enough)
+        recent.loc[i, ["defaulted", "default_k", "episode_start", "episode_months"]] = [True, min(elapsed[i], 11), -1, 0]
+    return recent
+
+
+def _riskiest(loans: pd.DataFrame, among: np.ndarray) -> int:
+    return int(np.flatnonzero(among)[loans.pd.to_numpy()[among].argmax()])
+
+
+def _final_status(loan) -> str:
+    reports = performance(loan_terms(loan), np.random.default_rng(0))  # statuses do not depend on the draws
+    return reports[-1].status if reports else "disbursed"
+
+
 def _assess(firms, latent, history, events, ratings, firm: np.ndarray, month: np.ndarray, *,
             eligible_only: bool = True) -> pd.DataFrame:
     """PD as of each candidate month, why a bank would say no, and whether it could lend at all (the
@@ -152,7 +180,7 @@ def _loans(rng, firms, history, chosen: pd.DataFrame, day: np.ndarray, cohort: s
     loans["default_k"] = np.where(loans.defaulted, rng.integers(4, 12, len(loans)), -1)
     loans["default_k"] = np.where(loans.defaulted, np.minimum(loans.default_k, loans.term_months + 3), -1)
     loans["write_off_after"] = np.where(loans.defaulted & (rng.random(len(loans)) < 0.4), rng.integers(3, 10, len(loans)), -1)
-    episode = ~loans.defaulted & (rng.random(len(loans)) < np.minimum(0.5, 2 * loans.pd + 0.04))
+    episode = ~loans.defaulted & (rng.random(len(loans)) < np.minimum(0.5, 3 * loans.pd + 0.06))
     last_start = np.minimum(loans.term_months, 24) - 2
     loans["episode_start"] = np.where(episode & (last_start >= 1), 1 + np.floor(rng.random(len(loans)) * last_start), -1)
     loans["episode_months"] = np.where(loans.episode_start >= 0, rng.integers(1, 3, len(loans)), 0)

@@ -24,6 +24,7 @@ from xinyidai.demo.lending import (
     historical_loans,
     pipeline_applicants,
     recent_loans,
+    show_every_outcome,
     worsen_after_default,
 )
 from xinyidai.demo.logins import DEMO_ENTERPRISE_USERNAME, SONGJIANG
@@ -72,7 +73,7 @@ def generate(enterprises: int, seed: int) -> DemoData:
 
     historical = historical_loans(rng, firms, latent, history, events, ratings)
     after_defaults(historical)
-    recent = recent_loans(rng, firms, latent, history, events, ratings, historical)
+    recent = show_every_outcome(historical, recent_loans(rng, firms, latent, history, events, ratings, historical))
     after_defaults(recent)
     loans = pd.concat([historical, recent], ignore_index=True)
     declined = declined_applicants(rng, firms, latent, history, events, ratings, loans.firm.unique())

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from models.identity import Role
     from xinyidai.bank.routes import bp
+    from xinyidai.web.navigation import add_nav_item
 
     app.register_blueprint(bp)
+    for order, endpoint, label in ((10, "bank.pipeline", _l("待受理需求")), (15, "bank.applications", _l("我的申请")),
+                                   (20, "bank.products", _l("贷款产品")), (30, "bank.bank_dashboard", _l("业务看板")),
+                                   (40, "bank.upload_outcomes", _l("批量报送"))):
+        add_nav_item(app, endpoint, label, Role.BANK, order=order)

@@ -1,7 +1,384 @@
-"""The bank workspace pages under /bank/… (the landing page /bank/ belongs to xinyidai.web)."""
+"""The bank workspace pages under /bank/… (the landing page /bank/ belongs to xinyidai.web).
+
+Views are thin: parse the form, call a service in `operations`, commit, redirect; on an error they render
+the same page again with the officer's input and a plain message. Every query is scoped by the logged-in
+officer's bank, so another bank's product or application is a 404 here too.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+from datetime import date
+from pathlib import Path
 
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from models.base import utcnow
+from models.identity import Role
+from models.lending import Application, ApplicationState, Bank, Channel, Product, ProductStatus
+from xinyidai.audit import record
+from xinyidai.auth import role_required
+from xinyidai.bank import forms, operations
+from xinyidai.bank.errors import Invalid, NotFound
+from xinyidai.bank.outcomes import COLUMNS, apply_upload
+from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank.queries import PipelineFilters, bank_applications, dashboard, pipeline_page
+from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
+from xinyidai.extensions import db
+from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+
+S = ApplicationState
 bp = Blueprint("bank", __name__, url_prefix="/bank")
+
+
+@bp.before_request
+@role_required(Role.BANK)
+def only_bank_officers():
+    """Every page here is for bank officers; the others get 403 (anonymous visitors the login page)."""
+
+
+@bp.errorhandler(NotFound)
+def not_found(_error):
+    db.session.rollback()
+    abort(404)
+
+
+@bp.context_processor
+def money_helpers():
+    def yuan(fen):
+        return "—" if fen is None else f"{fen / 100:,.2f}"
+
+    def percent(basis_points):
+        return "—" if basis_points is None else f"{basis_points / 100:.2f}%"
+
+    def ratio(value):
+        return "—" if value is None else f"{value * 100:.1f}%"
+
+    return {"yuan": yuan, "percent": percent, "ratio": ratio, "decline_reasons": DECLINE_REASONS,
+            "now_ts": utcnow().timestamp()}
+
+
+def _bank_id() -> int:
+    return current_user.bank_id
+
+
+def _actor() -> Actor:
+    return Actor(Channel.WEB, user_id=current_user.id)
+
+
+def _tenant_admin_only() -> None:
+    if not current_user.is_tenant_admin:
+        abort(403)
+
+
+# ---------------------------------------------------------------- products
+
+@bp.route("/products")
+def products():
+    rows = db.session.scalars(db.select(Product).where(Product.bank_id == _bank_id()).order_by(Product.code)).all()
+    return render_template("bank/products.html", products=rows, status_form=forms.RevokeForm())
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def new_product():
+    form = forms.ProductForm()
+    if form.validate_on_submit():
+        try:
+            product = operations.create_product(db.session, _bank_id(), form.to_service(), _actor())
+        except Invalid as error:
+            db.session.rollback()
+            form.add_service_errors(error.errors)
+        else:
+            db.session.commit()
+            flash(_("产品“%(name)s”已上架，并已与当前开放的融资需求匹配。", name=product.name_zh), "success")
+            return redirect(url_for("bank.products"))
+    return render_template("bank/product_form.html", form=form, product=None), 422 if form.errors else 200
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+def edit_product(product_id: int):
+    product = operations.bank_product(db.session, _bank_id(), product_id)
+    form = forms.ProductForm()
+    if request.method == "GET":
+        form.fill_from(product)
+    elif form.validate_on_submit():
+        try:
+            operations.update_product(db.session, product, form.to_service(), _actor())
+        except Invalid as error:
+            db.session.rollback()
+            form.add_service_errors(error.errors)
+        else:
+            db.session.commit()
+            flash(_("产品已保存。修改只影响今后的新匹配，已在处理中的申请不受影响。"), "success")
+            return redirect(url_for("bank.products"))
+    return render_template("bank/product_form.html", form=form, product=product), 422 if form.errors else 200
+
+
+@bp.route("/products/<int:product_id>/status", methods=["POST"])
+def product_status(product_id: int):
+    product = operations.bank_product(db.session, _bank_id(), product_id)
+    form = forms.RevokeForm()
+    wanted = request.form.get("status")
+    if not form.validate_on_submit() or wanted not in (ProductStatus.ACTIVE.value, ProductStatus.PAUSED.value):
+        abort(400)
+    operations.set_product_status(db.session, product, ProductStatus(wanted), _actor())
+    db.session.commit()
+    flash(_("产品已暂停，不再产生新的匹配。") if wanted == "paused" else _("产品已恢复在售。"), "success")
+    return redirect(url_for("bank.products"))
+
+
+# ---------------------------------------------------------------- the pipeline
+
+def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
+    def fen(value):
+        return None if value is None else int((value * 100).to_integral_value())
+
+    return PipelineFilters(
+        district=form.district.data or None, industry=form.industry.data or None,
+        min_amount_fen=fen(form.min_amount.data), max_amount_fen=fen(form.max_amount.data),
+        min_grade=form.min_grade.data or None,
+        whitelisted={"yes": True, "no": False}.get(form.whitelisted.data or ""),
+        max_age_days=form.max_age_days.data, sort=form.sort.data or "newest")
+
+
+@bp.route("/pipeline")
+def pipeline():
+    form = forms.PipelineFilterForm(request.args)
+    valid = form.validate()
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
+                         page=min(max(page_number, 1), 100_000),
+                         sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("bank/pipeline.html", form=form, page=page, args=args, claim_form=forms.ActionForm(),
+                           sla_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]), 200 if valid else 422
+
+
+@bp.route("/applications")
+def applications():
+    state = request.args.get("state") or None
+    states = [S(state)] if state in {s.value for s in S} else None
+    page = bank_applications(db.session, _bank_id(), states, page=request.args.get("page", 1, type=int) or 1)
+    return render_template("bank/applications.html", page=page, state=states[0] if states else None)
+
+
+# ---------------------------------------------------------------- one application
+
+def _render_application(application: Application, status: int = 200, **overrides):
+    view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
+    db.session.commit()  # the audit row of the detail view
+    reassign = overrides.get("reassign_form") or forms.ReassignForm()
+    reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
+    context = {
+        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
+        "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
+        "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
+        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
+        **{k: v for k, v in overrides.items() if k != "reassign_form"},
+    }
+    if "disburse_form" not in overrides and application.product:
+        context["disburse_form"].guarantee_type.data = application.product.guarantee_type.value
+        context["disburse_form"].term_months.data = application.need.term_months
+    return render_template("bank/application.html", **context), status
+
+
+@bp.route("/applications/<int:application_id>")
+def application_detail(application_id: int):
+    return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
+
+
+def _act(application_id: int, form, build_report, form_name: str, done_message: str):
+    application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _render_application(application, 422, **{form_name: form})
+    try:
+        applied = operations.report_outcome(db.session, application, build_report(form), _actor(),
+                                            idempotency_key=form.idempotency_key.data)
+    except (IllegalTransition, Invalid) as error:
+        db.session.rollback()
+        message = error.zh if isinstance(error, IllegalTransition) else "；".join(
+            m for messages in error.errors.values() for m in messages)
+        flash(_("未能保存：%(reason)s", reason=message), "error")
+        return _render_application(db.session.get(Application, application_id), 409, **{form_name: form})
+    db.session.commit()
+    flash(_("这项操作此前已经保存过，未重复执行。") if applied.repeated else done_message, "info" if applied.repeated else "success")
+    return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+@bp.route("/applications/<int:application_id>/claim", methods=["POST"])
+def claim(application_id: int):
+    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.CLAIMED), "claim_form",
+                _("已受理。其他银行不能再受理这笔需求。"))
+
+
+@bp.route("/applications/<int:application_id>/approve", methods=["POST"])
+def approve(application_id: int):
+    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.APPROVED), "approve_form",
+                _("已审批通过。"))
+
+
+@bp.route("/applications/<int:application_id>/decline", methods=["POST"])
+def decline(application_id: int):
+    return _act(application_id, forms.DeclineForm(),
+                lambda f: operations.OutcomeReport(S.DECLINED, reason_code=f.reason_code.data,
+                                                   reason_text=(f.reason_text.data or "").strip() or None),
+                "decline_form", _("已拒绝。这笔需求将重新开放给其他匹配的银行。"))
+
+
+@bp.route("/applications/<int:application_id>/disburse", methods=["POST"])
+def disburse(application_id: int):
+    def report(f):
+        loan = Disbursement(int((f.amount.data * 100).to_integral_value()), int((f.rate.data * 100).to_integral_value()),
+                            f.term_months.data, f.disbursed_on.data, f.guarantee_type.data)
+        return operations.OutcomeReport(S.DISBURSED, disbursement=loan)
+
+    return _act(application_id, forms.DisburseForm(), report, "disburse_form", _("放款信息已报送。"))
+
+
+@bp.route("/applications/<int:application_id>/repayment", methods=["POST"])
+def repayment(application_id: int):
+    form = forms.RepaymentForm()
+
+    def report(f):
+        outstanding = None if f.outstanding.data is None else int((f.outstanding.data * 100).to_integral_value())
+        return operations.OutcomeReport(S(f.status.data), days_past_due=f.days_past_due.data, as_of=f.as_of.data,
+                                        outstanding_fen=outstanding)
+
+    return _act(application_id, form, report, "repayment_form", _("还款状态已报送。"))
+
+
+@bp.route("/applications/<int:application_id>/reassign", methods=["POST"])
+def reassign(application_id: int):
+    application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
+    form = forms.ReassignForm()
+    form.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
+    if not form.validate_on_submit():
+        return _render_application(application, 422, reassign_form=form)
+    try:
+        operations.reassign(db.session, application, form.officer_id.data, _actor())
+    except (IllegalTransition, Invalid) as error:
+        db.session.rollback()
+        message = error.zh if isinstance(error, IllegalTransition) else "；".join(
+            m for messages in error.errors.values() for m in messages)
+        flash(_("未能转交：%(reason)s", reason=message), "error")
+        return _render_application(db.session.get(Application, application_id), 409, reassign_form=form)
+    db.session.commit()
+    flash(_("已转交。"), "success")
+    return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+# ---------------------------------------------------------------- dashboard
+
+@bp.route("/dashboard")
+def bank_dashboard():
+    figures = dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    return render_template("bank/dashboard.html", figures=figures)
+
+
+@bp.route("/dashboard.csv")
+def dashboard_csv():
+    figures = dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["product_code", "product_name", "matched", "claimed", "approved", "declined", "disbursed",
+                     "defaulted", "disbursed_yuan", "approval_rate", "default_rate"])
+    for p in figures.products:
+        writer.writerow([p.code, p.name_zh, p.matched, p.claimed, p.approved, p.declined, p.disbursed, p.defaulted,
+                         f"{p.disbursed_fen / 100:.2f}",
+                         "" if p.approval_rate is None else f"{p.approval_rate:.4f}",
+                         "" if p.default_rate is None else f"{p.default_rate:.4f}"])
+    writer.writerow([])
+    writer.writerow(["funnel", *figures.funnel.keys()])
+    writer.writerow(["", *figures.funnel.values()])
+    writer.writerow(["claims", "within_sla", "sla_working_days", "median_claim_working_days", "open_past_sla"])
+    writer.writerow([figures.claims, figures.claimed_within_sla, figures.sla_working_days,
+                     "" if figures.median_claim_working_days is None else figures.median_claim_working_days,
+                     figures.open_past_sla])
+    record("export", actor_user_id=current_user.id, remote_addr=request.remote_addr,
+           detail={"what": "bank_dashboard", "bank_id": _bank_id()})
+    db.session.commit()
+    return current_app.response_class(
+        "\ufeff" + out.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=bank-dashboard-{date.today():%Y%m%d}.csv"})
+
+
+# ---------------------------------------------------------------- outcome upload
+
+def _results_dir() -> Path:
+    return Path(current_app.config["XYD_INSTANCE_PATH"]) / "outcome_results" / str(_bank_id())
+
+
+@bp.route("/outcomes/upload", methods=["GET", "POST"])
+def upload_outcomes():
+    form = forms.UploadForm()
+    summary = None
+    if form.validate_on_submit():
+        try:
+            summary = apply_upload(db.session, _bank_id(), form.file.data.read(), Actor(Channel.CSV, user_id=current_user.id),
+                                   _results_dir())
+        except Invalid as error:
+            db.session.rollback()
+            form.file.errors = [*form.file.errors, *error.errors.get("file", [])]
+        else:
+            db.session.commit()
+            flash(_("已处理 %(rows)s 行：新保存 %(applied)s 行，此前已保存 %(unchanged)s 行，未通过 %(rejected)s 行。",
+                    rows=len(summary.results), applied=summary.count("applied"), unchanged=summary.count("unchanged"),
+                    rejected=summary.count("rejected")), "warning" if summary.count("rejected") else "success")
+    status = 422 if form.errors else 200
+    return render_template("bank/upload.html", form=form, summary=summary, columns=COLUMNS), status
+
+
+@bp.route("/outcomes/results/<name>")
+def upload_results(name: str):
+    """A per-row result file; looked up in this bank's own folder only."""
+    if "/" in name or "\\" in name or not name.endswith(".csv"):
+        abort(404)
+    return send_from_directory(_results_dir(), name, mimetype="text/csv", as_attachment=True)
+
+
+# ---------------------------------------------------------------- API tokens (the bank's administrator)
+
+@bp.route("/tokens", methods=["GET", "POST"])
+def tokens():
+    _tenant_admin_only()
+    form = forms.TokenForm()
+    issued = None
+    if form.validate_on_submit():
+        try:
+            issued = issue_token(db.session, db.session.get(Bank, _bank_id()), form.name.data, created_by_id=current_user.id)
+        except Invalid as error:
+            db.session.rollback()
+            form.name.errors = [*form.name.errors, *error.errors["name"]]
+        else:
+            db.session.commit()
+            form = forms.TokenForm(formdata=None)
+    response = current_app.make_response((render_template(
+        "bank/tokens.html", form=form, issued=issued, tokens=bank_tokens(db.session, _bank_id()),
+        revoke_form=forms.RevokeForm()), 422 if form.errors else 200))
+    response.headers["Cache-Control"] = "no-store"  # the new token is on this page once; keep it out of caches
+    return response
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke(token_id: int):
+    _tenant_admin_only()
+    if not forms.RevokeForm().validate_on_submit():
+        abort(400)
+    revoke_token(db.session, _bank_id(), token_id, revoked_by_id=current_user.id)
+    db.session.commit()
+    flash(_("令牌已吊销，使用它的系统将无法再访问接口。"), "success")
+    return redirect(url_for("bank.tokens"))

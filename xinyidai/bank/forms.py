@@ -1,0 +1,203 @@
+"""The bank's web forms. Amounts are entered in yuan and rates in percent, as officers think of them; the
+views convert to fen and basis points for the services. Every POST form carries the CSRF token and a
+one-time key, so a double-clicked button is applied once."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from models.lending import GuaranteeType, ProductStatus
+from models.scoring import GRADE_SCALE
+from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.lending.lifecycle import DECLINE_REASONS
+from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.labels import APPLICATION_STATE
+
+MAX_YUAN = Decimal("1000000000000")
+REQUIRED = _l("请填写此项")
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms options."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _districts():
+    return [(code, zh) for code, (zh, _en) in SHANGHAI_DISTRICTS.items()]
+
+
+def _industries():
+    return [(code, f"{code} {zh}") for code, (zh, _en, _divisions) in INDUSTRY_SECTIONS.items()]
+
+
+def _yuan_field(label, required=True, **kwargs):
+    validators = [InputRequired(message=REQUIRED) if required else Optional(),
+                  NumberRange(min=Decimal("0.01"), max=MAX_YUAN, message=_l("金额须在 0.01 元到 1 万亿元之间"))]
+    return DecimalField(label, places=2, validators=validators, **kwargs)
+
+
+def _percent_field(label, required=True):
+    validators = [InputRequired(message=REQUIRED) if required else Optional(),
+                  NumberRange(min=Decimal("0"), max=Decimal("36"), message=_l("年利率须在 0% 到 36% 之间"))]
+    return DecimalField(label, places=2, validators=validators)
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+class ActionForm(FlaskForm):
+    """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
+
+    idempotency_key = HiddenField(default=_key, validators=[DataRequired(), Length(max=128)])
+
+
+class ProductForm(FlaskForm):
+    code = StringField(_l("产品代码"), validators=[DataRequired(message=REQUIRED), Length(max=32)],
+                       description=_l("本行内唯一，字母、数字、- 和 _"))
+    name_zh = StringField(_l("产品名称（中文）"), validators=[DataRequired(message=REQUIRED), Length(max=100)])
+    name_en = StringField(_l("产品名称（英文）"), validators=[DataRequired(message=REQUIRED), Length(max=100)])
+    programme = StringField(_l("专项计划"), validators=[Optional(), Length(max=64)],
+                            description=_l("如科技贷、区级品牌贷款；可不填"))
+    min_amount = _yuan_field(_l("最低金额（元）"))
+    max_amount = _yuan_field(_l("最高金额（元）"))
+    min_term_months = IntegerField(_l("最短期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    max_term_months = IntegerField(_l("最长期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    min_rate = _percent_field(_l("最低年利率（%）"))
+    max_rate = _percent_field(_l("最高年利率（%）"))
+    fee = _percent_field(_l("费率（%）"), required=False)
+    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, g.value) for g in GuaranteeType]))
+    eligible_districts = SelectMultipleField(_l("服务区域"), choices=options(_districts()), validators=[Optional()],
+                                             description=_l("不选表示全市各区"))
+    eligible_industries = SelectMultipleField(_l("支持行业"), choices=options(_industries()), validators=[Optional()],
+                                              description=_l("不选表示所有行业"))
+    min_grade = SelectField(_l("最低信用等级"), choices=options([("", _l("不限"))] + [(g, g) for g in GRADE_SCALE]),
+                            validators=[Optional()])
+    min_years_operating = IntegerField(_l("最短经营年限（年）"), default=0, validators=[Optional(), NumberRange(0, 100)])
+    whitelist_only = BooleanField(_l("仅面向白名单企业"))
+    status = SelectField(_l("状态"), choices=options([(ProductStatus.ACTIVE.value, _l("在售")),
+                                            (ProductStatus.PAUSED.value, _l("暂停"))]))
+
+    # form field -> service field, with the conversion
+    def to_service(self) -> dict:
+        def fen(value):
+            return int((value * 100).to_integral_value())
+
+        return {
+            "code": self.code.data.strip(), "name_zh": self.name_zh.data.strip(), "name_en": self.name_en.data.strip(),
+            "programme": (self.programme.data or "").strip() or None,
+            "min_amount_fen": fen(self.min_amount.data), "max_amount_fen": fen(self.max_amount.data),
+            "min_term_months": self.min_term_months.data, "max_term_months": self.max_term_months.data,
+            "min_rate_bp": fen(self.min_rate.data), "max_rate_bp": fen(self.max_rate.data),
+            "fee_bp": fen(self.fee.data) if self.fee.data is not None else 0,
+            "guarantee_type": self.guarantee_type.data, "eligible_districts": self.eligible_districts.data or [],
+            "eligible_industries": self.eligible_industries.data or [], "min_grade": self.min_grade.data or None,
+            "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),
+            "status": self.status.data,
+        }
+
+    SERVICE_TO_FORM = {"min_amount_fen": "min_amount", "max_amount_fen": "max_amount", "min_rate_bp": "min_rate",
+                       "max_rate_bp": "max_rate", "fee_bp": "fee"}
+
+    def fill_from(self, product) -> None:
+        for name in ("code", "name_zh", "name_en", "programme", "min_term_months", "max_term_months",
+                     "eligible_districts", "eligible_industries", "min_years_operating", "whitelist_only"):
+            getattr(self, name).data = getattr(product, name)
+        self.min_amount.data, self.max_amount.data = (Decimal(product.min_amount_fen) / 100,
+                                                      Decimal(product.max_amount_fen) / 100)
+        self.min_rate.data, self.max_rate.data = Decimal(product.min_rate_bp) / 100, Decimal(product.max_rate_bp) / 100
+        self.fee.data = Decimal(product.fee_bp) / 100
+        self.guarantee_type.data, self.status.data = product.guarantee_type.value, product.status.value
+        self.min_grade.data = product.min_grade or ""
+
+    def add_service_errors(self, errors: dict) -> None:
+        for name, messages in errors.items():
+            target = getattr(self, self.SERVICE_TO_FORM.get(name, name), None)
+            if target is None:
+                target = self.code
+            target.errors = list(target.errors) + [str(m) for m in messages]
+
+
+class PipelineFilterForm(FlaskForm):
+    """GET filters of the pipeline (no CSRF: reading changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    district = SelectField(_l("区"), choices=options([("", _l("全部"))] + _districts()), validators=[Optional()])
+    industry = SelectField(_l("行业"), choices=options([("", _l("全部"))] + _industries()), validators=[Optional()])
+    min_amount = DecimalField(_l("金额不低于（元）"), places=2, validators=[Optional(), NumberRange(0, MAX_YUAN)])
+    max_amount = DecimalField(_l("金额不高于（元）"), places=2, validators=[Optional(), NumberRange(0, MAX_YUAN)])
+    min_grade = SelectField(_l("信用等级不低于"), choices=options([("", _l("不限"))] + [(g, g) for g in GRADE_SCALE]),
+                            validators=[Optional()])
+    whitelisted = SelectField(_l("白名单"), choices=options([("", _l("不限")), ("yes", _l("仅白名单")), ("no", _l("非白名单"))]),
+                              validators=[Optional()])
+    max_age_days = IntegerField(_l("发布天数不超过"), validators=[Optional(), NumberRange(0, 36500)])
+    sort = SelectField(_l("排序"), choices=options([("newest", _l("最新匹配")), ("oldest", _l("最早匹配（SLA）")),
+                                          ("rank", _l("匹配度"))]), validators=[Optional()])
+
+
+class DeclineForm(ActionForm):
+    reason_code = SelectField(_l("拒绝原因"), choices=options([(code, zh) for code, (zh, _en) in DECLINE_REASONS.items()]))
+    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
+
+
+class DisburseForm(ActionForm):
+    amount = _yuan_field(_l("放款金额（元）"))
+    rate = _percent_field(_l("年利率（%）"))
+    term_months = IntegerField(_l("期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    disbursed_on = DateField(_l("放款日期"), validators=[InputRequired(message=REQUIRED)])
+    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, g.value) for g in GuaranteeType]))
+
+
+class RepaymentForm(ActionForm):
+    status = SelectField(_l("还款状态"), choices=options([(s.value, APPLICATION_STATE[s]) for s in REPAYMENT_STATES]))
+    days_past_due = IntegerField(_l("逾期天数"), validators=[Optional(), NumberRange(0, 36500)])
+    as_of = DateField(_l("月末日期"), validators=[Optional()], description=_l("与贷款余额一起填写时记为月末报送"))
+    outstanding = _yuan_field(_l("贷款余额（元）"), required=False)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.status.data in ("overdue", "defaulted") and not self.days_past_due.data:
+            self.days_past_due.errors = [*self.days_past_due.errors, _l("逾期或违约须填写逾期天数")]
+            valid = False
+        if (self.as_of.data is None) != (self.outstanding.data is None):
+            self.outstanding.errors = [*self.outstanding.errors, _l("月末日期和贷款余额须同时填写")]
+            valid = False
+        return valid
+
+
+class ReassignForm(ActionForm):
+    officer_id = SelectField(_l("转交给"), coerce=int, choices=[])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("令牌名称"), validators=[DataRequired(message=REQUIRED), Length(max=64)],
+                       description=_l("例如：核心系统、信贷系统测试环境"))
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("结果文件（CSV）"), validators=[FileRequired(message=_l("请选择要上传的 CSV 文件"))])
+

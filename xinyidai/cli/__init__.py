@@ -29,3 +29,6 @@ def init_app(app) -> None:
     for command in (ingest_command, ingest_inbox_command, setup_command, demo_group,
                     user_group):
         app.cli.add_command(command)
+    from xinyidai.cli.bank import bank_group
+
+    app.cli.add_command(bank_group)

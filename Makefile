@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install translations browser lint clean
+.PHONY: run test bench install translations catalogue browser lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "XinYiDai needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -17,7 +17,13 @@ install: $(STAMP) translations
 
 # Compiled catalogues are build output (not committed); rebuilt whenever a .po file changes.
 translations: $(STAMP)
-	@if [ -d xinyidai/translations ]; then $(BIN)/pybabel compile --statistics -d xinyidai/translations >/dev/null 2>&1 || $(BIN)/pybabel compile -d xinyidai/translations; fi
+	@$(BIN)/pybabel compile -d xinyidai/translations --statistics 2>&1 | grep -v "^compiling" || true
+	@test -f xinyidai/translations/en/LC_MESSAGES/messages.mo
+
+# After changing UI strings: refresh the catalogue, then translate the new entries in the .po file.
+catalogue: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o xinyidai/translations/messages.pot .
+	$(BIN)/pybabel update -i xinyidai/translations/messages.pot -d xinyidai/translations --ignore-obsolete
 
 ## The demo platform on http://127.0.0.1:8000 (SQLite under instance/, demo data generated once).
 run: install

@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
 
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
@@ -22,6 +23,7 @@ from xinyidai import create_app
 from xinyidai.auth.operations import new_user
 from xinyidai.database import ensure_reference_data
 from xinyidai.extensions import db
+from xinyidai.i18n import compile_catalogues, forget_loaded_translations
 from xinyidai.uscc import ALPHABET, make_uscc
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -29,6 +31,19 @@ TEST_PASSWORD = "correct horse battery staple"
 
 def database_url(tmp_path_factory) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    `db_session` keeps an app context pushed for the whole test, and Flask would reuse it for every
+    request: `g` would then carry flask-login's user, Flask-Babel's locale and Flask-WTF's CSRF token
+    from one request (and one client) to the next, hiding logout, session-expiry and language bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +55,10 @@ def app(tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
         "XYD_INSTANCE_PATH": str(instance),
     })
+    app.test_client_class = FreshContextClient
+    # A fresh checkout has no compiled .mo files: build any missing or stale one so English is testable.
+    compile_catalogues()
+    forget_loaded_translations(app)
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -12,30 +12,17 @@ from models.audit import AuditEntry
 from models.base import utcnow
 from models.identity import Role
 from tests.conftest import TEST_PASSWORD, csrf_token
-from tests.test_web_shell import FreshContextClient
 from xinyidai.auth.operations import MAX_FAILURES
 from xinyidai.auth.passwords import verify_password
-from xinyidai.i18n import compile_catalogues, forget_loaded_translations
 
 NEW_PASSWORD = "a much longer new passphrase"
 FAILURE = "用户名或密码错误，或账户暂时被锁定。请稍后再试。"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def english_catalogue(app):
-    compile_catalogues()
-    forget_loaded_translations(app)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
-
-
 @pytest.fixture
 def new_client(app):
     """Another browser or device."""
-    return lambda: FreshContextClient(app, app.response_class, use_cookies=True)
+    return app.test_client
 
 
 def text(response) -> str:

@@ -9,47 +9,22 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
-from flask.testing import FlaskClient
 
 from models.enterprise import Enterprise
 from models.identity import CITY_CODE, Role
 from models.lending import ApplicationState, FinancingNeed, NeedStatus, ProductStatus
 from models.scoring import ModelVersion, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
 from models.sources import Delivery, Source
-from xinyidai.i18n import TRANSLATIONS, compile_catalogues, forget_loaded_translations
+from xinyidai.i18n import TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = {Role.ENTERPRISE: "/enterprise/", Role.BANK: "/bank/", Role.OFFICE: "/office/", Role.ADMIN: "/admin/"}
 
 
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production.
 
-    conftest's `db_session` keeps an app context pushed for the whole test, and Flask reuses it for every
-    request: `g` then carries flask-login's loaded user, Flask-Babel's locale and Flask-WTF's CSRF token
-    from one request (and one client) to the next, which hides logout, session-expiry and language bugs.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
-
-
-def new_client(app) -> FreshContextClient:
+def new_client(app):
     """A second browser (another device)."""
-    return FreshContextClient(app, app.response_class, use_cookies=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def english_catalogue(app):
-    """A fresh checkout has no .mo: compile it when missing or older than the .po, then reload it."""
-    compile_catalogues()
-    forget_loaded_translations(app)
+    return app.test_client()
 
 
 def page_text(response) -> str:

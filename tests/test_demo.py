@@ -76,14 +76,17 @@ def test_population_looks_like_shanghai():
 
 
 def test_monthly_history_runs_36_months_to_october_2026_with_a_spring_festival_dip(generated):
-    assert len(clock.MONTHS) == 36 and clock.MONTHS[-1] == date(2026, 10, 1)
+    assert len(clock.MONTHS) == 36
+    assert clock.MONTHS[-1] == date(2026, 10, 1)
     history, labels = generated.history, list(clock.month_labels())
     for festival, before in (("2024-02", "2024-01"), ("2026-02", "2026-01")):
         now, then = history.sales[:, labels.index(festival)], history.sales[:, labels.index(before)]
         trading = np.isfinite(now) & (then > 0)
         assert np.median(now[trading] / then[trading]) < 0.9
     has = {kind: np.isfinite(columns["billed"]).any(axis=1).mean() for kind, columns in history.utilities.items()}
-    assert has["electricity"] == 1.0 and 0.6 < has["water"] < 1.0 and 0.02 < has["gas"] < 0.5
+    assert has["electricity"] == 1.0
+    assert 0.6 < has["water"] < 1.0
+    assert 0.02 < has["gas"] < 0.5
     assert 0 < np.isnan(history.sales[:, -1]).mean() < 0.2  # some months are simply not delivered
 
 
@@ -102,7 +105,8 @@ def test_application_histories_follow_the_lifecycle_rules(generated):
     claims_by_need = defaultdict(list)
     for app in plan.applications:
         history = events[app["key"]]
-        assert history[0]["from_state"] is None and history[0]["to_state"] == "matched"
+        assert history[0]["from_state"] is None
+        assert history[0]["to_state"] == "matched"
         for earlier, later in zip(history, history[1:], strict=False):
             assert later["from_state"] == earlier["to_state"]
             assert later["occurred_at"] >= earlier["occurred_at"]
@@ -183,7 +187,8 @@ def test_cli_seeds_into_the_instance_folder_and_prints_logins(cli, db_session):
     folder = current_app.instance_path
     assert (pd.read_csv(f"{folder}/demo/truth.csv").shape[0]) == SMALL
     again = cli.invoke(args=["demo", "seed", "--enterprises", str(SMALL)])
-    assert again.exit_code != 0 and "already" in again.output
+    assert again.exit_code != 0
+    assert "already" in again.output
     logins = cli.invoke(args=["demo", "logins"])
     assert logins.exit_code == 0
     lines = logins.output.strip().splitlines()

@@ -133,12 +133,12 @@ def tax_ratings(rng_noise: np.ndarray, firms: pd.DataFrame, latent: Latent, hist
         score = 0.8 * health + 0.6 * rng_noise[:, j]
         if in_year.any():
             score -= 0.3 * latent.stress[:, in_year].mean(axis=1)
-            score -= 0.5 * np.nansum(history.tax_arrears[:, in_year], axis=1)
+            score -= 0.3 * np.nansum(history.tax_arrears[:, in_year], axis=1)
             score -= 0.15 * np.nansum(history.si_arrears_months[:, in_year] > 0, axis=1)
             no_sales = np.nansum(history.sales[:, in_year], axis=1) == 0
         else:
             no_sales = firms.dormant.to_numpy() & (rng_noise[:, j] > 0)
-        grade = np.where(score > 0.9, "A", np.where(score > -1.4, "B", np.where(score > -2.8, "C", "D")))
+        grade = np.where(score > 0.9, "A", np.where(score > -1.4, "B", np.where(score > -3.0, "C", "D")))
         grade = np.where((born == year) | no_sales, "M", grade)
         year_end = date(year, 12, 31)
         live = serious.repaired_on.isna() | (serious.repaired_on.fillna(year_end) > year_end)

@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.base import utcnow
 from models.identity import Role
@@ -52,8 +53,9 @@ def only_bank_officers():
 
 @bp.errorhandler(NotFound)
 def not_found(_error):
+    """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
-    abort(404)
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 @bp.context_processor

@@ -294,3 +294,18 @@ def test_must_change_password_users_can_still_log_out(client, make_user):
     post_login(client, user.username, TEST_PASSWORD)
     response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
     assert response.headers["Location"] == "/login"
+
+
+def test_login_attempts_are_rate_limited_per_address(tmp_path):
+    from xinyidai import create_app
+    from xinyidai.extensions import db
+
+    app = create_app({"SECRET_KEY": "x", "XYD_INSTANCE_PATH": str(tmp_path), "WTF_CSRF_ENABLED": False,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                      "XYD_LOGIN_RATE_LIMIT": "3/minute"})
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    statuses = [client.post("/login", data={"username": "x", "password": "y"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get("/login").status_code == 200  # viewing the form is never limited

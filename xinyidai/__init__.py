@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from xinyidai import cli, errors, health, i18n, security_headers, web
     from xinyidai.auth import init_app as init_auth
     from xinyidai.database import configure_engine
-    from xinyidai.extensions import csrf, db, migrate
+    from xinyidai.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
     with app.app_context():
@@ -35,6 +35,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True, compare_type=True
     )
     csrf.init_app(app)
+    limiter.init_app(app)
+    if app.config["XYD_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["XYD_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     i18n.init_app(app)
     init_auth(app)
     web.init_app(app)

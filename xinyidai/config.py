@@ -50,6 +50,12 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
+        "RATELIMIT_ENABLED": os.environ.get("XYD_RATELIMIT", "1") == "1",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "XYD_LOGIN_RATE_LIMIT": os.environ.get("XYD_LOGIN_RATE_LIMIT", "10/minute;60/hour"),
+        # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
+        "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
     }
     if secret:
         settings["SECRET_KEY"] = _secret_key(folder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -12,7 +12,7 @@ from xinyidai.auth.forms import LoginForm, PasswordChangeForm
 from xinyidai.auth.operations import authenticate, is_locked
 from xinyidai.auth.operations import change_password as change_user_password
 from xinyidai.auth.session import LoginUser
-from xinyidai.extensions import db
+from xinyidai.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -39,7 +39,12 @@ def _start_session(user) -> None:
     login_user(LoginUser(user))
 
 
+def _login_limit() -> str:
+    return current_app.config["XYD_LOGIN_RATE_LIMIT"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login():
     """GET shows the form; POST logs in (400 without a valid CSRF token). One message for every failure."""
     if current_user.is_authenticated:

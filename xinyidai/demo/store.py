@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models.consent import Authorization
-from models.identity import ApiToken, Role
+from models.identity import ApiToken, Role, User
 from models.lending import Application, ApplicationEvent, Bank, FinancingNeed, LoanPerformance, Product
 from xinyidai.auth.operations import new_user
 from xinyidai.demo.applications import LendingPlan
@@ -44,8 +45,9 @@ def store_banks(session: Session) -> tuple[dict[str, Bank], dict[tuple[str, str]
 
 
 def store_users(session: Session, banks: dict[str, Bank], enterprise_uscc: str) -> dict[str, object]:
-    """Every demo account; keys are usernames. Passwords are hashed for real (scrypt), so salts differ run to run."""
-    users = {}
+    """Every demo account; keys are usernames. The shared demo password is hashed once (scrypt is slow on
+    purpose) and the hash reused; its salt, like each session nonce, differs from run to run."""
+    users: dict[str, object] = {}
     for account in demo_accounts():
         tenant = {
             "enterprise": {"enterprise_uscc": enterprise_uscc},
@@ -53,8 +55,13 @@ def store_users(session: Session, banks: dict[str, Bank], enterprise_uscc: str) 
             "office": {"district_code": account.district_code},
             "admin": {},
         }[account.role]
-        user = new_user(username=account.username, display_name=account.display_name, role=Role(account.role),
-                        password=DEMO_PASSWORD, created_at=PLATFORM_OPENED, **tenant)
+        fields = {"username": account.username, "display_name": account.display_name, "role": Role(account.role),
+                  "created_at": PLATFORM_OPENED, **tenant}
+        if users:
+            first = next(iter(users.values()))
+            user = User(password_hash=first.password_hash, session_nonce=secrets.token_hex(16), **fields)
+        else:
+            user = new_user(password=DEMO_PASSWORD, **fields)
         session.add(user)
         users[account.username] = user
     session.flush()

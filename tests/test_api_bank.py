@@ -192,3 +192,29 @@ def test_openapi_document_and_offline_docs(client):
     assert "unpkg" not in page
     with client.get("/api/v1/docs/assets/swagger-ui-bundle.js") as script:
         assert script.status_code == 200
+
+
+def test_api_detail_under_authorization_is_audited_with_the_token(api, make_application, make_user, db_session):
+    from datetime import timedelta
+
+    from models.audit import AuditEntry
+    from models.base import utcnow
+    from models.consent import Authorization
+    from models.identity import Role
+
+    caller = api()
+    application = make_application(product=_product_of(caller))
+    owner = make_user(Role.ENTERPRISE, enterprise_uscc=application.uscc)
+    grant = Authorization(uscc=application.uscc, sources=["tax"], all_banks=True, granted_by_id=owner.id,
+                          granted_at=utcnow() - timedelta(hours=1), expires_at=utcnow() + timedelta(days=30))
+    db_session.add(grant)
+    db_session.commit()
+    body = caller.get(f"/api/v1/applications/{application.id}").get_json()
+    assert body["enterprise"]["detail_visible"] is True
+    assert body["enterprise"]["detail"]["uscc"] == application.uscc
+    assert body["enterprise"]["authorization_id"] == grant.id
+    token_id = db_session.scalar(sa.select(ApiToken.id).where(ApiToken.bank_id == caller.bank.id))
+    audit = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "view_credit_detail",
+                                                          AuditEntry.subject_uscc == application.uscc))
+    assert audit.actor_token_id == token_id
+    assert audit.authorization_id == grant.id

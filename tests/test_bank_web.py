@@ -263,3 +263,35 @@ def test_an_upload_that_is_not_an_outcome_file_says_why(client, officer):
     response = upload(client, "name,amount\nfoo,1\n")
     assert response.status_code == 422
     assert "缺少必需的列" in text(response)
+
+
+def test_authorized_detail_shows_profile_score_reasons_and_monthly_charts(client, officer, db_session, make_product,
+                                                                          make_enterprise, make_application, make_user):
+    from models.scoring import ModelVersion, Score, ScoreReason
+    from models.sources import SocialInsuranceMonth, TaxMonth
+
+    application = open_match(db_session, make_enterprise, make_application, make_product(bank=_bank(db_session, officer)))
+    uscc = application.uscc
+    db_session.add(ModelVersion(version="web-test", path="-", card={}))
+    db_session.flush()
+    score = Score(uscc=uscc, model_version="web-test", as_of=date(2026, 10, 31), pd_12m=0.02, points=712, grade="AA",
+                  gates_passed=True)
+    score.reasons = [ScoreReason(rank=1, family="tax", feature="sales_growth_12m", contribution=-0.4)]
+    db_session.add(score)
+    for month in range(1, 13):
+        db_session.add(TaxMonth(uscc=uscc, month=date(2026, month, 1) if month < 11 else date(2025, month, 1),
+                                invoiced_sales_fen=month * 1_000_000, tax_paid_fen=month * 10_000, in_arrears=False))
+        db_session.add(SocialInsuranceMonth(uscc=uscc, month=date(2025, month, 1), insured_headcount=10 + month,
+                                            contributions_fen=500_000, months_in_arrears=0))
+    owner = make_user(Role.ENTERPRISE, enterprise_uscc=uscc)
+    grant = Authorization(uscc=uscc, sources=["tax"], all_banks=False, granted_by_id=owner.id,
+                          granted_at=utcnow() - timedelta(hours=1), expires_at=utcnow() + timedelta(days=30))
+    grant.banks = [_bank(db_session, officer)]
+    db_session.add(grant)
+    db_session.commit()
+    page = text(client.get(f"/bank/applications/{application.id}"))
+    assert "712" in page
+    assert "sales_growth_12m" in page
+    assert "近 12 个月开票销售额" in page
+    assert "近 12 个月参保人数" not in page  # social insurance is outside the authorization's sources
+    assert "AA" in page

@@ -9,7 +9,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import sqlalchemy as sa
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 
@@ -96,8 +96,6 @@ def _invalid(error: Invalid):
 @blp.errorhandler(Exception)
 def _unexpected(error: Exception):
     db.session.rollback()
-    from flask import current_app
-
     current_app.logger.exception("API error")
     return problem(500, "服务器内部错误，请稍后再试", detail_en="internal error; please retry later")
 
@@ -156,8 +154,6 @@ def _plain(data: dict) -> dict:
 @problems(401, 422)
 def pipeline(page: int, per_page: int, **filters):
     """Open matches of the bank's products, newest first (or `sort=oldest|rank`); `has_more` says if a next page exists."""
-    from flask import current_app
-
     result = pipeline_page(db.session, _token().bank_id, PipelineFilters(**filters), page=page, per_page=per_page,
                            sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     items = [{"application_id": row.application.id, "product_id": row.application.product_id, "need": row.need,

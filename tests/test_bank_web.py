@@ -295,3 +295,13 @@ def test_authorized_detail_shows_profile_score_reasons_and_monthly_charts(client
     assert "近 12 个月开票销售额" in page
     assert "近 12 个月参保人数" not in page  # social insurance is outside the authorization's sources
     assert "AA" in page
+
+
+def test_the_refusal_reason_follows_the_page_language(client, officer, db_session, make_product, make_enterprise,
+                                                      make_application):
+    application = open_match(db_session, make_enterprise, make_application, make_product(bank=_bank(db_session, officer)))
+    path = f"/bank/applications/{application.id}"
+    client.get(f"{path}?lang=en")
+    response = post(client, f"{path}/approve", {"idempotency_key": "k-en"}, path)
+    assert response.status_code == 409
+    assert "an application cannot move from matched to approved" in text(response)

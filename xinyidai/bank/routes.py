@@ -23,6 +23,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -202,6 +203,13 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
+def _plain_reason(error: IllegalTransition | Invalid) -> str:
+    """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
+    if isinstance(error, IllegalTransition):
+        return error.en if str(get_locale()) == "en" else error.zh
+    return "；".join(str(m) for messages in error.errors.values() for m in messages)
+
+
 def _act(application_id: int, form, build_report, form_name: str, done_message: str):
     application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
     if not form.validate_on_submit():
@@ -212,9 +220,7 @@ def _act(application_id: int, form, build_report, form_name: str, done_message: 
                                             idempotency_key=form.idempotency_key.data)
     except (IllegalTransition, Invalid) as error:
         db.session.rollback()
-        message = error.zh if isinstance(error, IllegalTransition) else "；".join(
-            m for messages in error.errors.values() for m in messages)
-        flash(_("未能保存：%(reason)s", reason=message), "error")
+        flash(_("未能保存：%(reason)s", reason=_plain_reason(error)), "error")
         return _render_application(db.session.get(Application, application_id), 409, **{form_name: form})
     db.session.commit()
     flash(_("这项操作此前已经保存过，未重复执行。") if applied.repeated else done_message, "info" if applied.repeated else "success")
@@ -274,9 +280,7 @@ def reassign(application_id: int):
         operations.reassign(db.session, application, form.officer_id.data, _actor())
     except (IllegalTransition, Invalid) as error:
         db.session.rollback()
-        message = error.zh if isinstance(error, IllegalTransition) else "；".join(
-            m for messages in error.errors.values() for m in messages)
-        flash(_("未能转交：%(reason)s", reason=message), "error")
+        flash(_("未能转交：%(reason)s", reason=_plain_reason(error)), "error")
         return _render_application(db.session.get(Application, application_id), 409, reassign_form=form)
     db.session.commit()
     flash(_("已转交。"), "success")

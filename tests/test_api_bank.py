@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from models.identity import ApiToken
 from models.lending import Application, ApplicationEvent, Product
-from tests.test_bank_web import FreshContextClient
 from xinyidai.bank.tokens import issue_token
 
 PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount_fen": 10_000_000,
@@ -16,11 +15,6 @@ PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_a
            "max_rate_bp": 480, "guarantee_type": "信用"}
 LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": "2026-11-02",
         "guarantee_type": "信用"}
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

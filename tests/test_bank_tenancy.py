@@ -13,8 +13,7 @@ import sqlalchemy as sa
 
 from models.identity import Role
 from models.lending import Application, Product
-from tests.conftest import TEST_PASSWORD, csrf_token
-from tests.test_bank_web import FreshContextClient
+from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from xinyidai.bank.tokens import issue_token
 from xinyidai.extensions import db
 

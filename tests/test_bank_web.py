@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 
 from models.audit import AuditEntry
 from models.base import utcnow
@@ -19,20 +18,6 @@ from models.identity import ApiToken, Role
 from models.lending import Application, FinancingNeed, LoanPerformance, Product
 from tests.conftest import csrf_token
 from xinyidai.extensions import db
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (the db_session fixture keeps one pushed, and
-    Flask would otherwise carry the logged-in user in `g` from one request to the next)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    return FreshContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

@@ -21,5 +21,11 @@ max_requests_jitter = 200
 preload_app = False
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+if os.environ.get("XYD_LOG_FORMAT") == "json":
+    access_log_format = (
+        '{"time": "%(t)s", "remote_addr": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+        '"bytes": "%(B)s", "duration_ms": %(M)s, "user_agent": "%(a)s"}'
+    )
+else:
+    access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 forwarded_allow_ips = os.environ.get("XYD_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -23,11 +23,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     app.config["XYD_INSTANCE_PATH"] = str(folder)
 
-    from xinyidai import cli, errors, health, i18n, security_headers, web
+    from xinyidai import cli, errors, health, i18n, logging_setup, security_headers, web
     from xinyidai.auth import init_app as init_auth
     from xinyidai.database import configure_engine
     from xinyidai.extensions import csrf, db, limiter, migrate
 
+    logging_setup.init_app(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)

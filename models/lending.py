@@ -142,6 +142,8 @@ class Application(Base):
     __table_args__ = (
         sa.UniqueConstraint("need_id", "product_id"),
         sa.Index("ix_applications_bank_state", "bank_id", "state", "created_at"),
+        # The pipeline sorted by match rank pages along this index (bench/pipeline_bench.py).
+        sa.Index("ix_applications_bank_state_rank", "bank_id", "state", "match_rank"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

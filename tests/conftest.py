@@ -52,7 +52,7 @@ def app(tmp_path_factory):
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "RATELIMIT_ENABLED": False,  # the suite logs in hundreds of times from one address
+        "XYD_RATELIMIT": False,  # the suite logs in hundreds of times from one address
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
         "XYD_INSTANCE_PATH": str(instance),
     })

@@ -25,10 +25,8 @@ def bank_live(tmp_path_factory):
     """gunicorn over a migrated database holding one bank officer and one enterprise with an open need."""
     folder = tmp_path_factory.mktemp("bank-live")
     with throwaway_database(folder) as url:
-        # RATELIMIT_ENABLED: flask-limiter's one Limiter takes the setting of the last app it was given, and the
-        # suite's session app runs with it off.
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-bank",
-                          "RATELIMIT_ENABLED": False})
+                          "XYD_RATELIMIT": False})
         with app.app_context():
             upgrade()
             bank = Bank(code="BROWSERBANK", name_zh="黄浦江测试银行", name_en="Huangpu Test Bank")

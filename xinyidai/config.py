@@ -51,7 +51,7 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
-        "RATELIMIT_ENABLED": os.environ.get("XYD_RATELIMIT", "1") == "1",
+        "XYD_RATELIMIT": os.environ.get("XYD_RATELIMIT", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,
         "XYD_LOGIN_RATE_LIMIT": os.environ.get("XYD_LOGIN_RATE_LIMIT", "10/minute;60/hour"),
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.

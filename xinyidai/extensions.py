@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -19,3 +20,10 @@ csrf = CSRFProtect()
 babel = Babel()
 # Storage from RATELIMIT_STORAGE_URI: memory in the embedded default, Redis when several hosts serve.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _rate_limiting_off() -> bool:
+    """Per-app switch (XYD_RATELIMIT). flask-limiter's own RATELIMIT_ENABLED lives on the one shared
+    Limiter, so a second app in the same process (tests, tools) would flip it for the first."""
+    return not current_app.config.get("XYD_RATELIMIT", True)

@@ -33,8 +33,10 @@ def live_instance(tmp_path_factory):
     """A migrated database with one user per role, served by gunicorn; yields (base URL, users)."""
     folder = tmp_path_factory.mktemp("live")
     with throwaway_database(folder) as url:
-        environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-test"}
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-test"})
+        environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-test",
+                       "XYD_RATELIMIT": "0"}
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-test",
+                          "XYD_RATELIMIT": False})
         with app.app_context():
             upgrade()
             users = seed_users()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:57:40.004828
+Create Date: 2026-11-22 19:40:23.737629
 
 """
 from alembic import op
@@ -413,6 +413,7 @@ def upgrade():
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.create_index('ix_applications_bank_state', ['bank_id', 'state', 'created_at'], unique=False)
+        batch_op.create_index('ix_applications_bank_state_rank', ['bank_id', 'state', 'match_rank'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_need_id'), ['need_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_product_id'), ['product_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_applications_uscc'), ['uscc'], unique=False)
@@ -539,6 +540,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_applications_uscc'))
         batch_op.drop_index(batch_op.f('ix_applications_product_id'))
         batch_op.drop_index(batch_op.f('ix_applications_need_id'))
+        batch_op.drop_index('ix_applications_bank_state_rank')
         batch_op.drop_index('ix_applications_bank_state')
 
     op.drop_table('applications')

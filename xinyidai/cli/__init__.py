@@ -32,3 +32,6 @@ def init_app(app) -> None:
     from xinyidai.cli.bank import bank_group
 
     app.cli.add_command(bank_group)
+    from xinyidai.cli.office import monitor_group, report_group
+    app.cli.add_command(report_group)
+    app.cli.add_command(monitor_group)

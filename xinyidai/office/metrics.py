@@ -1,0 +1,493 @@
+"""The financing-results figures of DESIGN §7 for an office's districts, by month, bank, product,
+industry, size class or district, with the small cells suppressed.
+
+Every figure belongs to a *family* of records counted on one date:
+
+| family     | records                                           | dated by                   |
+|------------|---------------------------------------------------|----------------------------|
+| needs      | financing needs published                         | published_at               |
+| matched    | applications (a need paired with a product)        | created_at                 |
+| claimed    | applications a bank claimed (受理)                 | claimed_at                 |
+| approved   | applications approved (even if later withdrawn)    | the approval               |
+| decided    | applications approved or declined (last decision)  | decided_at                 |
+| disbursed  | loans disbursed                                    | disbursed_on               |
+| book       | month-end loan reports of outstanding loans        | as_of (the period's last complete month, or each month) |
+| whitelist  | entries of each district's published whitelist     | the version now published  |
+
+A cell shows only when the enterprises behind its family in that row are none or at least five
+(MIN_ENTERPRISES); in a table where exactly one row of a family was suppressed, the next smallest row is
+suppressed too, so the total minus the other rows gives nothing away. Timestamps are grouped by
+Shanghai calendar month.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from models.enterprise import Enterprise, SizeClass
+from models.lending import (
+    Application,
+    ApplicationEvent,
+    ApplicationState,
+    Bank,
+    FinancingNeed,
+    GuaranteeType,
+    LoanPerformance,
+    LoanStatus,
+    Product,
+)
+from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.office.scope import SHANGHAI, Filters, Scope, add_months, shanghai_month
+from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+
+S = ApplicationState
+MIN_ENTERPRISES = 5
+OUTSTANDING = (LoanStatus.REPAYING, LoanStatus.OVERDUE, LoanStatus.DEFAULTED)
+
+
+class Dimension(enum.StrEnum):
+    MONTH = "month"
+    BANK = "bank"
+    PRODUCT = "product"
+    INDUSTRY = "industry"
+    SIZE = "size"
+    DISTRICT = "district"
+
+
+class Family(enum.StrEnum):
+    NEEDS = "needs"
+    MATCHED = "matched"
+    CLAIMED = "claimed"
+    APPROVED = "approved"
+    DECIDED = "decided"
+    DISBURSED = "disbursed"
+    BOOK = "book"
+    WHITELIST = "whitelist"
+
+
+# Families that cannot be split by a dimension: a need has no bank yet; a whitelist has no month or bank.
+NOT_BY = {
+    Dimension.BANK: {Family.NEEDS, Family.WHITELIST},
+    Dimension.PRODUCT: {Family.NEEDS, Family.WHITELIST},
+    Dimension.MONTH: {Family.WHITELIST},
+}
+
+
+def _ratio(numerator: str, denominator: str, scale: float = 1.0):
+    def compute(f: dict) -> float | None:
+        return f[numerator] * scale / f[denominator] if f.get(denominator) else None
+    return compute
+
+
+def _measure(name: str):
+    return lambda f: f.get(name, 0)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: object
+    family: Family
+    unit: str  # count, wan (money in 万元), percent (a rate in percent), ratio (0…1), days
+    compute: object
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("needs", _l("发布需求（笔）"), Family.NEEDS, "count", _measure("count")),
+    Kpi("needs_amount", _l("需求金额（万元）"), Family.NEEDS, "wan", _measure("amount")),
+    Kpi("matched", _l("匹配对接（笔）"), Family.MATCHED, "count", _measure("count")),
+    Kpi("claimed", _l("银行受理（笔）"), Family.CLAIMED, "count", _measure("count")),
+    Kpi("response_days", _l("平均首次响应（天）"), Family.CLAIMED, "days", _ratio("days", "count")),
+    Kpi("approved", _l("审批通过（笔）"), Family.APPROVED, "count", _measure("count")),
+    Kpi("decision_days", _l("平均审批用时（天）"), Family.DECIDED, "days", _ratio("days", "count")),
+    Kpi("disbursed", _l("放款（笔）"), Family.DISBURSED, "count", _measure("count")),
+    Kpi("disbursed_amount", _l("放款金额（万元）"), Family.DISBURSED, "wan", _measure("amount")),
+    Kpi("avg_rate", _l("加权平均利率"), Family.DISBURSED, "percent", _ratio("rate_amount", "amount", 0.01)),
+    Kpi("first_time", _l("首贷户（户）"), Family.DISBURSED, "count", _measure("first_time")),
+    Kpi("credit_share", _l("信用贷款占比"), Family.DISBURSED, "ratio", _ratio("credit_amount", "amount")),
+    Kpi("default_rate", _l("违约率"), Family.DISBURSED, "ratio", _ratio("defaulted", "count")),
+    Kpi("overdue_rate", _l("逾期率（按余额）"), Family.BOOK, "ratio", _ratio("overdue_amount", "outstanding")),
+    Kpi("outstanding", _l("贷款余额（万元）"), Family.BOOK, "wan", _measure("outstanding")),
+    Kpi("whitelist_size", _l("白名单企业（户）"), Family.WHITELIST, "count", _measure("count")),
+    Kpi("whitelist_conversion", _l("白名单获贷率"), Family.WHITELIST, "ratio", _ratio("converted", "count")),
+)
+KPI_BY_KEY = {kpi.key: kpi for kpi in KPIS}
+
+
+@dataclass
+class Cell:
+    value: float | int | None
+    enterprises: int
+    suppressed: bool = False
+
+    @property
+    def shown(self):
+        return None if self.suppressed else self.value
+
+
+@dataclass
+class Row:
+    key: object
+    label_zh: str
+    label_en: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    dimension: Dimension
+    kpis: list[Kpi]
+    rows: list[Row]
+    total: Row
+    filters: Filters
+    book_month: date | None = None
+
+    def column(self, key: str) -> list[float | int | None]:
+        return [row.cells[key].shown for row in self.rows]
+
+
+# ---------------------------------------------------------------- SQL pieces that differ by backend
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _month_of(session: Session, column, *, is_date: bool = False):
+    """'YYYY-MM' of a timestamp in Shanghai time, or of a date."""
+    if _dialect(session) == "postgresql":
+        local = column if is_date else sa.func.timezone("Asia/Shanghai", column)
+        return sa.func.to_char(local, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column) if is_date else sa.func.strftime("%Y-%m", column, "+8 hours")
+
+
+def _days_between(session: Session, start, end):
+    if _dialect(session) == "postgresql":
+        return sa.extract("epoch", end - start) / 86400.0
+    return sa.func.julianday(end) - sa.func.julianday(start)
+
+
+# ---------------------------------------------------------------- one family, grouped or in total
+
+def _dimension_column(dimension: Dimension | None, month, application=Application):
+    if dimension is None:
+        return sa.literal("total")
+    return {
+        Dimension.MONTH: month,
+        Dimension.BANK: getattr(application, "bank_id", None),
+        Dimension.PRODUCT: getattr(application, "product_id", None),
+        Dimension.INDUSTRY: Enterprise.industry_section,
+        Dimension.SIZE: Enterprise.size_class,
+        Dimension.DISTRICT: Enterprise.district_code,
+    }[dimension]
+
+
+def _scoped(query, scope: Scope, filters: Filters, application=Application):
+    query = query.where(Enterprise.district_code.in_(scope.districts))
+    if filters.industry:
+        query = query.where(Enterprise.industry_section == filters.industry)
+    if filters.bank_id is not None and application is not None:
+        query = query.where(application.bank_id == filters.bank_id)
+    return query
+
+
+def _distinct(column):
+    return sa.func.count(sa.distinct(column))
+
+
+def _sum(expression):
+    return sa.func.coalesce(sa.func.sum(expression), 0)
+
+
+def _family_query(session: Session, family: Family, scope: Scope, filters: Filters, dimension: Dimension | None,
+                  book_month: date | None):
+    """A SELECT of (key, measures…, enterprises) for one family; key is 'total' without a dimension."""
+    start, end = filters.start_utc, filters.end_utc
+    if family is Family.NEEDS:
+        month = _month_of(session, FinancingNeed.published_at)
+        query = (sa.select(_dimension_column(dimension, month, None).label("key"), sa.func.count().label("count"),
+                           _sum(FinancingNeed.amount_fen).label("amount"), _distinct(FinancingNeed.uscc).label("enterprises"))
+                 .join(Enterprise, Enterprise.uscc == FinancingNeed.uscc)
+                 .where(FinancingNeed.published_at >= start, FinancingNeed.published_at < end))
+        query = _scoped(query, scope, filters, None)
+        if filters.bank_id is not None:
+            query = query.where(FinancingNeed.id.in_(
+                sa.select(Application.need_id).where(Application.bank_id == filters.bank_id)))
+        return query
+    if family is Family.MATCHED:
+        return _application_family(session, Application.created_at, scope, filters, dimension, [])
+    if family is Family.CLAIMED:
+        return _application_family(session, Application.claimed_at, scope, filters, dimension, [
+            _sum(_days_between(session, Application.created_at, Application.claimed_at)).label("days")])
+    if family is Family.DECIDED:
+        return _application_family(session, Application.decided_at, scope, filters, dimension, [
+            _sum(_days_between(session, Application.created_at, Application.decided_at)).label("days")])
+    if family is Family.DISBURSED:
+        return _disbursed(session, scope, filters, dimension)
+    if family is Family.APPROVED:
+        return _approved(session, scope, filters, dimension)
+    if family is Family.BOOK:
+        return _book(session, scope, filters, dimension, book_month)
+    return _whitelist(session, scope, filters, dimension)
+
+
+def _application_family(session, dated, scope, filters, dimension, measures):
+    month = _month_of(session, dated)
+    query = (sa.select(_dimension_column(dimension, month).label("key"), sa.func.count().label("count"), *measures,
+                       _distinct(Application.uscc).label("enterprises"))
+             .join(Enterprise, Enterprise.uscc == Application.uscc)
+             .where(dated >= filters.start_utc, dated < filters.end_utc))
+    return _scoped(query, scope, filters)
+
+
+def _disbursed(session, scope, filters, dimension):
+    month = _month_of(session, Application.disbursed_on, is_date=True)
+    amount = Application.disbursed_amount_fen
+    query = (sa.select(
+        _dimension_column(dimension, month).label("key"), sa.func.count().label("count"), _sum(amount).label("amount"),
+        _sum(amount * Application.rate_bp).label("rate_amount"),
+        _sum(sa.case((Application.guarantee_type == GuaranteeType.CREDIT, amount), else_=0)).label("credit_amount"),
+        _distinct(sa.case((Application.first_loan.is_(True), Application.uscc))).label("first_time"),
+        _sum(sa.case((Application.state == S.DEFAULTED, 1), else_=0)).label("defaulted"),
+        _distinct(Application.uscc).label("enterprises"))
+        .join(Enterprise, Enterprise.uscc == Application.uscc)
+        .where(Application.disbursed_on >= filters.start, Application.disbursed_on < filters.end_day))
+    return _scoped(query, scope, filters)
+
+
+def _approved(session, scope, filters, dimension):
+    """Approvals: an application whose last decision is not a decline was approved at decided_at; one
+    declined after its approval keeps the approval in its history (read from the event)."""
+    period = lambda column: sa.and_(column >= filters.start_utc, column < filters.end_utc)  # noqa: E731
+    kept = (sa.select(Application.uscc, Application.bank_id, Application.product_id,
+                      Application.decided_at.label("approved_at"))
+            .where(Application.decided_at.is_not(None), Application.state != S.DECLINED, period(Application.decided_at)))
+    reversed_later = (sa.select(Application.uscc, Application.bank_id, Application.product_id,
+                                ApplicationEvent.occurred_at.label("approved_at"))
+                      .join(ApplicationEvent, ApplicationEvent.application_id == Application.id)
+                      .where(Application.state == S.DECLINED, ApplicationEvent.to_state == S.APPROVED,
+                             period(ApplicationEvent.occurred_at)))
+    approvals = sa.union_all(kept, reversed_later).subquery("approvals")
+    month = _month_of(session, approvals.c.approved_at)
+    query = (sa.select(_dimension_column(dimension, month, approvals.c).label("key"), sa.func.count().label("count"),
+                       _distinct(approvals.c.uscc).label("enterprises"))
+             .select_from(approvals).join(Enterprise, Enterprise.uscc == approvals.c.uscc))
+    return _scoped(query, scope, filters, approvals.c)
+
+
+def book_month_of(filters: Filters, today=None) -> date:
+    """The month whose month-end reports describe the loan book at the end of the period: the period's
+    last month once it has ended, otherwise the month before it."""
+    current = shanghai_month(today)
+    return filters.end if filters.end < current else add_months(current, -1)
+
+
+def _book(session, scope, filters, dimension, book_month):
+    month = _month_of(session, LoanPerformance.as_of, is_date=True)
+    if dimension is Dimension.MONTH:
+        first, after = filters.start, min(filters.end_day, add_months(book_month, 1))
+    else:
+        first, after = book_month, add_months(book_month, 1)
+    overdue = LoanPerformance.days_past_due > 0
+    query = (sa.select(
+        _dimension_column(dimension, month).label("key"), sa.func.count().label("count"),
+        _sum(LoanPerformance.outstanding_fen).label("outstanding"),
+        _sum(sa.case((overdue, LoanPerformance.outstanding_fen), else_=0)).label("overdue_amount"),
+        _distinct(Application.uscc).label("enterprises"))
+        .select_from(LoanPerformance)
+        .join(Application, Application.id == LoanPerformance.application_id)
+        .join(Enterprise, Enterprise.uscc == Application.uscc)
+        .where(LoanPerformance.as_of >= first, LoanPerformance.as_of < after,
+               LoanPerformance.status.in_(OUTSTANDING)))
+    return _scoped(query, scope, filters)
+
+
+def published_versions(session: Session, districts) -> list[WhitelistVersion]:
+    """Each district's whitelist version now published (at most one per district)."""
+    return list(session.scalars(sa.select(WhitelistVersion).where(
+        WhitelistVersion.status == WhitelistStatus.PUBLISHED, WhitelistVersion.district_code.in_(districts))))
+
+
+def _whitelist(session, scope, filters, dimension):
+    versions = published_versions(session, scope.districts)
+    if not versions:
+        return None
+    since = sa.case({v.id: v.published_at.astimezone(SHANGHAI).date() for v in versions},
+                    value=WhitelistEntry.whitelist_version_id)
+    borrowed = sa.select(Application.id).where(Application.uscc == WhitelistEntry.uscc,
+                                               Application.disbursed_on >= since)
+    if filters.bank_id is not None:
+        borrowed = borrowed.where(Application.bank_id == filters.bank_id)
+    query = (sa.select(_dimension_column(dimension, None, None).label("key"), sa.func.count().label("count"),
+                       _sum(sa.case((sa.exists(borrowed), 1), else_=0)).label("converted"),
+                       sa.func.count().label("enterprises"))
+             .select_from(WhitelistEntry).join(Enterprise, Enterprise.uscc == WhitelistEntry.uscc)
+             .where(WhitelistEntry.whitelist_version_id.in_([v.id for v in versions])))
+    return _scoped(query, scope, filters, None)
+
+
+def family_figures(session: Session, family: Family, scope: Scope, filters: Filters,
+                   dimension: Dimension | None, book_month: date) -> dict[object, dict]:
+    """{key: {measure: value, "enterprises": n}} for one family (key "total" without a dimension)."""
+    query = _family_query(session, family, scope, filters, dimension, book_month)
+    if query is None:
+        return {}
+    if dimension is not None:
+        query = query.group_by(sa.literal_column("key"))
+    figures = {}
+    for row in session.execute(query).mappings():
+        values = {k: (float(v) if k in ("days",) else int(v or 0)) for k, v in row.items() if k != "key"}
+        if values.get("enterprises") or dimension is None:
+            figures[_plain_key(row["key"])] = values
+    return figures
+
+
+def _plain_key(key):
+    return getattr(key, "value", key)
+
+
+# ---------------------------------------------------------------- the table a view shows
+
+def kpis_for(dimension: Dimension) -> list[Kpi]:
+    excluded = NOT_BY.get(dimension, set())
+    return [kpi for kpi in KPIS if kpi.family not in excluded]
+
+
+def build_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, today=None) -> Table:
+    kpis = kpis_for(dimension)
+    families = list(dict.fromkeys(kpi.family for kpi in kpis))
+    book_month = book_month_of(filters, today)
+    grouped = {f: family_figures(session, f, scope, filters, dimension, book_month) for f in families}
+    totals = {f: family_figures(session, f, scope, filters, None, book_month).get("total", {}) for f in families}
+    keys = _row_keys(session, scope, filters, dimension, grouped, book_month)
+    labels = _labels(session, dimension, keys)
+    rows = [Row(key, *labels[key], _cells(kpis, {f: grouped[f].get(key, {}) for f in families})) for key in keys]
+    total = Row("total", "合计", "Total", _cells(kpis, totals))
+    _suppress(rows, total, families, kpis)
+    return Table(dimension, kpis, rows, total, filters, book_month)
+
+
+def _cells(kpis: list[Kpi], figures: dict[Family, dict]) -> dict[str, Cell]:
+    cells = {}
+    for kpi in kpis:
+        f = figures.get(kpi.family) or {}
+        n = int(f.get("enterprises", 0))
+        cells[kpi.key] = Cell(kpi.compute(f) if f else (0 if kpi.unit in ("count", "wan") else None), n)
+    return cells
+
+
+def _suppress(rows: list[Row], total: Row, families: list[Family], kpis: list[Kpi]) -> None:
+    """Primary: 1–4 enterprises. Secondary: a lone suppressed row takes the next smallest with it."""
+    for family in families:
+        keys = [kpi.key for kpi in kpis if kpi.family is family]
+        sample = keys[0]
+
+        def hide(row: Row, keys=tuple(keys)) -> None:
+            for key in keys:
+                row.cells[key].suppressed = True
+
+        for row in [*rows, total]:
+            if 0 < row.cells[sample].enterprises < MIN_ENTERPRISES:
+                hide(row)
+        hidden = [row for row in rows if row.cells[sample].suppressed]
+        if len(hidden) == 1 and len(rows) > 1:
+            others = [row for row in rows if not row.cells[sample].suppressed and row.cells[sample].enterprises > 0]
+            if others:
+                hide(min(others, key=lambda row: row.cells[sample].enterprises))
+
+
+def _row_keys(session, scope, filters, dimension, grouped, book_month) -> list:
+    present = {key for figures in grouped.values() for key in figures}
+    if dimension is Dimension.MONTH:
+        return [f"{m:%Y-%m}" for m in filters.months]
+    if dimension is Dimension.DISTRICT:
+        return list(scope.districts)
+    if dimension is Dimension.SIZE:
+        return [size.value for size in SizeClass if size.value in present] or []
+    if dimension is Dimension.INDUSTRY:
+        return sorted(present)
+    if dimension is Dimension.BANK:
+        banks = session.scalars(sa.select(Bank.id).where(sa.or_(Bank.is_active, Bank.id.in_(present)))
+                                .order_by(Bank.code)).all()
+        return [b for b in banks if filters.bank_id in (None, b)]
+    products = session.execute(sa.select(Product.id).join(Bank, Bank.id == Product.bank_id)
+                               .where(Product.id.in_(present)).order_by(Bank.code, Product.code)).scalars().all()
+    return list(products)
+
+
+def _labels(session, dimension, keys) -> dict:
+    if dimension is Dimension.MONTH:
+        return {k: (k, k) for k in keys}
+    if dimension is Dimension.DISTRICT:
+        return {k: SHANGHAI_DISTRICTS[k] for k in keys}
+    if dimension is Dimension.INDUSTRY:
+        return {k: (f"{k} {INDUSTRY_SECTIONS[k][0]}", f"{k} {INDUSTRY_SECTIONS[k][1]}") if k in INDUSTRY_SECTIONS
+                else (k, k) for k in keys}
+    if dimension is Dimension.SIZE:
+        english = {"大": "Large", "中": "Medium", "小": "Small", "微": "Micro"}
+        return {k: (f"{k}型", english.get(k, k)) for k in keys}
+    if dimension is Dimension.BANK:
+        rows = session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).where(Bank.id.in_(keys))).all()
+        return {i: (zh, en) for i, zh, en in rows}
+    rows = session.execute(sa.select(Product.id, Product.name_zh, Product.name_en, Bank.name_zh, Bank.name_en)
+                           .join(Bank, Bank.id == Product.bank_id).where(Product.id.in_(keys))).all()
+    return {i: (f"{pzh}（{bzh}）", f"{pen} ({ben})") for i, pzh, pen, bzh, ben in rows}
+
+
+# ---------------------------------------------------------------- cache, keyed by the data's version
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 256
+# Audit actions that change what the figures count without adding an application, event, need, delivery
+# or whitelist version (a month-end loan report that restates the state; a whitelist confirmed or published).
+DATA_ACTIONS = ("loan_status_reported", "whitelist_confirmed", "whitelist_published")
+
+
+def data_version(session: Session) -> tuple:
+    """Highest ids of every table the figures read (each an index lookup): a change to the records, made
+    through the platform, changes this tuple and so invalidates every cached table."""
+    from models.audit import AuditEntry
+    from models.sources import Delivery
+
+    def top(column, *where):
+        return sa.select(sa.func.max(column)).where(*where).scalar_subquery()
+
+    return tuple(session.execute(sa.select(
+        top(Application.id), top(ApplicationEvent.id), top(FinancingNeed.id), top(Delivery.id),
+        top(WhitelistVersion.id), top(AuditEntry.id, AuditEntry.action.in_(DATA_ACTIONS)),
+    )).one())
+
+
+def cached_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, *,
+                 max_age_seconds: float = 0, today=None) -> Table:
+    """build_table, reused while the data version is unchanged and the entry is younger than max_age_seconds
+    (0: always rebuilt). Each process keeps its own entries."""
+    if max_age_seconds <= 0:
+        return build_table(session, scope, filters, dimension, today)
+    key = (scope, filters, dimension, book_month_of(filters, today), data_version(session), _dialect(session))
+    now = time.monotonic()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit and now - hit[0] < max_age_seconds:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    table = build_table(session, scope, filters, dimension, today)
+    with _CACHE_LOCK:
+        _CACHE[key] = (now, table)
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return table
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()

@@ -1,0 +1,43 @@
+"""Producing the export files an office downloads or the CLI writes, each recorded in the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from xinyidai.audit import record
+from xinyidai.office import exports
+from xinyidai.office.metrics import Dimension, cached_table
+from xinyidai.office.scope import Filters, Scope
+
+FORMATS = {"csv": ("text/csv", exports.to_csv),
+           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.to_xlsx)}
+
+
+def monthly_report_file(session: Session, scope: Scope, month: date, file_format: str, *, audit: dict,
+                        max_age_seconds: float = 0) -> tuple[bytes, str, str]:
+    """(content, mimetype, filename) of the monthly report; audited as an export with `audit`'s actor fields."""
+    report = exports.monthly_report(
+        lambda filters, dimension: cached_table(session, scope, filters, dimension, max_age_seconds=max_age_seconds),
+        scope, month, utcnow())
+    mimetype, write = FORMATS[file_format]
+    filename = f"xinyidai-monthly-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}-{month:%Y-%m}.{file_format}"
+    record("export", **audit, detail={"what": "office_monthly_report", "office_district": scope.office_district,
+                                      "districts": list(scope.districts), "month": f"{month:%Y-%m}",
+                                      "format": file_format, "filename": filename})
+    return write(report), mimetype, filename
+
+
+def table_file(session: Session, scope: Scope, filters: Filters, dimension: Dimension, title: str, file_format: str,
+               *, audit: dict, max_age_seconds: float = 0) -> tuple[bytes, str, str]:
+    table = cached_table(session, scope, filters, dimension, max_age_seconds=max_age_seconds)
+    report = exports.table_report(table, scope, title, utcnow())
+    mimetype, write = FORMATS[file_format]
+    filename = (f"xinyidai-{dimension.value}-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}"
+                f"-{filters.start:%Y%m}-{filters.end:%Y%m}.{file_format}")
+    record("export", **audit, detail={"what": f"office_dashboard_{dimension.value}", "office_district": scope.office_district,
+                                      "districts": list(scope.districts), "filters": filters.query_args(),
+                                      "format": file_format, "filename": filename})
+    return write(report), mimetype, filename

@@ -1,0 +1,357 @@
+"""The district finance office's pages under /office/… (the landing page /office/ belongs to xinyidai.web).
+
+Every query is scoped by the logged-in office's district (the city office: all sixteen). A district,
+whitelist version or alert outside that scope answers exactly like a missing one: the site's 404 page.
+Views parse, call a service, commit, render or redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.exceptions import NotFound
+
+from models.identity import Role, User
+from models.lending import Bank
+from models.monitoring import AlertKind
+from models.scoring import GRADE_SCALE, WhitelistStatus
+from xinyidai.auth import role_required
+from xinyidai.extensions import db
+from xinyidai.i18n import localized
+from xinyidai.monitoring import alerts as alert_service
+from xinyidai.office import charts, forms, reports
+from xinyidai.office import whitelist as whitelist_service
+from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension, cached_table
+from xinyidai.office.scope import (
+    OutOfScope,
+    Scope,
+    add_months,
+    filters_from_args,
+    office_scope,
+    parse_month,
+    shanghai_month,
+)
+from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+
+bp = Blueprint("office", __name__, url_prefix="/office")
+
+VIEWS: dict[str, tuple[Dimension, object]] = {
+    "overview": (Dimension.MONTH, _l("总览与月度趋势")),
+    "banks": (Dimension.BANK, _l("按银行")),
+    "products": (Dimension.PRODUCT, _l("按产品")),
+    "industries": (Dimension.INDUSTRY, _l("按行业")),
+    "sizes": (Dimension.SIZE, _l("按企业规模")),
+    "districts": (Dimension.DISTRICT, _l("各区对比")),
+}
+ALERT_KIND = {
+    AlertKind.GRADE_DROP: _l("评分等级下降"),
+    AlertKind.DISHONEST_RECORD: _l("新增失信记录"),
+    AlertKind.SERIOUS_PENALTY: _l("新增严重行政处罚"),
+    AlertKind.HEADCOUNT_COLLAPSE: _l("参保人数骤降"),
+    AlertKind.UTILITY_ARREARS: _l("水电气欠费"),
+    AlertKind.TAX_ARREARS: _l("欠税"),
+}
+WHITELIST_STATUS = {
+    WhitelistStatus.DRAFT: _l("草稿"),
+    WhitelistStatus.CONFIRMED: _l("已确认"),
+    WhitelistStatus.PUBLISHED: _l("已发布"),
+    WhitelistStatus.SUPERSEDED: _l("已被替代"),
+}
+
+
+@bp.before_request
+@role_required(Role.OFFICE)
+def only_offices():
+    """Every page here is for district offices; others get 403 (anonymous visitors the login page)."""
+
+
+@bp.errorhandler(OutOfScope)
+@bp.errorhandler(alert_service.AlertNotFound)
+def out_of_scope(_error):
+    db.session.rollback()
+    return current_app.handle_http_exception(NotFound())
+
+
+REASON_FAMILY = {
+    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"), "public_credit": _l("公共信用"),
+    "age_size": _l("成立年限与规模"), "age_and_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
+}
+EVIDENCE = {
+    "from_grade": _l("原等级"), "to_grade": _l("现等级"), "notches": _l("下降级数"), "from_scored_at": _l("原评分时间"),
+    "to_scored_at": _l("现评分时间"), "model_version": _l("模型版本"), "disbursed_on": _l("放款日期"),
+    "record_id": _l("记录编号"), "record_kind": _l("记录类型"), "severity": _l("严重程度"), "decided_on": _l("决定日期"),
+    "from_month": _l("起始月份"), "to_month": _l("最新月份"), "from_headcount": _l("起始参保人数"),
+    "to_headcount": _l("最新参保人数"), "drop": _l("降幅"), "since_month": _l("欠缴起始月份"), "months": _l("欠缴月份"),
+    "from_score_id": _l("原评分编号"), "to_score_id": _l("现评分编号"),
+}
+
+
+def reason_label(reason) -> str:
+    family = REASON_FAMILY.get(reason.family, reason.family)
+    return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
+
+
+def evidence_value(value) -> str:
+    if isinstance(value, dict):
+        return "；".join(f"{k} {evidence_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value * 100:.1f}%"
+    return str(value)
+
+
+@bp.context_processor
+def office_helpers():
+    return {"kpi_by_key": KPI_BY_KEY, "min_enterprises": MIN_ENTERPRISES, "alert_kind": ALERT_KIND,
+            "whitelist_status": WHITELIST_STATUS, "format_cell": format_cell, "reason_label": reason_label,
+            "evidence_label": lambda key: EVIDENCE.get(key, key), "evidence_value": evidence_value}
+
+
+def _user_names(ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+def format_cell(kpi, cell) -> str:
+    if cell.suppressed:
+        return "*"
+    if cell.value is None:
+        return "—"
+    value = cell.value
+    if kpi.unit == "wan":
+        return f"{value / 1_000_000:,.2f}"
+    if kpi.unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if kpi.unit == "percent":
+        return f"{value:.2f}%"
+    if kpi.unit == "days":
+        return f"{value:.1f}"
+    return f"{int(value):,}"
+
+
+def _cache_seconds() -> float:
+    return float(current_app.config.get("XYD_DASHBOARD_CACHE_SECONDS", 0 if current_app.testing else 300))
+
+
+def _scope() -> Scope:
+    """The office's scope, narrowed to ?district= when given (which must lie inside it)."""
+    return office_scope(current_user.district_code).narrowed(request.args.get("district") or None)
+
+
+def _filters():
+    filters = filters_from_args(request.args)
+    if filters.bank_id is not None and db.session.get(Bank, filters.bank_id) is None:
+        raise OutOfScope(filters.bank_id)
+    return filters
+
+
+def _view(view: str) -> Dimension:
+    if view not in VIEWS or (view == "districts" and not office_scope(current_user.district_code).is_city):
+        abort(404)
+    return VIEWS[view][0]
+
+
+def _audit_fields() -> dict:
+    return {"actor_user_id": current_user.id, "remote_addr": request.remote_addr}
+
+
+def _download(content: bytes, mimetype: str, filename: str):
+    db.session.commit()  # the audit row of the export
+    return current_app.response_class(content, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})
+
+
+# ---------------------------------------------------------------- dashboard
+
+@bp.route("/dashboard", defaults={"view": "overview"})
+@bp.route("/dashboard/<view>")
+def dashboard(view: str):
+    dimension = _view(view)
+    scope, filters = _scope(), _filters()
+    table = cached_table(db.session, scope, filters, dimension, max_age_seconds=_cache_seconds())
+    office = office_scope(current_user.district_code)
+    banks = db.session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).order_by(Bank.code)).all()
+    return render_template(
+        "office/dashboard.html", view=view, views=VIEWS, table=table, filters=filters, scope=scope, office=office,
+        figures=charts.figures_for(table), tiles=charts.district_tiles(table) if dimension is Dimension.DISTRICT else None,
+        banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
+        districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
+                                                                      if request.args.get("district") else {})})
+
+
+@bp.route("/dashboard/<view>/export.<file_format>")
+def dashboard_export(view: str, file_format: str):
+    """The view's table as CSV or Excel, with the same filters and suppression; audited."""
+    dimension = _view(view)
+    if file_format not in reports.FORMATS:
+        abort(404)
+    scope, filters = _scope(), _filters()
+    content, mimetype, filename = reports.table_file(
+        db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),
+        max_age_seconds=_cache_seconds())
+    return _download(content, mimetype, filename)
+
+
+# ---------------------------------------------------------------- monthly report
+
+def _report_month() -> date:
+    return parse_month(request.args.get("month")) or add_months(shanghai_month(), -1)
+
+
+@bp.route("/reports")
+def report_page():
+    office = office_scope(current_user.district_code)
+    month = _report_month()
+    recent = [add_months(shanghai_month(), -i) for i in range(1, 13)]
+    return render_template("office/reports.html", month=month, recent=recent, office=office,
+                           districts=SHANGHAI_DISTRICTS)
+
+
+@bp.route("/reports/monthly.<file_format>")
+def monthly_report(file_format: str):
+    if file_format not in reports.FORMATS:
+        abort(404)
+    content, mimetype, filename = reports.monthly_report_file(
+        db.session, _scope(), _report_month(), file_format, audit=_audit_fields(), max_age_seconds=_cache_seconds())
+    return _download(content, mimetype, filename)
+
+
+# ---------------------------------------------------------------- whitelist
+
+def _whitelist_district() -> str:
+    """The district whose whitelist is managed: the office's own, or (city office) the one chosen."""
+    office = office_scope(current_user.district_code)
+    if not office.is_city:
+        return office.districts[0]
+    chosen = request.values.get("district") or office.districts[0]
+    if chosen not in office.districts:
+        raise OutOfScope(chosen)
+    return chosen
+
+
+@bp.route("/whitelist")
+def whitelist():
+    district = _whitelist_district()
+    policy = whitelist_service.policy_of(db.session, district)
+    form = forms.ThresholdForm(min_grade=policy.min_grade if policy else whitelist_service.DEFAULT_MIN_GRADE)
+    return render_template("office/whitelist.html", district=district, districts=SHANGHAI_DISTRICTS,
+                           office=office_scope(current_user.district_code), policy=policy, form=form,
+                           action_form=forms.ActionForm(), model=whitelist_service.active_model(db.session),
+                           versions=(versions := whitelist_service.versions(db.session, district)),
+                           confirmers=_user_names(v.confirmed_by_id for v, _n in versions))
+
+
+@bp.route("/whitelist/threshold", methods=["POST"])
+def set_threshold():
+    district = _whitelist_district()
+    form = forms.ThresholdForm()
+    if not form.validate_on_submit():
+        flash(_("请选择有效的门槛等级。"), "error")
+    else:
+        whitelist_service.set_threshold(db.session, district, form.min_grade.data, current_user.id)
+        db.session.commit()
+        flash(_("白名单门槛已设为 %(grade)s，下次生成名单时生效。", grade=form.min_grade.data), "success")
+    return redirect(url_for("office.whitelist", district=district))
+
+
+@bp.route("/whitelist/draft", methods=["POST"])
+def draft_whitelist():
+    district = _whitelist_district()
+    if not forms.ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        version = whitelist_service.build_draft(db.session, district, current_user.id)
+    except whitelist_service.WorkflowError as error:
+        db.session.rollback()
+        flash(localized(error.zh, error.en), "error")
+        return redirect(url_for("office.whitelist", district=district))
+    db.session.commit()
+    flash(_("已按最新评分生成白名单草稿，请审核后确认。"), "success")
+    return redirect(url_for("office.whitelist_version", version_id=version.id))
+
+
+@bp.route("/whitelist/versions/<int:version_id>")
+def whitelist_version(version_id: int):
+    scope = office_scope(current_user.district_code)
+    version = whitelist_service.office_version(db.session, scope, version_id)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    grade = request.args.get("grade") if request.args.get("grade") in GRADE_SCALE else None
+    rows, total = whitelist_service.candidates(db.session, version, page=page, grade=grade)
+    return render_template("office/whitelist_version.html", version=version, rows=rows, total=total, page=page,
+                           grade=grade, grades=GRADE_SCALE, per_page=50, action_form=forms.ActionForm(),
+                           removed=whitelist_service.removed_since_previous(db.session, version),
+                           confirmer=_user_names([version.confirmed_by_id]).get(version.confirmed_by_id),
+                           district_name=localized(*SHANGHAI_DISTRICTS[version.district_code]))
+
+
+def _workflow_step(version_id: int, step, done: str):
+    scope = office_scope(current_user.district_code)
+    version = whitelist_service.office_version(db.session, scope, version_id, lock=True)
+    if not forms.ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        step(db.session, version, current_user.id)
+    except whitelist_service.WorkflowError as error:
+        db.session.rollback()
+        flash(localized(error.zh, error.en), "error")
+        return redirect(url_for("office.whitelist_version", version_id=version_id)), 409
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("office.whitelist_version", version_id=version_id))
+
+
+@bp.route("/whitelist/versions/<int:version_id>/confirm", methods=["POST"])
+def confirm_whitelist(version_id: int):
+    return _workflow_step(version_id, whitelist_service.confirm, _("名单已确认，可以发布。"))
+
+
+@bp.route("/whitelist/versions/<int:version_id>/publish", methods=["POST"])
+def publish_whitelist(version_id: int):
+    return _workflow_step(version_id, whitelist_service.publish, _("名单已发布，银行与匹配即刻按此版本执行。"))
+
+
+# ---------------------------------------------------------------- alerts
+
+@bp.route("/alerts")
+def alerts():
+    office = office_scope(current_user.district_code)
+    status = request.args.get("status", "open")
+    status = status if status in ("open", "acknowledged", "all") else "open"
+    kind = request.args.get("kind") or None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, has_more = alert_service.office_alerts(db.session, office.districts, status=None if status == "all" else status,
+                                                 kind=kind, page=page)
+    return render_template("office/alerts.html", rows=rows, has_more=has_more, page=page, status=status, kind=kind,
+                           counts=alert_service.open_counts(db.session, office.districts),
+                           action_form=forms.ActionForm(), districts=SHANGHAI_DISTRICTS)
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+def acknowledge_alert(alert_id: int):
+    office = office_scope(current_user.district_code)
+    alert = alert_service.office_alert(db.session, office.districts, alert_id)
+    if not forms.ActionForm().validate_on_submit():
+        abort(400)
+    changed = alert_service.acknowledge(db.session, alert, current_user.id)
+    db.session.commit()
+    flash(_("预警已确认知悉。") if changed else _("该预警此前已确认。"), "success" if changed else "info")
+    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/office/alerts")
+                    else url_for("office.alerts"))
+
+
+# ---------------------------------------------------------------- plotly.js, from the installed package
+
+@bp.route("/assets/plotly.min.js")
+def plotly_js():
+    from importlib.resources import files
+
+    path = files("plotly") / "package_data" / "plotly.min.js"
+    return send_file(str(path), mimetype="text/javascript", max_age=7 * 24 * 3600, conditional=True)

@@ -1,0 +1,129 @@
+"""What an office may look at: its district (the city office: all sixteen) and the filters of a view.
+
+The district comes from the logged-in user, never from the URL; a district named in the query string
+must lie inside the office's scope or the view answers 404 (`OutOfScope`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from models.identity import CITY_CODE
+from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+
+# Months are Shanghai calendar months (UTC+8, no daylight saving); timestamps are stored in UTC.
+SHANGHAI = timezone(timedelta(hours=8))
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 120
+
+
+class OutOfScope(LookupError):
+    """A district, bank, version or alert outside what this office may see: answered as 404."""
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def shanghai_month(moment: datetime | None = None) -> date:
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(SHANGHAI).date().replace(day=1)
+
+
+def parse_month(text: str | None) -> date | None:
+    """"2026-03" → date(2026, 3, 1); anything else → None."""
+    try:
+        year, month = (text or "").split("-")
+        return date(int(year), int(month), 1) if len(year) == 4 and 1 <= int(month) <= 12 else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The districts one office sees."""
+
+    office_district: str
+    districts: tuple[str, ...]
+
+    @property
+    def is_city(self) -> bool:
+        return self.office_district == CITY_CODE
+
+    def narrowed(self, district: str | None) -> Scope:
+        """The scope limited to one of its districts (the city office comparing); OutOfScope otherwise."""
+        if not district:
+            return self
+        if district not in self.districts:
+            raise OutOfScope(district)
+        return Scope(self.office_district, (district,))
+
+
+def office_scope(district_code: str) -> Scope:
+    if district_code == CITY_CODE:
+        return Scope(CITY_CODE, tuple(SHANGHAI_DISTRICTS))
+    if district_code not in SHANGHAI_DISTRICTS:
+        raise OutOfScope(district_code)
+    return Scope(district_code, (district_code,))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A view's period (whole Shanghai months, both ends included), bank and industry section."""
+
+    start: date
+    end: date
+    bank_id: int | None = None
+    industry: str | None = None
+
+    @property
+    def months(self) -> list[date]:
+        count = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+        return [add_months(self.start, i) for i in range(count)]
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime(self.start.year, self.start.month, 1, tzinfo=SHANGHAI).astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The first instant after the period (exclusive bound)."""
+        after = add_months(self.end, 1)
+        return datetime(after.year, after.month, 1, tzinfo=SHANGHAI).astimezone(UTC)
+
+    @property
+    def end_day(self) -> date:
+        """The first day after the period (exclusive bound for date columns)."""
+        return add_months(self.end, 1)
+
+    def with_period(self, start: date, end: date) -> Filters:
+        return replace(self, start=start, end=end)
+
+    def query_args(self) -> dict[str, str]:
+        args = {"from": f"{self.start:%Y-%m}", "to": f"{self.end:%Y-%m}"}
+        if self.bank_id:
+            args["bank"] = str(self.bank_id)
+        if self.industry:
+            args["industry"] = self.industry
+        return args
+
+
+def default_filters(today: datetime | None = None) -> Filters:
+    end = shanghai_month(today)
+    return Filters(add_months(end, -(DEFAULT_MONTHS - 1)), end)
+
+
+def filters_from_args(args, today: datetime | None = None) -> Filters:
+    """Filters from a query string; values that do not parse fall back to the defaults (last 12 months)."""
+    default = default_filters(today)
+    start, end = parse_month(args.get("from")) or default.start, parse_month(args.get("to")) or default.end
+    if start > end:
+        start, end = end, start
+    if (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
+        start = add_months(end, -(MAX_MONTHS - 1))
+    bank = args.get("bank", "")
+    industry = args.get("industry") or None
+    return Filters(start, end, int(bank) if bank.isdigit() else None,
+                   industry if industry in INDUSTRY_SECTIONS else None)

@@ -1,0 +1,1 @@
+"""Post-loan monitoring: checks on borrowers with outstanding loans, and the alerts they raise."""

@@ -48,9 +48,10 @@ class LendingPlan:
         """Record a transition; bank channels act as the bank's officer (web, csv) or API token (api)."""
         actor = None if channel == "system" or to_state == "withdrawn" else ("token" if channel == "api" else "officer")
         key = f"{app['bank_code']}:{app['key']}:{len(self.events)}" if channel in ("api", "csv") else None
-        self.events.append({"app_key": app["key"], "uscc": app["uscc"], "from_state": None if to_state == "matched" else app["state"],
-                            "to_state": to_state, "channel": channel, "actor": actor, "bank_code": app["bank_code"],
-                            "idempotency_key": key, "detail": detail or {}, "occurred_at": when})
+        self.events.append({"app_key": app["key"], "uscc": app["uscc"], "bank_code": app["bank_code"],
+                            "from_state": None if to_state == "matched" else app["state"], "to_state": to_state,
+                            "channel": channel, "actor": actor, "idempotency_key": key, "detail": detail or {},
+                            "occurred_at": when})
         app["state"] = to_state
         app["updated_at"] = when
 
@@ -79,6 +80,13 @@ def plan_lending(rng, firms: pd.DataFrame, loans: pd.DataFrame, declined: pd.Dat
         state = PIPELINE_STATES[i] if i < len(PIPELINE_STATES) else rng.choice(PIPELINE_STATES, p=PIPELINE_SHARES)
         _pipeline_need(rng, plan, firms, row, str(state))
     return plan
+
+
+def stamp_need_updates(plan: LendingPlan) -> None:
+    """A need was last updated when the last of its applications moved."""
+    for app in plan.applications:
+        need = plan.needs[app["need_key"]]
+        need["updated_at"] = max(need["updated_at"], app["updated_at"])
 
 
 def demo_enterprise_need(rng, plan: LendingPlan, firms: pd.DataFrame, row) -> None:
@@ -265,8 +273,10 @@ def _before(rng, when: datetime, low_days: float, high_days: float) -> datetime:
 
 
 def _between(rng, start: datetime, end: datetime, low: float, high: float) -> datetime:
-    """A moment `low`…`high` of the way from `start` to `end`."""
-    return start + (end - start) * float(rng.uniform(low, high))
+    """Office hours on a working day about `low`…`high` of the way from `start` to `end` (kept inside)."""
+    rough = start + (end - start) * float(rng.uniform(low, high))
+    moment = clock.office_time(clock.previous_working_day(rough.date()), rng.random())
+    return min(max(moment, start + timedelta(minutes=20)), end - timedelta(minutes=20))
 
 
 def _after(rng, when: datetime, low_days: float, high_days: float) -> datetime:

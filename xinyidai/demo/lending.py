@@ -119,13 +119,14 @@ def _final_status(loan) -> str:
 
 def _assess(firms, latent, history, events, ratings, firm: np.ndarray, month: np.ndarray, *,
             eligible_only: bool = True) -> pd.DataFrame:
-    """PD as of each candidate month, why a bank would say no, and whether it could lend at all (the
-    DESIGN §4 gates, a year of data, a year in business, still operating through the loan's first year)."""
+    """PD as of each candidate month, why a bank would say no, and whether it could lend at all: the
+    DESIGN §4 gates, a year of data, a year in business, and no closure ahead (a firm that deregisters
+    repays first, so a closing firm is not given a loan that would outlive it)."""
     features = features_as_of(firms, history, events, ratings, firm, month)
     start = _first_months(firms)[firm]
     eligible = (
         (start <= month - 12)
-        & (latent.end[firm] >= np.minimum(T, month + 13))
+        & (latent.end[firm] == T)
         & ~firms.dormant.to_numpy()[firm]
         & (features.serious_records.to_numpy() == 0)
         & (features.tax_rating.to_numpy() != "D")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models.lending import Bank
 from xinyidai.demo import clock
 from xinyidai.demo.activity import History, draw_latent, observe
-from xinyidai.demo.applications import LendingPlan, demo_enterprise_need, plan_lending
+from xinyidai.demo.applications import LendingPlan, demo_enterprise_need, plan_lending, stamp_need_updates
 from xinyidai.demo.banks import BANKS
 from xinyidai.demo.deliveries import ingest_deliveries, write_deliveries
 from xinyidai.demo.lending import (
@@ -83,6 +83,7 @@ def generate(enterprises: int, seed: int) -> DemoData:
     plan = plan_lending(rng, firms, loans, declined, pipeline)
     demo_row = _demo_need_row(rng, firms, history, events, ratings, demo)
     demo_enterprise_need(rng, plan, firms, next(demo_row.itertuples(index=False)))
+    stamp_need_updates(plan)
     firms = firms.assign(status=[STATUS_OF_CLOSURE[c] for c in latent.closure])
     truth = _truth(firms, history, events, ratings, historical)
     return DemoData(firms, history, number_events(events, firms), ratings, loans, plan, truth, firms.uscc.iat[demo])

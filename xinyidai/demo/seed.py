@@ -32,10 +32,12 @@ from xinyidai.demo.population import draw_enterprises
 from xinyidai.demo.records import draw_events, number_events, tax_ratings
 from xinyidai.demo.risk import features_as_of, true_pd
 from xinyidai.demo.store import (
+    PLATFORM_OPENED,
     DemoAlreadySeeded,
     store_authorization,
     store_banks,
     store_plan,
+    store_portal_registration,
     store_tokens,
     store_users,
 )
@@ -136,8 +138,9 @@ def _store_lending(session: Session, data: DemoData, seed: int) -> dict[str, int
     tokens = store_tokens(session, banks, officers, token_seed=f"xinyidai-demo:{seed}:".encode())
     enterprise_user = users[DEMO_ENTERPRISE_USERNAME]
     counts = store_plan(session, data.plan, banks, products, officers, tokens, enterprise_user)
-    store_authorization(session, enterprise_user, granted_at=min(
-        n["published_at"] for n in data.plan.needs if n["uscc"] == data.demo_uscc))
+    first_need = min(n["published_at"] for n in data.plan.needs if n["uscc"] == data.demo_uscc)
+    store_portal_registration(session, data.demo_uscc, registered_at=PLATFORM_OPENED)
+    store_authorization(session, enterprise_user, granted_at=first_need)
     return {"banks": len(banks), "products": len(products), "users": len(users), **counts}
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models.consent import Authorization
+from models.enterprise import Enterprise
 from models.identity import ApiToken, Role, User
 from models.lending import Application, ApplicationEvent, Bank, FinancingNeed, LoanPerformance, Product
 from xinyidai.auth.operations import new_user
@@ -111,6 +112,13 @@ def store_plan(session: Session, plan: LendingPlan, banks, products, officers, t
             for p in plan.performance])
     return {"needs": len(need_ids), "applications": len(app_ids), "application_events": len(plan.events),
             "loan_performance": len(plan.performance)}
+
+
+def store_portal_registration(session: Session, uscc: str, registered_at: datetime) -> None:
+    """The demo enterprise registered on the portal (the registry delivery never carries contacts)."""
+    enterprise = session.get(Enterprise, uscc)
+    enterprise.contact_name, enterprise.contact_phone = "王敏", "021-57000000"
+    enterprise.contact_email, enterprise.registered_at = "finance@demo.xinyidai.example", registered_at
 
 
 def store_authorization(session: Session, enterprise_user, granted_at: datetime) -> None:

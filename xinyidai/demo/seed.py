@@ -118,7 +118,7 @@ def already_seeded(session: Session) -> bool:
 
 def write_truth(path: Path, truth: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    truth.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
+    truth.to_csv(path, index=False, float_format="%.8f", lineterminator="\n")
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -1,0 +1,288 @@
+"""The office's pages: dashboard views, scoping (another district is a 404), audited exports and reports,
+the whitelist workflow and the alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from models.audit import AuditEntry
+from models.identity import Role
+from models.monitoring import Alert, AlertKind
+from models.scoring import ModelVersion, Score, ScoreReason, WhitelistStatus, WhitelistVersion
+from tests.conftest import csrf_token
+from tests.test_office_metrics import lend  # noqa: F401 - the fixture
+from xinyidai.office.scope import shanghai_month
+
+NOW = datetime.now(UTC)
+THIS_MONTH = shanghai_month()
+
+
+@pytest.fixture
+def office(make_user):
+    return make_user(Role.OFFICE, district_code="310115")
+
+
+@pytest.fixture
+def city(make_user):
+    return make_user(Role.OFFICE, district_code="310000")
+
+
+@pytest.fixture
+def lending(make_enterprise, make_product, lend):  # noqa: F811
+    """Six Pudong borrowers of one product this month, three Songjiang ones."""
+    product = make_product()
+    moment = datetime(THIS_MONTH.year, THIS_MONTH.month, 1, 3, tzinfo=UTC)
+    pudong = [lend(make_enterprise(district_code="310115"), product, moment, "repaying", gap_days=0) for _ in range(6)]
+    songjiang = [lend(make_enterprise(district_code="310117"), product, moment, "repaying", gap_days=0)
+                 for _ in range(3)]
+    return {"product": product, "pudong": pudong, "songjiang": songjiang}
+
+
+def exports_logged(db_session, what: str) -> list[AuditEntry]:
+    return list(db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "export")
+                                   .where(AuditEntry.detail["what"].as_string() == what)))
+
+
+# ---------------------------------------------------------------- dashboard and scoping
+
+@pytest.mark.parametrize("view", ["overview", "banks", "products", "industries", "sizes"])
+def test_each_dashboard_view_shows_charts_and_a_table(client, login, office, lending, view):
+    login(office)
+    response = client.get(f"/office/dashboard/{view}", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'class="office-chart__plot" data-figure=' in page
+    assert "<table" in page
+    assert "/office/assets/plotly.min.js" in page
+
+
+def test_the_dashboard_counts_the_district_and_suppresses_small_cells(client, login, office, lending):
+    login(office)
+    page = client.get("/office/dashboard/banks").get_data(as_text=True)
+    # six Pudong loans of one bank: shown; the three Songjiang loans are not Pudong's business
+    assert ">6</td>" in page
+    city_page_counts = client.get("/office/dashboard/sizes").get_data(as_text=True)
+    assert ">9</td>" not in city_page_counts
+
+
+def test_the_city_office_compares_districts_and_narrows_to_one(client, login, city, lending):
+    login(city)
+    page = client.get("/office/dashboard/districts").get_data(as_text=True)
+    assert "district-grid" in page
+    assert "浦东新区" in page
+    assert client.get("/office/dashboard?district=310117").status_code == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/office/dashboard?district=310117", "/office/dashboard/districts", "/office/dashboard/banks/export.csv?district=310101",
+    "/office/reports/monthly.csv?district=310117", "/office/dashboard?bank=999999", "/office/dashboard/nonsense",
+])
+def test_a_district_office_cannot_reach_another_district(client, login, office, lending, path):
+    login(office)
+    assert client.get(path).status_code == 404
+
+
+def test_other_roles_are_refused_and_visitors_sent_to_log_in(client, login, make_user):
+    assert client.get("/office/dashboard").status_code == 302
+    login(make_user(Role.BANK))
+    assert client.get("/office/dashboard").status_code == 403
+    assert client.get("/office/whitelist").status_code == 403
+
+
+def test_plotly_is_served_from_the_installed_package(client, login, office):
+    login(office)
+    response = client.get("/office/assets/plotly.min.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert b"plotly" in response.data[:2000].lower()
+    response.close()
+
+
+# ---------------------------------------------------------------- exports
+
+def test_csv_export_matches_the_view_and_is_audited(client, login, office, lending, db_session):
+    login(office)
+    response = client.get("/office/dashboard/banks/export.csv")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    header = next(row for row in rows if row and row[0] == "银行")
+    bank_row = next(row for row in rows if row and row[0].startswith("测试银行"))
+    assert bank_row[header.index("放款（笔）")] == "6"
+    logged = exports_logged(db_session, "office_dashboard_bank")
+    assert len(logged) == 1
+    assert logged[0].actor_user_id == office.id
+
+
+def test_excel_export_writes_suppressed_cells_as_a_star_and_is_audited(client, login, city, lending, db_session):
+    login(city)
+    response = client.get("/office/dashboard/districts/export.xlsx")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    header = next(row for row in rows if row and row[0] == "区")
+    songjiang = next(row for row in rows if row and row[0] == "松江区")
+    pudong = next(row for row in rows if row and row[0] == "浦东新区")
+    column = header.index("放款（笔）")
+    assert songjiang[column] == "*"  # three enterprises
+    assert pudong[column] == "*"  # the one other cell, hidden with it
+    assert len(exports_logged(db_session, "office_dashboard_district")) == 1
+
+
+def test_monthly_report_downloads_in_both_formats_and_each_is_audited(client, login, office, lending, db_session):
+    login(office)
+    month = f"{THIS_MONTH:%Y-%m}"
+    xlsx = client.get(f"/office/reports/monthly.xlsx?month={month}")
+    assert xlsx.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx.data))
+    assert workbook.sheetnames == ["主要指标", "按银行", "按行业", "按企业规模", "近12个月趋势"]
+    summary = [[c.value for c in row] for row in workbook["主要指标"].iter_rows()]
+    disbursed = next(row for row in summary if row and row[0] == "放款（笔）")
+    assert disbursed[1] == 6
+    text = client.get(f"/office/reports/monthly.csv?month={month}").get_data(as_text=True)
+    assert "融资成效月报" in text
+    assert len(exports_logged(db_session, "office_monthly_report")) == 2
+
+
+def test_report_cli_writes_the_monthly_report_and_audits_it(cli, lending, db_session, tmp_path):
+    result = cli.invoke(args=["report", "monthly", "--district", "310115", "--month", f"{THIS_MONTH:%Y-%m}",
+                              "--format", "csv", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = list(tmp_path.iterdir())
+    assert len(written) == 1
+    assert "一、主要指标" in written[0].read_text(encoding="utf-8-sig")
+    logged = exports_logged(db_session, "office_monthly_report")
+    assert logged[-1].actor_label == "xyd report monthly"
+    bad = cli.invoke(args=["report", "monthly", "--district", "999999", "--month", "2026-01"])
+    assert bad.exit_code != 0
+
+
+# ---------------------------------------------------------------- whitelist
+
+@pytest.fixture
+def scored(db_session, make_enterprise):
+    """An active model and Pudong enterprises scored AAA … CCC (one failing a gate), one Songjiang one."""
+    db_session.add(ModelVersion(version="wl-1", path="-", card={}, is_active=True))
+    db_session.flush()
+    enterprises = {}
+    for grade, gates in (("AAA", True), ("AA", True), ("A", True), ("BBB", True), ("BB", True), ("AA", False),
+                         ("CCC", True)):
+        enterprise = make_enterprise(district_code="310115")
+        score = Score(uscc=enterprise.uscc, model_version="wl-1", as_of=date(2026, 10, 31), pd_12m=0.01,
+                      points=700 - 10 * len(enterprises), grade=grade, gates_passed=gates, failed_gates=[])
+        score.reasons = [ScoreReason(rank=1, family="tax", feature="sales_trend", contribution=-0.3)]
+        db_session.add(score)
+        enterprises[(grade, gates)] = enterprise
+    other = make_enterprise(district_code="310117")
+    db_session.add(Score(uscc=other.uscc, model_version="wl-1", as_of=date(2026, 10, 31), pd_12m=0.01, points=800,
+                         grade="AAA", gates_passed=True, failed_gates=[]))
+    db_session.flush()
+    return enterprises
+
+
+def post(client, path, data=None, form_page="/office/whitelist"):
+    return client.post(path, data={"csrf_token": csrf_token(client, form_page), **(data or {})})
+
+
+def test_office_sets_threshold_reviews_confirms_and_publishes_its_whitelist(client, login, office, scored,
+                                                                           db_session):
+    login(office)
+    assert post(client, "/office/whitelist/threshold", {"min_grade": "A"}).status_code == 302
+    response = post(client, "/office/whitelist/draft")
+    assert response.status_code == 302
+    version_path = response.headers["Location"]
+    page = client.get(version_path).get_data(as_text=True)
+    assert "纳税：提升评分" in page
+    version = db_session.scalars(sa.select(WhitelistVersion).order_by(WhitelistVersion.id.desc())).first()
+    assert (version.status, version.min_grade, version.model_version) == (WhitelistStatus.DRAFT, "A", "wl-1")
+    listed = {scored[key].uscc for key in (("AAA", True), ("AA", True), ("A", True))}
+    assert {e.uscc for e in version_entries(db_session, version)} == listed
+    assert post(client, f"{version_path}/publish", form_page=version_path).status_code == 409  # not confirmed yet
+    assert post(client, f"{version_path}/confirm", form_page=version_path).status_code == 302
+    assert post(client, f"{version_path}/publish", form_page=version_path).status_code == 302
+    db_session.refresh(version)
+    assert version.status is WhitelistStatus.PUBLISHED
+    assert version.confirmed_by_id == office.id
+    assert version.published_at is not None
+    # a second round supersedes the first, which is kept
+    post(client, "/office/whitelist/threshold", {"min_grade": "BBB"})
+    second = post(client, "/office/whitelist/draft").headers["Location"]
+    post(client, f"{second}/confirm", form_page=second)
+    post(client, f"{second}/publish", form_page=second)
+    db_session.refresh(version)
+    assert version.status is WhitelistStatus.SUPERSEDED
+    actions = set(db_session.scalars(sa.select(AuditEntry.action)))
+    assert {"whitelist_threshold_set", "whitelist_drafted", "whitelist_confirmed", "whitelist_published"} <= actions
+    assert "wl-1" in client.get("/office/whitelist").get_data(as_text=True)
+
+
+def version_entries(db_session, version):
+    from models.scoring import WhitelistEntry
+
+    return db_session.scalars(sa.select(WhitelistEntry).where(WhitelistEntry.whitelist_version_id == version.id)).all()
+
+
+def test_another_districts_whitelist_version_is_a_404(client, login, office, make_user, scored, db_session):
+    other = WhitelistVersion(district_code="310117", model_version="wl-1", min_grade="BBB")
+    db_session.add(other)
+    db_session.flush()
+    login(office)
+    assert client.get(f"/office/whitelist/versions/{other.id}").status_code == 404
+    assert post(client, f"/office/whitelist/versions/{other.id}/confirm").status_code == 404
+    assert client.get("/office/whitelist?district=310117").status_code == 200  # ignored: its own district
+    db_session.refresh(other)
+    assert other.status is WhitelistStatus.DRAFT
+
+
+def test_a_draft_needs_an_active_model(client, login, office):
+    login(office)
+    response = post(client, "/office/whitelist/draft")
+    assert response.status_code == 302
+    assert "尚无启用的评分模型" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- alerts
+
+@pytest.fixture
+def alerts(db_session, lending):
+    pudong, songjiang = lending["pudong"][0], lending["songjiang"][0]
+    rows = [Alert(event_key=f"tax_arrears:{a.uscc}:{a.bank_id}:2026-10", kind=AlertKind.TAX_ARREARS, uscc=a.uscc,
+                  application_id=a.id, bank_id=a.bank_id, district_code=district,
+                  evidence={"since_month": "2026-10", "months": ["2026-10"]})
+            for a, district in ((pudong, "310115"), (songjiang, "310117"))]
+    db_session.add_all(rows)
+    db_session.flush()
+    return rows
+
+
+def test_office_sees_its_alerts_and_acknowledges_them(client, login, office, alerts, db_session):
+    login(office)
+    page = client.get("/office/alerts").get_data(as_text=True)
+    assert "欠税" in page
+    assert alerts[0].uscc in page
+    assert alerts[1].uscc not in page
+    response = post(client, f"/office/alerts/{alerts[0].id}/acknowledge", form_page="/office/alerts")
+    assert response.status_code == 302
+    db_session.refresh(alerts[0])
+    assert alerts[0].acknowledged_by_id == office.id
+    assert alerts[0].uscc not in client.get("/office/alerts").get_data(as_text=True)
+    assert alerts[0].uscc in client.get("/office/alerts?status=acknowledged").get_data(as_text=True)
+
+
+def test_another_districts_alert_cannot_be_acknowledged(client, login, office, alerts, db_session):
+    login(office)
+    assert post(client, f"/office/alerts/{alerts[1].id}/acknowledge", form_page="/office/alerts").status_code == 404
+    db_session.refresh(alerts[1])
+    assert alerts[1].acknowledged_at is None
+
+
+def test_english_labels(client, login, office, lending):
+    login(office)
+    page = client.get("/office/dashboard?lang=en").get_data(as_text=True)
+    assert "Loans disbursed" in page

@@ -348,3 +348,25 @@ def test_cached_tables_are_rebuilt_when_the_records_change(db_session, make_ente
     assert again is not first
     assert again.total.cells["matched"].value == 6
     metrics.clear_cache()
+
+
+@pytest.mark.parametrize("dimension", list(Dimension))
+def test_the_pre_aggregated_cube_gives_exactly_the_sql_figures(db_session, population, dimension):
+    from xinyidai.office import cube
+
+    cube.forget_cube()
+    narrowed = Filters(PERIOD.start, PERIOD.end, bank_id=population["banks"][0].id, industry="C")
+    for office in ("310115", "310000"):
+        for filters in (PERIOD, narrowed):
+            fast = cube.cube_table(db_session, office_scope(office), filters, dimension, today=TODAY)
+            direct = build_table(db_session, office_scope(office), filters, dimension, today=TODAY)
+            assert [row.key for row in fast.rows] == [row.key for row in direct.rows]
+            for mine, theirs in zip([*fast.rows, fast.total], [*direct.rows, direct.total], strict=True):
+                for key, cell in mine.cells.items():
+                    other = theirs.cells[key]
+                    assert (cell.enterprises, cell.suppressed) == (other.enterprises, other.suppressed), (row_key := mine.key, key)
+                    if other.value is None:
+                        assert cell.value is None, (row_key, key)
+                    else:
+                        assert cell.value == pytest.approx(other.value, rel=1e-9), (row_key, key)
+    cube.forget_cube()

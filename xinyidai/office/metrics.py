@@ -361,12 +361,18 @@ def kpis_for(dimension: Dimension) -> list[Kpi]:
     return [kpi for kpi in KPIS if kpi.family not in excluded]
 
 
-def build_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, today=None) -> Table:
+def build_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, today=None, *,
+                figures=None) -> Table:
+    """The view's table. `figures(family, dimension, book_month)` gives one family's figures like
+    `family_figures` (default: straight from SQL; the pre-aggregated cube passes its own)."""
+    if figures is None:
+        def figures(family, by, book_month):
+            return family_figures(session, family, scope, filters, by, book_month)
     kpis = kpis_for(dimension)
     families = list(dict.fromkeys(kpi.family for kpi in kpis))
     book_month = book_month_of(filters, today)
-    grouped = {f: family_figures(session, f, scope, filters, dimension, book_month) for f in families}
-    totals = {f: family_figures(session, f, scope, filters, None, book_month).get("total", {}) for f in families}
+    grouped = {f: figures(f, dimension, book_month) for f in families}
+    totals = {f: figures(f, None, book_month).get("total", {}) for f in families}
     keys = _row_keys(session, scope, filters, dimension, grouped, book_month)
     labels = _labels(session, dimension, keys)
     rows = [Row(key, *labels[key], _cells(kpis, {f: grouped[f].get(key, {}) for f in families})) for key in keys]

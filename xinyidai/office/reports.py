@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from xinyidai.audit import record
 from xinyidai.office import exports
-from xinyidai.office.metrics import Dimension, cached_table
+from xinyidai.office.cube import office_table
+from xinyidai.office.metrics import Dimension
 from xinyidai.office.scope import Filters, Scope
 
 FORMATS = {"csv": ("text/csv", exports.to_csv),
@@ -17,10 +18,10 @@ FORMATS = {"csv": ("text/csv", exports.to_csv),
 
 
 def monthly_report_file(session: Session, scope: Scope, month: date, file_format: str, *, audit: dict,
-                        max_age_seconds: float = 0) -> tuple[bytes, str, str]:
+                        pre_aggregated: bool = False) -> tuple[bytes, str, str]:
     """(content, mimetype, filename) of the monthly report; audited as an export with `audit`'s actor fields."""
     report = exports.monthly_report(
-        lambda filters, dimension: cached_table(session, scope, filters, dimension, max_age_seconds=max_age_seconds),
+        lambda filters, dimension: office_table(session, scope, filters, dimension, pre_aggregated=pre_aggregated),
         scope, month, utcnow())
     mimetype, write = FORMATS[file_format]
     filename = f"xinyidai-monthly-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}-{month:%Y-%m}.{file_format}"
@@ -31,8 +32,8 @@ def monthly_report_file(session: Session, scope: Scope, month: date, file_format
 
 
 def table_file(session: Session, scope: Scope, filters: Filters, dimension: Dimension, title: str, file_format: str,
-               *, audit: dict, max_age_seconds: float = 0) -> tuple[bytes, str, str]:
-    table = cached_table(session, scope, filters, dimension, max_age_seconds=max_age_seconds)
+               *, audit: dict, pre_aggregated: bool = False) -> tuple[bytes, str, str]:
+    table = office_table(session, scope, filters, dimension, pre_aggregated=pre_aggregated)
     report = exports.table_report(table, scope, title, utcnow())
     mimetype, write = FORMATS[file_format]
     filename = (f"xinyidai-{dimension.value}-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}"

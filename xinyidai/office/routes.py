@@ -26,7 +26,8 @@ from xinyidai.i18n import localized
 from xinyidai.monitoring import alerts as alert_service
 from xinyidai.office import charts, forms, reports
 from xinyidai.office import whitelist as whitelist_service
-from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension, cached_table
+from xinyidai.office.cube import office_table
+from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.office.scope import (
     OutOfScope,
     Scope,
@@ -137,8 +138,10 @@ def format_cell(kpi, cell) -> str:
     return f"{int(value):,}"
 
 
-def _cache_seconds() -> float:
-    return float(current_app.config.get("XYD_DASHBOARD_CACHE_SECONDS", 0 if current_app.testing else 300))
+def _pre_aggregated() -> bool:
+    """Views read the in-process cube (xinyidai.office.cube) unless XYD_OFFICE_PREAGGREGATE is off; tests
+    read SQL directly (their rolled-back transactions reuse ids, which the cube's data version relies on)."""
+    return bool(current_app.config.get("XYD_OFFICE_PREAGGREGATE", not current_app.testing))
 
 
 def _scope() -> Scope:
@@ -176,7 +179,7 @@ def _download(content: bytes, mimetype: str, filename: str):
 def dashboard(view: str):
     dimension = _view(view)
     scope, filters = _scope(), _filters()
-    table = cached_table(db.session, scope, filters, dimension, max_age_seconds=_cache_seconds())
+    table = office_table(db.session, scope, filters, dimension, pre_aggregated=_pre_aggregated())
     office = office_scope(current_user.district_code)
     banks = db.session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).order_by(Bank.code)).all()
     return render_template(
@@ -196,7 +199,7 @@ def dashboard_export(view: str, file_format: str):
     scope, filters = _scope(), _filters()
     content, mimetype, filename = reports.table_file(
         db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),
-        max_age_seconds=_cache_seconds())
+        pre_aggregated=_pre_aggregated())
     return _download(content, mimetype, filename)
 
 
@@ -220,7 +223,7 @@ def monthly_report(file_format: str):
     if file_format not in reports.FORMATS:
         abort(404)
     content, mimetype, filename = reports.monthly_report_file(
-        db.session, _scope(), _report_month(), file_format, audit=_audit_fields(), max_age_seconds=_cache_seconds())
+        db.session, _scope(), _report_month(), file_format, audit=_audit_fields(), pre_aggregated=_pre_aggregated())
     return _download(content, mimetype, filename)
 
 

@@ -239,8 +239,9 @@ def _insert_new(session: Session, rows: list[dict]) -> int:
         return 0
     insert = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(session.get_bind().dialect.name)
     if insert is not None:
-        statement = insert(Alert.__table__).on_conflict_do_nothing(index_elements=["event_key"])
-        return sum(session.execute(statement, row).rowcount for row in rows)
+        statement = (insert(Alert.__table__).on_conflict_do_nothing(index_elements=["event_key"])
+                     .returning(Alert.__table__.c.id))
+        return sum(len(session.execute(statement, row).all()) for row in rows)
     session.execute(sa.insert(Alert.__table__), rows)
     return len(rows)
 

@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import Bank, FinancingNeed
-from tests.browser.conftest import browser, log_in  # noqa: F401 -- the session's Chromium
+from tests.browser.conftest import log_in
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
 from xinyidai import create_app
@@ -48,7 +48,7 @@ def bank_live(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, bank_live):  # noqa: F811
+def page(browser, bank_live):
     context = browser.new_context(base_url=bank_live, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.external_requests, page.console_errors = [], []

@@ -1,0 +1,530 @@
+"""One feature row per enterprise as of a date, from the provider data of DESIGN §3.
+
+The same code serves training (as of each loan's disbursement date) and scoring (as of the data end).
+Only data a lender could have seen before the as-of date counts:
+
+- a month of tax, social-insurance, housing-fund or utility data is dated by its last day, so it is
+  visible when the month ended before the as-of date (months before the as-of date's month);
+- a public-credit record when it was decided before the as-of date, its repair when that came before it;
+- a year's tax credit rating once published (纳税信用等级: by the end of April of the next year).
+
+Work is vectorised: each source is aggregated by the database (one GROUP BY per source over every
+enterprise), and the few remaining steps run on whole pandas columns. "No record" stays NaN: an
+enterprise without housing-fund months gets NaN housing-fund features, never 0. Counts of public-credit
+records are 0 when there is none, because the public-credit source covers every enterprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
+
+from models.enterprise import Enterprise
+from models.sources import (
+    HousingFundMonth,
+    PublicCreditEvent,
+    SocialInsuranceMonth,
+    TaxMonth,
+    TaxRating,
+    UtilityMonth,
+)
+
+WINDOW = 12  # months of monthly data behind most features
+LOOKBACK = 24  # months searched for the most recent arrears
+RATING_PUBLISHED = (5, 1)  # a year's rating is visible from 1 May of the next year
+RATING_ORDER = {"A": 0, "B": 1, "M": 2, "C": 3, "D": 4}  # the official order, best first
+SIZE_ORDER = {"大": 0, "中": 1, "小": 2, "微": 3}
+SECTIONS = "ABCDEFGHIJKLMNOPQRST"  # GB/T 4754-2017 sections, coded 0…19
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    family: str  # tax, employment, utilities, public_credit, age_size
+    direction: int  # +1: a higher value means a higher PD; -1: lower; 0: not known (no constraint)
+    zh: str
+    en: str
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("tax_coverage", "tax", -1, "纳税申报完整度", "share of months with tax filings"),
+    Feature("sales_level", "tax", -1, "开票销售额水平", "invoiced sales level"),
+    Feature("sales_trend", "tax", -1, "近半年开票销售额走势", "invoiced sales trend over six months"),
+    Feature("sales_slope", "tax", -1, "开票销售额月度斜率", "monthly slope of invoiced sales"),
+    Feature("sales_volatility", "tax", 1, "开票销售额波动", "volatility of invoiced sales"),
+    Feature("sales_growth_yoy", "tax", -1, "开票销售额同比增长", "invoiced sales year on year"),
+    Feature("zero_sales_months", "tax", 1, "零开票月数", "months without invoiced sales"),
+    Feature("tax_paid_months", "tax", -1, "有纳税月数", "months with tax paid"),
+    Feature("tax_arrears_months", "tax", 1, "欠税月数", "months in tax arrears"),
+    Feature("tax_arrears_recency", "tax", -1, "距最近一次欠税月数", "months since the last tax arrears"),
+    Feature("tax_rating", "tax", 1, "纳税信用等级", "tax credit rating"),
+    Feature("headcount_level", "employment", -1, "参保人数", "insured headcount"),
+    Feature("headcount_trend", "employment", -1, "参保人数变化", "change in insured headcount"),
+    Feature("si_coverage", "employment", -1, "社保缴费完整度", "share of months with social insurance"),
+    Feature("si_arrears_max", "employment", 1, "社保最长欠缴月数", "longest social-insurance arrears"),
+    Feature("si_arrears_months", "employment", 1, "社保欠缴月数", "months in social-insurance arrears"),
+    Feature("si_arrears_recency", "employment", -1, "距最近一次社保欠缴月数",
+            "months since the last social-insurance arrears"),
+    Feature("hf_contributors_level", "employment", -1, "公积金缴存人数", "housing-fund contributors"),
+    Feature("hf_contributors_trend", "employment", -1, "公积金缴存人数变化", "change in housing-fund contributors"),
+    Feature("hf_arrears_months", "employment", 1, "公积金欠缴月数", "months in housing-fund arrears"),
+    Feature("hf_arrears_recency", "employment", -1, "距最近一次公积金欠缴月数",
+            "months since the last housing-fund arrears"),
+    Feature("electricity_trend", "utilities", -1, "用电量走势", "electricity use trend"),
+    Feature("utility_usage_trend", "utilities", -1, "水电气用量走势", "water, power and gas use trend"),
+    Feature("electricity_days_late", "utilities", 1, "近半年电费平均逾期天数",
+            "average days late on electricity bills, last six months"),
+    Feature("utility_days_late_max", "utilities", 1, "水电气最长逾期天数", "longest delay on a utility bill"),
+    Feature("utility_unpaid_months", "utilities", 1, "水电气欠费月数", "utility bills left unpaid"),
+    Feature("utility_unpaid_recency", "utilities", -1, "距最近一次水电气欠费月数",
+            "months since a utility bill was left unpaid"),
+    Feature("pc_minor_penalties", "public_credit", 1, "轻微行政处罚", "minor administrative penalties"),
+    Feature("pc_penalties", "public_credit", 1, "一般及以上行政处罚", "administrative penalties"),
+    Feature("pc_serious_penalties", "public_credit", 1, "严重行政处罚", "serious administrative penalties"),
+    Feature("pc_abnormal_listings", "public_credit", 1, "经营异常名录", "listings as operating abnormally"),
+    Feature("pc_dishonest_debtor", "public_credit", 1, "失信被执行人", "listings as a dishonest judgment debtor"),
+    Feature("pc_serious_violation", "public_credit", 1, "严重违法失信名单", "listings for serious violations"),
+    Feature("pc_repaired", "public_credit", 0, "已修复信用记录", "repaired credit records"),
+    Feature("pc_record_recency", "public_credit", -1, "距最近一条未修复记录月数",
+            "months since the latest unrepaired record"),
+    Feature("age_years", "age_size", -1, "成立年限", "years in business"),
+    Feature("registered_capital", "age_size", -1, "注册资本", "registered capital"),
+    Feature("size_class", "age_size", 1, "企业规模", "enterprise size"),
+    Feature("industry_section", "age_size", 0, "所属行业", "industry"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_BY_NAME = {f.name: f for f in FEATURES}
+CATEGORICAL = ("industry_section",)
+MONOTONE = {f.name: f.direction for f in FEATURES if f.direction}
+
+LENIENT_KINDS = ("行政处罚", "经营异常名录")
+
+
+def month_add(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def window_end(as_of: date) -> date:
+    """First month that is not visible as of `as_of` (months are dated by their last day)."""
+    return as_of.replace(day=1)
+
+
+def rating_year_visible(as_of: date) -> int:
+    """The latest rating year published by `as_of`."""
+    return as_of.year - 1 if (as_of.month, as_of.day) >= RATING_PUBLISHED else as_of.year - 2
+
+
+def data_end_as_of(session: Session) -> date:
+    """The as-of date that sees every delivered month: the first day after the newest tax month."""
+    newest = session.scalar(sa.select(sa.func.max(TaxMonth.month)))
+    if newest is None:
+        return date.today()
+    if isinstance(newest, str):  # SQLite returns the aggregate as text
+        newest = date.fromisoformat(newest)
+    return month_add(newest, 1)
+
+
+# ---------------------------------------------------------------- how the window appears in SQL
+
+
+class _Bounds:
+    """Window bounds as SQL expressions: bind parameters when every row shares one as-of date, columns
+    of the temporary query table when each row (a loan) has its own. `month(-k)` is the first day of the
+    month k months before the window end; the window end itself is `month(0)`."""
+
+    key = uscc = as_of = rating_year = None
+
+    def month(self, offset: int):
+        raise NotImplementedError
+
+    def select(self, table, columns, *, since: int | None):
+        """GROUP BY the query key over `table`'s rows from `since` months before the window end up to it
+        (`since=None`: every row of the enterprise)."""
+        raise NotImplementedError
+
+
+class _LiteralBounds(_Bounds):
+    def __init__(self, as_of: date, usccs: list[str] | None):
+        end = window_end(as_of)
+        self.usccs = usccs
+        self.as_of = sa.literal(as_of, sa.Date)
+        self.rating_year = rating_year_visible(as_of)
+        self._months = {o: sa.literal(month_add(end, o), sa.Date) for o in (-LOOKBACK, -WINDOW, -9, -6, -3, 0)}
+
+    def month(self, offset: int):
+        return self._months[offset]
+
+    def select(self, table, columns, *, since: int | None):
+        query = sa.select(table.c.uscc.label("key"), *columns).group_by(table.c.uscc)
+        if since is not None:
+            query = query.where(table.c.month >= self.month(since), table.c.month < self.month(0))
+        if self.usccs is not None:
+            query = query.where(table.c.uscc.in_(self.usccs))
+        return query
+
+
+class _QueryTableBounds(_Bounds):
+    def __init__(self, queries: sa.Table):
+        self.q = queries
+        self.as_of, self.rating_year = queries.c.as_of, queries.c.rating_year
+
+    def month(self, offset: int):
+        return self.q.c[f"m{-offset}"] if offset else self.q.c.window_end
+
+    def select(self, table, columns, *, since: int | None):
+        condition = table.c.uscc == self.q.c.uscc
+        if since is not None:
+            condition &= (table.c.month >= self.month(since)) & (table.c.month < self.month(0))
+        return (sa.select(self.q.c.qid.label("key"), *columns)
+                .select_from(self.q.join(table, condition)).group_by(self.q.c.qid))
+
+
+# ---------------------------------------------------------------- aggregates per source
+
+
+def _when(condition, value, otherwise=None):
+    return sa.case((condition, value), else_=otherwise)
+
+
+def _count_if(condition):
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+class months_before(ColumnElement):
+    """(day - end) in average months, negative before the window end: one cheap date difference per row
+    (strftime-based month arithmetic costs SQLite several times more)."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+    def __init__(self, day, end):
+        self.day, self.end = day, end
+
+
+@compiles(months_before)
+def _months_before_default(element, compiler, **kw):
+    return f"(({compiler.process(element.day, **kw)} - {compiler.process(element.end, **kw)}) / 30.4375)"
+
+
+@compiles(months_before, "sqlite")
+def _months_before_sqlite(element, compiler, **kw):
+    return (f"((julianday({compiler.process(element.day, **kw)}) - julianday({compiler.process(element.end, **kw)}))"
+            " / 30.4375)")
+
+
+def _series_aggregates(prefix: str, value, month, bounds: _Bounds, *, in_window=None) -> list:
+    """Sums from which level, half-year trend, linear slope and residual volatility follow (no per-row fetch)."""
+    window = month >= bounds.month(-WINDOW) if in_window is None else in_window
+    t = months_before(month, bounds.month(0))
+    v = _when(window, value)
+    return [
+        sa.func.count(v).label(f"{prefix}_n"),
+        sa.func.sum(v).label(f"{prefix}_sx"),
+        sa.func.sum(v * v).label(f"{prefix}_sxx"),
+        sa.func.sum(_when(window, t)).label(f"{prefix}_st"),
+        sa.func.sum(_when(window, t * t)).label(f"{prefix}_stt"),
+        sa.func.sum(v * t).label(f"{prefix}_stx"),
+        sa.func.avg(_when(window & (month >= bounds.month(-6)), value)).label(f"{prefix}_late"),
+        sa.func.avg(_when(window & (month < bounds.month(-6)), value)).label(f"{prefix}_early"),
+    ]
+
+
+def _tax(bounds: _Bounds):
+    t = TaxMonth.__table__
+    sales = sa.func.ln(t.c.invoiced_sales_fen / 100.0 + 1000.0)
+    in_window = t.c.month >= bounds.month(-WINDOW)
+    return bounds.select(t, [
+        *_series_aggregates("sales", sales, t.c.month, bounds),
+        sa.func.sum(_when(~in_window, t.c.invoiced_sales_fen / 100.0)).label("sales_prior_sum"),
+        sa.func.count(_when(~in_window, t.c.month)).label("sales_prior_n"),
+        sa.func.sum(_when(in_window, t.c.invoiced_sales_fen / 100.0)).label("sales_sum"),
+        _count_if(in_window & (t.c.invoiced_sales_fen == 0)).label("zero_sales_months"),
+        _count_if(in_window & (t.c.tax_paid_fen > 0)).label("tax_paid_months"),
+        _count_if(in_window & t.c.in_arrears).label("tax_arrears_months"),
+        sa.func.max(_when(t.c.in_arrears, t.c.month)).label("tax_last_arrears"),
+    ], since=-LOOKBACK)
+
+
+def _social_insurance(bounds: _Bounds):
+    t = SocialInsuranceMonth.__table__
+    return bounds.select(t, [
+        sa.func.count(t.c.month).label("si_n"),
+        sa.func.avg(_when(t.c.month >= bounds.month(-3), t.c.insured_headcount)).label("si_last3"),
+        sa.func.avg(_when(t.c.month < bounds.month(-9), t.c.insured_headcount)).label("si_first3"),
+        sa.func.max(t.c.months_in_arrears).label("si_arrears_max"),
+        _count_if(t.c.months_in_arrears > 0).label("si_arrears_months"),
+        sa.func.max(_when(t.c.months_in_arrears > 0, t.c.month)).label("si_last_arrears"),
+    ], since=-WINDOW)
+
+
+def _housing_fund(bounds: _Bounds):
+    t = HousingFundMonth.__table__
+    return bounds.select(t, [
+        sa.func.count(t.c.month).label("hf_n"),
+        sa.func.avg(_when(t.c.month >= bounds.month(-3), t.c.contributors)).label("hf_last3"),
+        sa.func.avg(_when(t.c.month < bounds.month(-9), t.c.contributors)).label("hf_first3"),
+        _count_if(t.c.in_arrears).label("hf_arrears_months"),
+        sa.func.max(_when(t.c.in_arrears, t.c.month)).label("hf_last_arrears"),
+    ], since=-WINDOW)
+
+
+def _utilities(bounds: _Bounds):
+    t = UtilityMonth.__table__
+    late = t.c.month >= bounds.month(-6)
+    power = t.c.kind == "electricity"
+    use = sa.func.ln(t.c.consumption + 1.0)
+    unpaid = t.c.paid_fen < t.c.billed_fen
+    return bounds.select(t, [
+        sa.func.count(t.c.month).label("util_n"),
+        sa.func.avg(_when(late & power, use)).label("power_late"),
+        sa.func.avg(_when(~late & power, use)).label("power_early"),
+        sa.func.avg(_when(late, use)).label("use_late"),
+        sa.func.avg(_when(~late, use)).label("use_early"),
+        sa.func.avg(_when(late & power, t.c.days_late)).label("electricity_days_late"),
+        sa.func.max(t.c.days_late).label("utility_days_late_max"),
+        _count_if(unpaid).label("utility_unpaid_months"),
+        sa.func.max(_when(unpaid, t.c.month)).label("util_last_unpaid"),
+    ], since=-WINDOW)
+
+
+def _ratings(bounds: _Bounds):
+    t = TaxRating.__table__
+    ordinal = sa.case(*((t.c.rating == grade, value) for grade, value in RATING_ORDER.items()), else_=None)
+    latest = sa.func.max(_when(t.c.year <= bounds.rating_year, t.c.year * 10 + ordinal))
+    return bounds.select(t, [latest.label("rating_code")], since=None)
+
+
+def _events(bounds: _Bounds):
+    t = PublicCreditEvent.__table__
+    columns = [t.c.record_id, t.c.kind, t.c.severity, t.c.decided_on, t.c.repaired_on, t.c.force_majeure]
+    if isinstance(bounds, _LiteralBounds):
+        query = sa.select(t.c.uscc.label("key"), *columns).where(t.c.decided_on < bounds.as_of)
+        if bounds.usccs is not None:
+            query = query.where(t.c.uscc.in_(bounds.usccs))
+        return query
+    q = bounds.q
+    return (sa.select(q.c.qid.label("key"), *columns)
+            .select_from(q.join(t, (t.c.uscc == q.c.uscc) & (t.c.decided_on < q.c.as_of))))
+
+
+# ---------------------------------------------------------------- assembling the frame
+
+
+def _frame(connection, query) -> pd.DataFrame:
+    result = connection.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys())).set_index("key")
+
+
+def _recency(frame: pd.DataFrame, column: str, end: pd.Series, index) -> pd.Series:
+    """Whole months from the month in `column` to the window end (NaN where there is none)."""
+    if frame.empty or column not in frame:
+        return pd.Series(np.nan, index=index, dtype=float)
+    later = pd.to_datetime(end)
+    earlier = pd.to_datetime(frame[column].reindex(index), errors="coerce")
+    return ((later.dt.year - earlier.dt.year) * 12 + later.dt.month - earlier.dt.month).astype(float)
+
+
+def _floats(frame: pd.DataFrame, column: str, index) -> pd.Series:
+    if frame.empty or column not in frame:
+        return pd.Series(np.nan, index=index, dtype=float)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float).reindex(index)
+
+
+def _series_features(frame: pd.DataFrame, prefix: str, index) -> dict[str, pd.Series]:
+    g = {c: _floats(frame, f"{prefix}_{c}", index) for c in ("n", "sx", "sxx", "st", "stt", "stx", "late", "early")}
+    n = g["n"].where(g["n"] > 0)
+    with np.errstate(all="ignore"):
+        stt = g["stt"] - g["st"] ** 2 / n
+        sxy = g["stx"] - g["st"] * g["sx"] / n
+        syy = g["sxx"] - g["sx"] ** 2 / n
+        slope = (sxy / stt).where((n >= 3) & (stt > 0))
+        residual = ((syy - slope * sxy).clip(lower=0) / (n - 2)).where(n >= 3) ** 0.5
+    return {"level": g["sx"] / n, "trend": g["late"] - g["early"], "slope": slope, "volatility": residual}
+
+
+def _expected_months(established: pd.Series, end: pd.Series) -> pd.Series:
+    """Months of the window the enterprise existed for (a month counts once it was founded before it)."""
+    established = pd.to_datetime(established)
+    end = pd.to_datetime(end)
+    alive = (end.dt.year - established.dt.year) * 12 + end.dt.month - established.dt.month - 1
+    return alive.clip(lower=0, upper=WINDOW).astype(float)
+
+
+def _event_features(events: pd.DataFrame, as_of: pd.Series, index) -> pd.DataFrame:
+    names = ["pc_minor_penalties", "pc_penalties", "pc_serious_penalties", "pc_abnormal_listings",
+             "pc_dishonest_debtor", "pc_serious_violation", "pc_repaired"]
+    out = pd.DataFrame(0.0, index=index, columns=names)
+    out["pc_record_recency"] = np.nan
+    if events.empty:
+        return out
+    events = events[~events.force_majeure.astype(bool)]  # 宽容审慎: force majeure never counts
+    when = pd.to_datetime(as_of.reindex(events.index).to_numpy())
+    repaired_on = pd.to_datetime(events.repaired_on, errors="coerce")
+    repaired = (repaired_on < when).to_numpy()
+    live = ~repaired
+    kind, severity = events.kind.astype(str).to_numpy(), events.severity.astype(str).to_numpy()
+    flags = pd.DataFrame({
+        "pc_minor_penalties": live & (kind == "行政处罚") & (severity == "轻微"),
+        "pc_penalties": live & (kind == "行政处罚") & (severity != "轻微"),
+        "pc_serious_penalties": live & (kind == "行政处罚") & (severity == "严重"),
+        "pc_abnormal_listings": live & (kind == "经营异常名录"),
+        "pc_dishonest_debtor": live & (kind == "失信被执行人"),
+        "pc_serious_violation": live & (kind == "严重违法失信名单"),
+        "pc_repaired": repaired,
+    }, index=events.index).astype(float)
+    counts = flags.groupby(level=0).sum()
+    out.loc[counts.index, names] = counts[names]
+    decided = pd.to_datetime(events.decided_on)
+    latest = decided[live].groupby(level=0).max()
+    end = pd.to_datetime(as_of.reindex(latest.index))
+    out.loc[latest.index, "pc_record_recency"] = ((end.dt.year - latest.dt.year) * 12
+                                                  + end.dt.month - latest.dt.month).astype(float)
+    return out
+
+
+def _assemble(connection, bounds: _Bounds, base: pd.DataFrame) -> pd.DataFrame:
+    """`base` is indexed by the query key with columns as_of, established_on, registered_capital_fen,
+    size_class, industry_section."""
+    index = base.index
+    end = base.as_of.map(window_end)
+    out = pd.DataFrame(index=index)
+
+    tax = _frame(connection, _tax(bounds))
+    sales = _series_features(tax, "sales", index)
+    expected = _expected_months(base.established_on, end)
+    n_tax = _floats(tax, "sales_n", index).fillna(0)
+    out["tax_coverage"] = (n_tax / expected).where(expected > 0).clip(upper=1)
+    has_tax = n_tax > 0
+    out["sales_level"] = sales["level"]
+    out["sales_trend"] = sales["trend"]
+    out["sales_slope"] = sales["slope"]
+    out["sales_volatility"] = sales["volatility"]
+    prior_n = _floats(tax, "sales_prior_n", index)
+    prior = _floats(tax, "sales_prior_sum", index) / prior_n * WINDOW
+    recent = _floats(tax, "sales_sum", index) / n_tax.where(has_tax) * WINDOW
+    out["sales_growth_yoy"] = (np.log(recent + 12_000) - np.log(prior + 12_000)).where(prior_n >= 6)
+    for name in ("zero_sales_months", "tax_paid_months", "tax_arrears_months"):
+        out[name] = _floats(tax, name, index).where(has_tax)
+    out["tax_arrears_recency"] = _recency(tax, "tax_last_arrears", end, index)
+    code = _floats(_frame(connection, _ratings(bounds)), "rating_code", index)
+    out["tax_rating"] = code % 10
+
+    si = _frame(connection, _social_insurance(bounds))
+    si_n = _floats(si, "si_n", index)
+    out["headcount_level"] = np.log1p(_floats(si, "si_last3", index))
+    out["headcount_trend"] = np.log((_floats(si, "si_last3", index) + 1) / (_floats(si, "si_first3", index) + 1))
+    out["si_coverage"] = (si_n.fillna(0) / expected).where(expected > 0).clip(upper=1)
+    for name in ("si_arrears_max", "si_arrears_months"):
+        out[name] = _floats(si, name, index).where(si_n > 0)
+    out["si_arrears_recency"] = _recency(si, "si_last_arrears", end, index)
+
+    hf = _frame(connection, _housing_fund(bounds))
+    hf_n = _floats(hf, "hf_n", index)
+    out["hf_contributors_level"] = np.log1p(_floats(hf, "hf_last3", index))
+    out["hf_contributors_trend"] = np.log((_floats(hf, "hf_last3", index) + 1)
+                                          / (_floats(hf, "hf_first3", index) + 1))
+    out["hf_arrears_months"] = _floats(hf, "hf_arrears_months", index).where(hf_n > 0)
+    out["hf_arrears_recency"] = _recency(hf, "hf_last_arrears", end, index)
+
+    util = _frame(connection, _utilities(bounds))
+    util_n = _floats(util, "util_n", index)
+    out["electricity_trend"] = _floats(util, "power_late", index) - _floats(util, "power_early", index)
+    out["utility_usage_trend"] = _floats(util, "use_late", index) - _floats(util, "use_early", index)
+    out["electricity_days_late"] = _floats(util, "electricity_days_late", index)
+    for name in ("utility_days_late_max", "utility_unpaid_months"):
+        out[name] = _floats(util, name, index).where(util_n > 0)
+    out["utility_unpaid_recency"] = _recency(util, "util_last_unpaid", end, index)
+
+    events = _frame(connection, _events(bounds))
+    out = out.join(_event_features(events, base.as_of, index))
+
+    as_of = pd.to_datetime(base.as_of)
+    out["age_years"] = (as_of - pd.to_datetime(base.established_on)).dt.days / DAYS_PER_YEAR
+    out["registered_capital"] = np.log1p(base.registered_capital_fen.astype(float) / 100.0)
+    out["size_class"] = base.size_class.map(lambda s: SIZE_ORDER.get(str(s))).astype(float)
+    out["industry_section"] = base.industry_section.map(
+        lambda s: float(SECTIONS.index(s)) if isinstance(s, str) and s in SECTIONS else np.nan).astype(float)
+    return out[list(FEATURE_NAMES)].astype(float)
+
+
+def _enterprises(connection, usccs: Iterable[str] | None) -> pd.DataFrame:
+    e = Enterprise.__table__
+    # Raw text for the date and the enum: SQLAlchemy's per-row conversion would cost more than the query.
+    query = sa.select(e.c.uscc, sa.type_coerce(e.c.established_on, sa.String).label("established_on"),
+                      e.c.registered_capital_fen, sa.type_coerce(e.c.size_class, sa.String).label("size_class"),
+                      e.c.industry_section)
+    if usccs is not None:
+        query = query.where(e.c.uscc.in_(list(usccs)))
+    result = connection.execute(query.order_by(e.c.uscc))
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame["established_on"] = pd.to_datetime(frame.established_on)
+    frame["size_class"] = frame.size_class.astype(str)
+    return frame
+
+
+IN_LIST_LIMIT = 500  # above this many enterprises the whole table is aggregated and then filtered
+
+
+def features_as_of(session: Session, as_of: date | None = None, usccs: Iterable[str] | None = None) -> pd.DataFrame:
+    """Feature rows indexed by USCC, every enterprise (or those in `usccs`) as of one date (default: the
+    data end). Enterprises unknown to the registry are left out."""
+    as_of = as_of or data_end_as_of(session)
+    connection = session.connection()
+    wanted = None if usccs is None else list(dict.fromkeys(usccs))
+    firms = _enterprises(connection, wanted if wanted is not None and len(wanted) <= IN_LIST_LIMIT else None)
+    if wanted is not None:
+        firms = firms[firms.uscc.isin(wanted)]
+    base = firms.set_index("uscc").assign(as_of=pd.Timestamp(as_of))
+    base.index.name = "uscc"
+    in_list = wanted if wanted is not None and len(wanted) <= IN_LIST_LIMIT else None
+    frame = _assemble(connection, _LiteralBounds(as_of, in_list), base)
+    frame.index.name = "uscc"
+    return frame
+
+
+def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows for (uscc, as_of) pairs — e.g. loans at their disbursement dates — aligned with
+    `queries.index`. The pairs go to a temporary table that each source is joined against."""
+    if queries.empty:
+        return pd.DataFrame(columns=list(FEATURE_NAMES), index=queries.index, dtype=float)
+    connection = session.connection()
+    as_of = pd.to_datetime(queries.as_of).dt.date
+    ends = as_of.map(window_end)
+    table = sa.Table(
+        "ml_feature_queries", sa.MetaData(),
+        sa.Column("qid", sa.Integer, primary_key=True), sa.Column("uscc", sa.String(18), index=True),
+        sa.Column("as_of", sa.Date), sa.Column("window_end", sa.Date),
+        sa.Column("rating_year", sa.Integer),
+        *(sa.Column(f"m{k}", sa.Date) for k in (3, 6, 9, WINDOW, LOOKBACK)),
+        prefixes=["TEMPORARY"],
+    )
+    table.create(connection)
+    try:
+        connection.execute(table.insert(), [
+            {"qid": i, "uscc": u, "as_of": a, "window_end": e,
+             "rating_year": rating_year_visible(a),
+             **{f"m{k}": month_add(e, -k) for k in (3, 6, 9, WINDOW, LOOKBACK)}}
+            for i, (u, a, e) in enumerate(zip(queries.uscc, as_of, ends, strict=True))])
+        firms = _enterprises(connection, None).set_index("uscc")
+        base = firms.reindex(queries.uscc.to_numpy())
+        base.index = pd.RangeIndex(len(queries))
+        base["as_of"] = pd.to_datetime(as_of.to_numpy())
+        frame = _assemble(connection, _QueryTableBounds(table), base)
+    finally:
+        table.drop(connection)
+    frame.index = queries.index
+    return frame

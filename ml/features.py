@@ -16,9 +16,11 @@ records are 0 when there is none, because the public-credit source covers every 
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -128,14 +130,23 @@ def rating_year_visible(as_of: date) -> int:
     return as_of.year - 1 if (as_of.month, as_of.day) >= RATING_PUBLISHED else as_of.year - 2
 
 
-def data_end_as_of(session: Session) -> date:
-    """The as-of date that sees every delivered month: the first day after the newest tax month."""
+def data_end_as_of(session: Session, *, max_age: float | None = None) -> date:
+    """The as-of date that sees every delivered month: the first day after the newest tax month.
+
+    Finding it scans the tax table's index, so on-demand scoring passes `max_age` (seconds) to reuse a
+    recent answer for the same database."""
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), os.getpid())
+    if max_age is not None and key in _DATA_END and time.monotonic() - _DATA_END[key][1] < max_age:
+        return _DATA_END[key][0]
     newest = session.scalar(sa.select(sa.func.max(TaxMonth.month)))
-    if newest is None:
-        return date.today()
     if isinstance(newest, str):  # SQLite returns the aggregate as text
         newest = date.fromisoformat(newest)
-    return month_add(newest, 1)
+    answer = month_add(newest, 1) if newest is not None else date.today()
+    _DATA_END[key] = (answer, time.monotonic())
+    return answer
+
+
+_DATA_END: dict[tuple, tuple[date, float]] = {}
 
 
 # ---------------------------------------------------------------- how the window appears in SQL
@@ -322,158 +333,185 @@ def _events(bounds: _Bounds):
 
 
 # ---------------------------------------------------------------- assembling the frame
+# Plain numpy from here on: one enterprise is rescored on demand, and pandas' per-operation overhead
+# would cost more than its SQL.
 
 
-def _frame(connection, query) -> pd.DataFrame:
-    result = connection.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys())).set_index("key")
+def _month_numbers(values) -> np.ndarray:
+    """Month number (months since 1970-01) of each date or ISO date text; NaN for None."""
+    out = np.full(len(values), np.nan)
+    present = [i for i, v in enumerate(values) if v is not None]
+    if present:
+        days = np.array([str(values[i])[:10] for i in present], dtype="datetime64[D]")
+        out[present] = days.astype("datetime64[M]").astype(float)
+    return out
 
 
-def _recency(frame: pd.DataFrame, column: str, end: pd.Series, index) -> pd.Series:
-    """Whole months from the month in `column` to the window end (NaN where there is none)."""
-    if frame.empty or column not in frame:
-        return pd.Series(np.nan, index=index, dtype=float)
-    later = pd.to_datetime(end)
-    earlier = pd.to_datetime(frame[column].reindex(index), errors="coerce")
-    return ((later.dt.year - earlier.dt.year) * 12 + later.dt.month - earlier.dt.month).astype(float)
+class _Rows:
+    """One source's result rows placed in query order: column arrays with NaN where a query has no row."""
+
+    def __init__(self, connection, query, keys: pd.Index):
+        result = connection.execute(query)
+        rows = result.fetchall()
+        self.n = len(keys)
+        self.names = list(result.keys())
+        self.columns = dict(zip(self.names, zip(*rows, strict=True), strict=True)) if rows else {}
+        self.position = keys.get_indexer(self.columns["key"]) if rows else np.array([], dtype=int)
+
+    def floats(self, name: str) -> np.ndarray:
+        out = np.full(self.n, np.nan)
+        if self.columns:
+            out[self.position] = np.array(self.columns[name], dtype=float)
+        return out
+
+    def months(self, name: str) -> np.ndarray:
+        out = np.full(self.n, np.nan)
+        if self.columns:
+            out[self.position] = _month_numbers(self.columns[name])
+        return out
 
 
-def _floats(frame: pd.DataFrame, column: str, index) -> pd.Series:
-    if frame.empty or column not in frame:
-        return pd.Series(np.nan, index=index, dtype=float)
-    return pd.to_numeric(frame[column], errors="coerce").astype(float).reindex(index)
-
-
-def _series_features(frame: pd.DataFrame, prefix: str, index) -> dict[str, pd.Series]:
-    g = {c: _floats(frame, f"{prefix}_{c}", index) for c in ("n", "sx", "sxx", "st", "stt", "stx", "late", "early")}
-    n = g["n"].where(g["n"] > 0)
+def _series_features(rows: _Rows, prefix: str) -> dict[str, np.ndarray]:
+    """Level, half-year trend, linear slope and residual volatility from the sums SQL returned."""
+    g = {c: rows.floats(f"{prefix}_{c}") for c in ("n", "sx", "sxx", "st", "stt", "stx", "late", "early")}
+    n = np.where(g["n"] > 0, g["n"], np.nan)
     with np.errstate(all="ignore"):
         stt = g["stt"] - g["st"] ** 2 / n
         sxy = g["stx"] - g["st"] * g["sx"] / n
         syy = g["sxx"] - g["sx"] ** 2 / n
-        slope = (sxy / stt).where((n >= 3) & (stt > 0))
-        residual = ((syy - slope * sxy).clip(lower=0) / (n - 2)).where(n >= 3) ** 0.5
+        slope = np.where((n >= 3) & (stt > 0), sxy / stt, np.nan)
+        residual = np.sqrt(np.clip(syy - slope * sxy, 0, None) / (n - 2))
     return {"level": g["sx"] / n, "trend": g["late"] - g["early"], "slope": slope, "volatility": residual}
 
 
-def _expected_months(established: pd.Series, end: pd.Series) -> pd.Series:
-    """Months of the window the enterprise existed for (a month counts once it was founded before it)."""
-    established = pd.to_datetime(established)
-    end = pd.to_datetime(end)
-    alive = (end.dt.year - established.dt.year) * 12 + end.dt.month - established.dt.month - 1
-    return alive.clip(lower=0, upper=WINDOW).astype(float)
+def _where(condition, values) -> np.ndarray:
+    return np.where(condition, values, np.nan)
 
 
-def _event_features(events: pd.DataFrame, as_of: pd.Series, index) -> pd.DataFrame:
-    names = ["pc_minor_penalties", "pc_penalties", "pc_serious_penalties", "pc_abnormal_listings",
-             "pc_dishonest_debtor", "pc_serious_violation", "pc_repaired"]
-    out = pd.DataFrame(0.0, index=index, columns=names)
-    out["pc_record_recency"] = np.nan
-    if events.empty:
+PC_COUNTS = ("pc_minor_penalties", "pc_penalties", "pc_serious_penalties", "pc_abnormal_listings",
+             "pc_dishonest_debtor", "pc_serious_violation", "pc_repaired")
+
+
+def _event_features(rows: _Rows, as_of: np.ndarray, end_month: np.ndarray) -> dict[str, np.ndarray]:
+    out = {name: np.zeros(rows.n) for name in PC_COUNTS}
+    out["pc_record_recency"] = np.full(rows.n, np.nan)
+    if not rows.columns:
         return out
-    events = events[~events.force_majeure.astype(bool)]  # 宽容审慎: force majeure never counts
-    when = pd.to_datetime(as_of.reindex(events.index).to_numpy())
-    repaired_on = pd.to_datetime(events.repaired_on, errors="coerce")
-    repaired = (repaired_on < when).to_numpy()
-    live = ~repaired
-    kind, severity = events.kind.astype(str).to_numpy(), events.severity.astype(str).to_numpy()
-    flags = pd.DataFrame({
-        "pc_minor_penalties": live & (kind == "行政处罚") & (severity == "轻微"),
-        "pc_penalties": live & (kind == "行政处罚") & (severity != "轻微"),
-        "pc_serious_penalties": live & (kind == "行政处罚") & (severity == "严重"),
+    position = rows.position
+    counted = ~np.array(rows.columns["force_majeure"], dtype=bool)  # 宽容审慎: force majeure never counts
+    repaired_on = np.array([str(v)[:10] if v is not None else "NaT" for v in rows.columns["repaired_on"]],
+                           dtype="datetime64[D]")
+    repaired = repaired_on < as_of[position]  # NaT compares False: not repaired
+    live = counted & ~repaired
+    kind = np.array([str(getattr(v, "value", v)) for v in rows.columns["kind"]])
+    severity = np.array([str(getattr(v, "value", v)) for v in rows.columns["severity"]])
+    penalty = kind == "行政处罚"
+    flags = {
+        "pc_minor_penalties": live & penalty & (severity == "轻微"),
+        "pc_penalties": live & penalty & (severity != "轻微"),
+        "pc_serious_penalties": live & penalty & (severity == "严重"),
         "pc_abnormal_listings": live & (kind == "经营异常名录"),
         "pc_dishonest_debtor": live & (kind == "失信被执行人"),
         "pc_serious_violation": live & (kind == "严重违法失信名单"),
-        "pc_repaired": repaired,
-    }, index=events.index).astype(float)
-    counts = flags.groupby(level=0).sum()
-    out.loc[counts.index, names] = counts[names]
-    decided = pd.to_datetime(events.decided_on)
-    latest = decided[live].groupby(level=0).max()
-    end = pd.to_datetime(as_of.reindex(latest.index))
-    out.loc[latest.index, "pc_record_recency"] = ((end.dt.year - latest.dt.year) * 12
-                                                  + end.dt.month - latest.dt.month).astype(float)
+        "pc_repaired": counted & repaired,
+    }
+    for name, flag in flags.items():
+        out[name] = np.bincount(position, weights=flag.astype(float), minlength=rows.n)
+    decided = _month_numbers(rows.columns["decided_on"])
+    latest = np.full(rows.n, -np.inf)
+    np.maximum.at(latest, position[live], decided[live])
+    out["pc_record_recency"] = np.where(np.isfinite(latest), end_month - latest, np.nan)
     return out
 
 
-def _assemble(connection, bounds: _Bounds, base: pd.DataFrame) -> pd.DataFrame:
-    """`base` is indexed by the query key with columns as_of, established_on, registered_capital_fen,
-    size_class, industry_section."""
-    index = base.index
-    end = base.as_of.map(window_end)
-    out = pd.DataFrame(index=index)
+@dataclass
+class _Base:
+    """The queries in order: key, as-of day, and the registry attributes (as-of independent)."""
 
-    tax = _frame(connection, _tax(bounds))
-    sales = _series_features(tax, "sales", index)
-    expected = _expected_months(base.established_on, end)
-    n_tax = _floats(tax, "sales_n", index).fillna(0)
-    out["tax_coverage"] = (n_tax / expected).where(expected > 0).clip(upper=1)
+    keys: pd.Index
+    as_of: np.ndarray  # datetime64[D]
+    established: np.ndarray  # datetime64[D]
+    capital_fen: np.ndarray
+    size_class: np.ndarray
+    section: np.ndarray
+
+
+def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
+    keys = base.keys
+    end_month = base.as_of.astype("datetime64[M]").astype(float)  # months since 1970 of the window end
+    out: dict[str, np.ndarray] = {}
+
+    tax = _Rows(connection, _tax(bounds), keys)
+    sales = _series_features(tax, "sales")
+    founded = base.established.astype("datetime64[M]").astype(float)
+    expected = np.clip(end_month - founded - 1, 0, WINDOW)
+    n_tax = np.nan_to_num(tax.floats("sales_n"))
     has_tax = n_tax > 0
-    out["sales_level"] = sales["level"]
-    out["sales_trend"] = sales["trend"]
-    out["sales_slope"] = sales["slope"]
-    out["sales_volatility"] = sales["volatility"]
-    prior_n = _floats(tax, "sales_prior_n", index)
-    prior = _floats(tax, "sales_prior_sum", index) / prior_n * WINDOW
-    recent = _floats(tax, "sales_sum", index) / n_tax.where(has_tax) * WINDOW
-    out["sales_growth_yoy"] = (np.log(recent + 12_000) - np.log(prior + 12_000)).where(prior_n >= 6)
+    with np.errstate(all="ignore"):
+        out["tax_coverage"] = _where(expected > 0, np.minimum(n_tax / expected, 1))
+        out["sales_level"], out["sales_trend"] = sales["level"], sales["trend"]
+        out["sales_slope"], out["sales_volatility"] = sales["slope"], sales["volatility"]
+        prior_n = tax.floats("sales_prior_n")
+        prior = tax.floats("sales_prior_sum") / prior_n * WINDOW
+        recent = tax.floats("sales_sum") / _where(has_tax, n_tax) * WINDOW
+        out["sales_growth_yoy"] = _where(prior_n >= 6, np.log(recent + 12_000) - np.log(prior + 12_000))
     for name in ("zero_sales_months", "tax_paid_months", "tax_arrears_months"):
-        out[name] = _floats(tax, name, index).where(has_tax)
-    out["tax_arrears_recency"] = _recency(tax, "tax_last_arrears", end, index)
-    code = _floats(_frame(connection, _ratings(bounds)), "rating_code", index)
-    out["tax_rating"] = code % 10
+        out[name] = _where(has_tax, tax.floats(name))
+    out["tax_arrears_recency"] = end_month - tax.months("tax_last_arrears")
+    out["tax_rating"] = _Rows(connection, _ratings(bounds), keys).floats("rating_code") % 10
 
-    si = _frame(connection, _social_insurance(bounds))
-    si_n = _floats(si, "si_n", index)
-    out["headcount_level"] = np.log1p(_floats(si, "si_last3", index))
-    out["headcount_trend"] = np.log((_floats(si, "si_last3", index) + 1) / (_floats(si, "si_first3", index) + 1))
-    out["si_coverage"] = (si_n.fillna(0) / expected).where(expected > 0).clip(upper=1)
+    si = _Rows(connection, _social_insurance(bounds), keys)
+    si_n = si.floats("si_n")
+    last3, first3 = si.floats("si_last3"), si.floats("si_first3")
+    with np.errstate(all="ignore"):
+        out["headcount_level"] = np.log1p(last3)
+        out["headcount_trend"] = np.log((last3 + 1) / (first3 + 1))
+        out["si_coverage"] = _where(expected > 0, np.minimum(np.nan_to_num(si_n) / expected, 1))
     for name in ("si_arrears_max", "si_arrears_months"):
-        out[name] = _floats(si, name, index).where(si_n > 0)
-    out["si_arrears_recency"] = _recency(si, "si_last_arrears", end, index)
+        out[name] = _where(si_n > 0, si.floats(name))
+    out["si_arrears_recency"] = end_month - si.months("si_last_arrears")
 
-    hf = _frame(connection, _housing_fund(bounds))
-    hf_n = _floats(hf, "hf_n", index)
-    out["hf_contributors_level"] = np.log1p(_floats(hf, "hf_last3", index))
-    out["hf_contributors_trend"] = np.log((_floats(hf, "hf_last3", index) + 1)
-                                          / (_floats(hf, "hf_first3", index) + 1))
-    out["hf_arrears_months"] = _floats(hf, "hf_arrears_months", index).where(hf_n > 0)
-    out["hf_arrears_recency"] = _recency(hf, "hf_last_arrears", end, index)
+    hf = _Rows(connection, _housing_fund(bounds), keys)
+    last3, first3 = hf.floats("hf_last3"), hf.floats("hf_first3")
+    with np.errstate(all="ignore"):
+        out["hf_contributors_level"] = np.log1p(last3)
+        out["hf_contributors_trend"] = np.log((last3 + 1) / (first3 + 1))
+    out["hf_arrears_months"] = _where(hf.floats("hf_n") > 0, hf.floats("hf_arrears_months"))
+    out["hf_arrears_recency"] = end_month - hf.months("hf_last_arrears")
 
-    util = _frame(connection, _utilities(bounds))
-    util_n = _floats(util, "util_n", index)
-    out["electricity_trend"] = _floats(util, "power_late", index) - _floats(util, "power_early", index)
-    out["utility_usage_trend"] = _floats(util, "use_late", index) - _floats(util, "use_early", index)
-    out["electricity_days_late"] = _floats(util, "electricity_days_late", index)
+    util = _Rows(connection, _utilities(bounds), keys)
+    util_n = util.floats("util_n")
+    out["electricity_trend"] = util.floats("power_late") - util.floats("power_early")
+    out["utility_usage_trend"] = util.floats("use_late") - util.floats("use_early")
+    out["electricity_days_late"] = util.floats("electricity_days_late")
     for name in ("utility_days_late_max", "utility_unpaid_months"):
-        out[name] = _floats(util, name, index).where(util_n > 0)
-    out["utility_unpaid_recency"] = _recency(util, "util_last_unpaid", end, index)
+        out[name] = _where(util_n > 0, util.floats(name))
+    out["utility_unpaid_recency"] = end_month - util.months("util_last_unpaid")
 
-    events = _frame(connection, _events(bounds))
-    out = out.join(_event_features(events, base.as_of, index))
+    out.update(_event_features(_Rows(connection, _events(bounds), keys), base.as_of, end_month))
 
-    as_of = pd.to_datetime(base.as_of)
-    out["age_years"] = (as_of - pd.to_datetime(base.established_on)).dt.days / DAYS_PER_YEAR
-    out["registered_capital"] = np.log1p(base.registered_capital_fen.astype(float) / 100.0)
-    out["size_class"] = base.size_class.map(lambda s: SIZE_ORDER.get(str(s))).astype(float)
-    out["industry_section"] = base.industry_section.map(
-        lambda s: float(SECTIONS.index(s)) if isinstance(s, str) and s in SECTIONS else np.nan).astype(float)
-    return out[list(FEATURE_NAMES)].astype(float)
+    out["age_years"] = (base.as_of - base.established).astype(float) / DAYS_PER_YEAR
+    with np.errstate(all="ignore"):
+        out["registered_capital"] = np.log1p(base.capital_fen / 100.0)
+    out["size_class"] = np.array([SIZE_ORDER.get(s, np.nan) for s in base.size_class], dtype=float)
+    out["industry_section"] = np.array([SECTIONS.find(s) if isinstance(s, str) and len(s) == 1 and s in SECTIONS
+                                        else np.nan for s in base.section], dtype=float)
+    return pd.DataFrame({name: out[name] for name in FEATURE_NAMES}, index=keys)
 
 
-def _enterprises(connection, usccs: Iterable[str] | None) -> pd.DataFrame:
+def _enterprises(connection, usccs: list[str] | None) -> dict[str, np.ndarray]:
     e = Enterprise.__table__
     # Raw text for the date and the enum: SQLAlchemy's per-row conversion would cost more than the query.
-    query = sa.select(e.c.uscc, sa.type_coerce(e.c.established_on, sa.String).label("established_on"),
-                      e.c.registered_capital_fen, sa.type_coerce(e.c.size_class, sa.String).label("size_class"),
-                      e.c.industry_section)
+    query = sa.select(e.c.uscc, sa.type_coerce(e.c.established_on, sa.String),
+                      e.c.registered_capital_fen, sa.type_coerce(e.c.size_class, sa.String), e.c.industry_section)
     if usccs is not None:
-        query = query.where(e.c.uscc.in_(list(usccs)))
-    result = connection.execute(query.order_by(e.c.uscc))
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    frame["established_on"] = pd.to_datetime(frame.established_on)
-    frame["size_class"] = frame.size_class.astype(str)
-    return frame
+        query = query.where(e.c.uscc.in_(usccs))
+    rows = connection.execute(query.order_by(e.c.uscc)).all()
+    uscc, established, capital, size, section = zip(*rows, strict=True) if rows else ((),) * 5
+    return {"uscc": np.array(uscc, dtype=object),
+            "established": np.array([str(d)[:10] for d in established], dtype="datetime64[D]"),
+            "capital_fen": np.array(capital, dtype=float), "size_class": np.array(size, dtype=object),
+            "section": np.array(section, dtype=object)}
 
 
 IN_LIST_LIMIT = 500  # above this many enterprises the whole table is aggregated and then filtered
@@ -485,15 +523,14 @@ def features_as_of(session: Session, as_of: date | None = None, usccs: Iterable[
     as_of = as_of or data_end_as_of(session)
     connection = session.connection()
     wanted = None if usccs is None else list(dict.fromkeys(usccs))
-    firms = _enterprises(connection, wanted if wanted is not None and len(wanted) <= IN_LIST_LIMIT else None)
-    if wanted is not None:
-        firms = firms[firms.uscc.isin(wanted)]
-    base = firms.set_index("uscc").assign(as_of=pd.Timestamp(as_of))
-    base.index.name = "uscc"
     in_list = wanted if wanted is not None and len(wanted) <= IN_LIST_LIMIT else None
-    frame = _assemble(connection, _LiteralBounds(as_of, in_list), base)
-    frame.index.name = "uscc"
-    return frame
+    firms = _enterprises(connection, in_list)
+    if wanted is not None and in_list is None:
+        keep = np.isin(firms["uscc"], wanted)
+        firms = {k: v[keep] for k, v in firms.items()}
+    base = _Base(pd.Index(firms["uscc"], name="uscc"), np.full(len(firms["uscc"]), np.datetime64(as_of, "D")),
+                 firms["established"], firms["capital_fen"], firms["size_class"], firms["section"])
+    return _assemble(connection, _LiteralBounds(as_of, in_list), base)
 
 
 def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
@@ -502,27 +539,32 @@ def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
     if queries.empty:
         return pd.DataFrame(columns=list(FEATURE_NAMES), index=queries.index, dtype=float)
     connection = session.connection()
-    as_of = pd.to_datetime(queries.as_of).dt.date
-    ends = as_of.map(window_end)
+    as_of = [d.date() if isinstance(d, datetime) else d for d in pd.to_datetime(queries.as_of).dt.date]
     table = sa.Table(
         "ml_feature_queries", sa.MetaData(),
         sa.Column("qid", sa.Integer, primary_key=True), sa.Column("uscc", sa.String(18), index=True),
-        sa.Column("as_of", sa.Date), sa.Column("window_end", sa.Date),
-        sa.Column("rating_year", sa.Integer),
+        sa.Column("as_of", sa.Date), sa.Column("window_end", sa.Date), sa.Column("rating_year", sa.Integer),
         *(sa.Column(f"m{k}", sa.Date) for k in (3, 6, 9, WINDOW, LOOKBACK)),
         prefixes=["TEMPORARY"],
     )
     table.create(connection)
     try:
         connection.execute(table.insert(), [
-            {"qid": i, "uscc": u, "as_of": a, "window_end": e,
-             "rating_year": rating_year_visible(a),
-             **{f"m{k}": month_add(e, -k) for k in (3, 6, 9, WINDOW, LOOKBACK)}}
-            for i, (u, a, e) in enumerate(zip(queries.uscc, as_of, ends, strict=True))])
-        firms = _enterprises(connection, None).set_index("uscc")
-        base = firms.reindex(queries.uscc.to_numpy())
-        base.index = pd.RangeIndex(len(queries))
-        base["as_of"] = pd.to_datetime(as_of.to_numpy())
+            {"qid": i, "uscc": u, "as_of": a, "window_end": window_end(a), "rating_year": rating_year_visible(a),
+             **{f"m{k}": month_add(window_end(a), -k) for k in (3, 6, 9, WINDOW, LOOKBACK)}}
+            for i, (u, a) in enumerate(zip(queries.uscc, as_of, strict=True))])
+        firms = _enterprises(connection, None)
+        where = pd.Index(firms["uscc"]).get_indexer(queries.uscc.to_numpy())
+        found = where >= 0
+
+        def pick(values, missing):
+            out = np.full(len(where), missing, dtype=values.dtype)
+            out[found] = values[where[found]]
+            return out
+
+        base = _Base(pd.RangeIndex(len(queries)), np.array(as_of, dtype="datetime64[D]"),
+                     pick(firms["established"], np.datetime64("NaT")), pick(firms["capital_fen"], np.nan),
+                     pick(firms["size_class"], None), pick(firms["section"], None))
         frame = _assemble(connection, _QueryTableBounds(table), base)
     finally:
         table.drop(connection)

@@ -122,6 +122,15 @@ class WhitelistModel:
     def logit(self, frame: pd.DataFrame) -> np.ndarray:
         return self.calibration.logit(self.raw(frame))
 
+    def explain(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated PD, contributions) from one pass of pred_contrib: the contributions plus the bias
+        column add up to the raw log-odds, so the PD needs no second prediction."""
+        contrib = self.booster.predict(self.matrix(frame), pred_contrib=True, num_iteration=self.best_iteration,
+                                       num_threads=THREADS)
+        logit = self.calibration.logit(contrib.sum(axis=1))
+        scale = self.calibration.a if self.calibration.kind == "platt" else 1.0
+        return 1.0 / (1.0 + np.exp(-logit)), contrib[:, :-1] * scale
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of default within 12 months, one per row."""
         return 1.0 / (1.0 + np.exp(-self.logit(frame)))

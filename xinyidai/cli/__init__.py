@@ -35,3 +35,5 @@ def init_app(app) -> None:
     from xinyidai.cli.office import monitor_group, report_group
     app.cli.add_command(report_group)
     app.cli.add_command(monitor_group)
+    from xinyidai.cli.ml import ml_group
+    app.cli.add_command(ml_group)

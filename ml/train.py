@@ -7,6 +7,7 @@ that goes into the model card.
 
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import warnings
@@ -250,12 +251,17 @@ def _fit_dask(client, matrix, labels, fit_rows, valid_rows, names, categorical_i
     xv = da.from_array(matrix[valid_rows], chunks=(valid_chunk, matrix.shape[1]))
     yv = da.from_array(labels[valid_rows], chunks=valid_chunk)
     options = {k: v for k, v in settings.items() if k not in ("num_threads", "verbose", "seed")}
-    model = lgb_dask.DaskLGBMClassifier(client=client, n_estimators=MAX_ROUNDS // 3, n_jobs=1, random_state=7,
+    model = lgb_dask.DaskLGBMClassifier(client=client, n_estimators=MAX_ROUNDS // 3, random_state=7,
                                         verbose=-1, **options)
     with warnings.catch_warnings():
         # A worker that holds no validation chunk says so; the curve comes from those that do.
         warnings.filterwarnings("ignore", message=".*was not allocated eval_set data.*")
-        model.fit(x, y, eval_set=[(xv, yv)], eval_names=["validation"], feature_name=names,
+        # The estimator always hands over n_jobs; lightgbm.dask sets threads from each worker instead.
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        # lightgbm ≥ 4.6 takes eval_X / eval_y and deprecates eval_set; older ones only know eval_set.
+        evals = ({"eval_X": (xv,), "eval_y": (yv,)} if "eval_X" in inspect.signature(model.fit).parameters
+                 else {"eval_set": [(xv, yv)]})
+        model.fit(x, y, **evals, eval_names=["validation"], feature_name=names,
                   categorical_feature=categorical_index or "auto")
     booster = model.booster_
     curve = model.evals_result_.get("validation", {}).get("binary_logloss", [])

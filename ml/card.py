@@ -48,7 +48,9 @@ def markdown(card: dict) -> str:
               + ".", "", "Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(card.get("params", {}).items())), "",
               "## Features (by gain)", "", "| feature | family | 中文 | monotone | missing | gain |",
               "|---|---|---|---|---|---|"]
-    for f in card.get("features", []):
+    listed = card.get("features") or [{"name": n, "monotone": card.get("monotone_constraints", {}).get(n, 0)}
+                                      for n in card.get("features_in_order", [])]
+    for f in listed:
         direction = {1: "↑ PD", -1: "↓ PD"}.get(f.get("monotone"), "")
         lines.append(f"| {f['name']} | {f.get('family') or ''} | {f.get('zh', '')} | {direction} | "
                      f"{f.get('missing_share', 0):.1%} | {f.get('gain', 0):.0f} |")

@@ -218,6 +218,9 @@ def fit(features: pd.DataFrame, labels, *, times=None, monotone: dict[str, int] 
     calibrated = Calibration.fitted(calibration, raw_valid, labels[valid_rows])
     model = WhitelistModel(booster, calibrated, names, categories, best_iteration=best)
     model.card = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "libraries": {"lightgbm": lgb.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                      "scikit-learn": sklearn.__version__, "python": platform.python_version()},
         "params": {k: v for k, v in settings.items() if k != "monotone_constraints"},
         "monotone_constraints": {n: d for n, d in zip(names, settings["monotone_constraints"], strict=True) if d},
         "categorical": categorical, "categories": categories, "best_iteration": best,
@@ -358,7 +361,6 @@ def _card(model, loans, features, train_rows, evaluation, baseline, baseline_eva
     gain = model.booster.feature_importance("gain", iteration=model.best_iteration)
     importance = sorted(zip(model.features, gain, strict=True), key=lambda item: -item[1])
     return {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "label": f"default = {DEFAULT_DPD}+ days past due or written off within {HORIZON_MONTHS} months of "
                  "disbursement, from bank-reported loan performance; disbursed loans only",
         "data_window": {"training": _window(loans[train_rows]), "holdout": _window(loans[~train_rows])},
@@ -374,7 +376,5 @@ def _card(model, loans, features, train_rows, evaluation, baseline, baseline_eva
                      "lift": {"auc": evaluation["auc"] - baseline_eval["auc"],
                               "ks": evaluation["ks"] - baseline_eval["ks"],
                               "brier": baseline_eval["brier"] - evaluation["brier"]}},
-        "libraries": {"lightgbm": lgb.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-                      "scikit-learn": sklearn.__version__, "python": platform.python_version()},
         "feature_set": list(FEATURE_NAMES),
     }

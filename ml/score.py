@@ -102,6 +102,9 @@ def score_frame(session: Session, model: WhitelistModel, *, as_of: date | None =
     if features is None:
         step("features")
         features = features_as_of(session, as_of, usccs)
+    if features.empty:
+        return pd.DataFrame(columns=["pd_12m", "points", "grade", "failed_gates", "gates_passed", "lenient",
+                                     "reasons"], index=features.index)
     step("scores")
     pd_12m, contrib = model.explain(features)
     frame = _graded(model, features.index, pd_12m)

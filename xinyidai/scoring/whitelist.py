@@ -8,6 +8,7 @@ for freshly computed scores and draws a draft for every district after a batch r
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -32,11 +33,13 @@ def whitelisted(session: Session, frame: pd.DataFrame) -> pd.Series:
     query = sa.select(e.c.uscc, e.c.district_code)
     if len(frame) <= 500:
         query = query.where(e.c.uscc.in_(list(frame.index)))
-    district = pd.Series(dict(session.execute(query).all()), dtype=object).reindex(frame.index)
-    minimum = district.map(thresholds(session)).fillna(DEFAULT_MIN_GRADE)
+    district_of = dict(session.execute(query).all())
+    policies = thresholds(session)
     rank = {grade: i for i, grade in enumerate(GRADE_SCALE)}
-    grade_rank = frame.grade.map(rank)
-    return (frame.gates_passed.astype(bool) & (grade_rank <= minimum.map(rank))).rename("whitelisted")
+    floor = np.array([rank[policies.get(district_of.get(u), DEFAULT_MIN_GRADE)] for u in frame.index])
+    grade_rank = np.array([rank.get(g, len(GRADE_SCALE)) for g in frame.grade])
+    return pd.Series(frame.gates_passed.to_numpy(dtype=bool) & (grade_rank <= floor), index=frame.index,
+                     name="whitelisted")
 
 
 def is_whitelisted(grade: str, gates_passed: bool, min_grade: str) -> bool:

@@ -22,7 +22,7 @@ SCORE_STEPS = ("features", "scores", "gates", "reasons", "store")
 @contextmanager
 def _steps(description: str, steps: tuple[str, ...]):
     """A tqdm bar over named steps; yields the progress callback the ml functions take."""
-    bar = tqdm(total=len(steps), desc=description, unit="step", leave=False)
+    bar = tqdm(total=len(steps), desc=description, unit="step", leave=False, disable=None)  # bars on a terminal only
     seen: list[str] = []
 
     def progress(label: str) -> None:

@@ -1,0 +1,105 @@
+"""`xyd ml …` through the CLI runner: train, list, evaluate, promote, rollback, score (one or all, JSON),
+whitelist drafts — and training on a Dask cluster (a LocalCluster of two worker processes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from ml import registry, synthetic
+from models.scoring import ModelVersion, Score, WhitelistVersion
+
+
+@pytest.fixture
+def population(db_session):
+    registry.active_model.forget()
+    return synthetic.populate(db_session, enterprises=400, seed=11)
+
+
+def train(cli, *args):
+    result = cli.invoke(args=["ml", "train", *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_train_stores_and_promotes_the_first_model_and_prints_its_card(cli, db_session, population):
+    result = train(cli, "--by", "admin")
+    assert "(active)" in result.output
+    assert "LightGBM" in result.output
+    assert "WOE scorecard" in result.output
+    version = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one()
+    assert version.promoted_by == "admin"
+    assert version.card["metrics"]["auc"] > 0.6
+    listed = cli.invoke(args=["ml", "list"])
+    assert version.version in listed.output
+    assert "active" in listed.output
+
+
+def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cli, db_session, population):
+    train(cli)
+    first = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one().version
+    result = train(cli, "--no-promote")
+    assert "(not promoted)" in result.output
+    second = db_session.scalars(sa.select(ModelVersion.version).where(~ModelVersion.is_active)).one()
+    promoted = cli.invoke(args=["ml", "promote", second, "--by", "reviewer"])
+    assert promoted.exit_code == 0, promoted.output
+    assert f"model {second} is active (promoted by reviewer" in promoted.output
+    rolled = cli.invoke(args=["ml", "rollback", "--by", "reviewer"])
+    assert rolled.exit_code == 0, rolled.output
+    assert db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one() == first
+    refused = cli.invoke(args=["ml", "promote", "no-such-version"])
+    assert refused.exit_code != 0
+    assert "no model version" in refused.output
+
+
+def test_evaluate_reports_metrics_on_the_latest_loans_beside_the_card(cli, db_session, population):
+    train(cli)
+    version = db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one()
+    result = cli.invoke(args=["ml", "evaluate", version])
+    assert result.exit_code == 0, result.output
+    assert "AUC" in result.output
+    assert "card" in result.output
+    assert "calibration" in result.output
+
+
+def test_score_all_and_one_print_json_per_enterprise(cli, db_session, population):
+    train(cli)
+    result = cli.invoke(args=["ml", "score", "--all", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(lines) == len(population)
+    first = lines[0]
+    assert {"uscc", "pd", "score", "grade", "whitelisted", "gates", "reasons"} <= set(first)
+    assert all(len(line["reasons"]) <= 4 for line in lines)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Score)) == len(population)
+    one = cli.invoke(args=["ml", "score", first["uscc"].lower(), "--json"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.output.splitlines()[-1])["uscc"] == first["uscc"]
+    text = cli.invoke(args=["ml", "score", first["uscc"]])
+    assert first["grade"] in text.output
+    assert "whitelisted" in text.output
+    summary = cli.invoke(args=["ml", "score", "--all"])
+    assert f"{len(population)} enterprises scored" in summary.output
+    drafts = cli.invoke(args=["ml", "whitelist"])
+    assert drafts.exit_code == 0, drafts.output
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(WhitelistVersion)) == 1
+
+
+def test_score_needs_exactly_one_of_uscc_or_all_and_an_active_model(cli, population):
+    assert cli.invoke(args=["ml", "score"]).exit_code != 0
+    no_model = cli.invoke(args=["ml", "score", "--all"])
+    assert no_model.exit_code != 0
+    assert "no model version is active" in no_model.output
+
+
+def test_train_on_a_dask_cluster(cli, db_session, population):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = train(cli, "--dask-scheduler", cluster.scheduler_address)
+    version = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one()
+    assert version.card["distributed"] is True
+    assert version.card["metrics"]["auc"] > 0.6
+    assert "(active)" in result.output

@@ -50,6 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     bank.init_app(app)
     from xinyidai import office
     office.init_app(app)
+    from xinyidai import enterprise
+    enterprise.init_app(app)
     api.init_app(app)
     health.init_app(app)
     errors.init_app(app)

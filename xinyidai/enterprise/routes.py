@@ -1,0 +1,470 @@
+"""The enterprise portal under /enterprise/… and registration at /register.
+
+Views parse the form, call a service in `operations`, commit and redirect; on bad input they render the
+same page again with what was typed and a message beside each field (HTTP 422), having changed nothing.
+Every look-up goes through the logged-in user's enterprise, so another enterprise's need, application or
+authorization is a 404 here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from models.enterprise import Enterprise
+from models.identity import Role
+from models.lending import Bank
+from xinyidai.auth import role_required
+from xinyidai.auth.session import LoginUser
+from xinyidai.enterprise import forms, helpers, operations, queries
+from xinyidai.enterprise.operations import Invalid, NotFound, Refused
+from xinyidai.enterprise.schemas import need_errors
+from xinyidai.extensions import db, limiter
+from xinyidai.i18n import locale_code
+from xinyidai.lending.lifecycle import IllegalTransition
+from xinyidai.lending.matching import match_need, standing_of
+
+bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
+registration = Blueprint("registration", __name__)
+DEFAULT_AUTHORIZATION_DAYS = 180
+bp.context_processor(helpers.template_helpers)
+registration.context_processor(helpers.template_helpers)
+
+
+@bp.before_request
+@role_required(Role.ENTERPRISE)
+def only_enterprise_users():
+    """Every page here is for an enterprise's staff; other roles get 403, anonymous visitors the login page."""
+
+
+@bp.errorhandler(NotFound)
+def not_found(_error):
+    """Another enterprise's object answers exactly like a missing one."""
+    db.session.rollback()
+    return current_app.handle_http_exception(HTTPNotFound())
+
+
+def _user():
+    return current_user.user
+
+
+def _uscc() -> str:
+    return current_user.enterprise_uscc
+
+
+def _attach(form, errors: dict, renames: dict | None = None) -> None:
+    """Put a service's field messages beside the form's fields (unknown fields go to the first one)."""
+    for name, messages in errors.items():
+        target = getattr(form, (renames or {}).get(name, name), None) or next(iter(form))
+        target.errors = [*target.errors, *messages] if isinstance(target.errors, list) else list(messages)
+
+
+def _refusal(error: Refused | IllegalTransition) -> str:
+    if isinstance(error, IllegalTransition):
+        return error.en if locale_code() == "en" else error.zh
+    return str(error.message)
+
+
+def _csrf_or_400(form) -> None:
+    if "csrf_token" in form.errors:
+        abort(400)
+
+
+# ---------------------------------------------------------------- registration
+
+def _register_limit() -> str:
+    return current_app.config.get("XYD_REGISTER_RATE_LIMIT", "5/minute;30/hour")
+
+
+@registration.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    """GET shows the form; POST registers the enterprise and logs its administrator in (rate-limited)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("web.home"))
+    form = forms.RegistrationForm()
+    if not form.is_submitted():
+        return render_template("enterprise/register.html", form=form)
+    if form.validate():
+        data = operations.Registration(form.uscc.data, form.name.data, form.contact_name.data,
+                                       form.contact_phone.data.replace(" ", ""),
+                                       (form.contact_email.data or "").strip() or None,
+                                       form.username.data, form.password.data)
+        try:
+            user = operations.register_enterprise(db.session, data, remote_addr=request.remote_addr)
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        except operations.RegistrationRefused:
+            db.session.commit()  # only the audit row of the refusal
+            flash(_("无法完成注册：请核对统一社会信用代码和企业名称是否与营业执照一致。"
+                    "如果贵企业已开通账户，请联系企业管理员为您添加员工账户。"), "error")
+        else:
+            db.session.commit()
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            login_user(LoginUser(user))
+            flash(_("注册成功。下一步：授权银行查看您的信用信息。"), "success")
+            return redirect(url_for("enterprise.authorizations"))
+    _csrf_or_400(form)
+    return render_template("enterprise/register.html", form=form), 422
+
+
+# ---------------------------------------------------------------- data authorization (授权)
+
+def _authorization_form(form=None):
+    form = form or forms.AuthorizationForm()
+    banks = db.session.scalars(db.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)).all()
+    form.bank_ids.choices = forms.options((str(bank.id), bank.name_en if locale_code() == "en" else bank.name_zh)
+                                          for bank in banks)
+    if not form.is_submitted():
+        form.expires_on.data = operations.shanghai_today() + timedelta(days=DEFAULT_AUTHORIZATION_DAYS)
+    return form
+
+
+def _render_authorizations(form, status: int = 200):
+    uscc = _uscc()
+    return render_template(
+        "enterprise/authorizations.html", form=form, revoke_form=forms.ActionForm(),
+        authorizations=queries.authorizations(db.session, uscc), now=operations.utcnow(),
+        visibility=queries.visibility_by_bank(db.session, uscc), views=queries.data_views(db.session, uscc),
+    ), status
+
+
+@bp.route("/authorizations", methods=["GET"])
+def authorizations():
+    return _render_authorizations(_authorization_form())
+
+
+@bp.route("/authorizations", methods=["POST"])
+def grant():
+    form = _authorization_form()
+    if form.validate():
+        try:
+            operations.grant_authorization(db.session, _user(), operations.Grant(
+                sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
+                bank_ids=[int(i) if i.isdigit() else -1 for i in form.bank_ids.data or []],
+                expires_on=form.expires_on.data))
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        else:
+            db.session.commit()
+            flash(_("授权已生效。您可以随时撤销。"), "success")
+            return redirect(url_for("enterprise.authorizations"))
+    _csrf_or_400(form)
+    return _render_authorizations(form, 422)
+
+
+@bp.route("/authorizations/<int:authorization_id>/revoke", methods=["POST"])
+def revoke(authorization_id: int):
+    form = forms.ActionForm()
+    if not form.validate():
+        abort(400)
+    try:
+        operations.revoke_authorization(db.session, _user(), authorization_id)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("授权已撤销，银行从现在起不能再查看您的明细。"), "success")
+    return redirect(url_for("enterprise.authorizations"))
+
+
+# ---------------------------------------------------------------- my credit profile
+
+def _render_profile(status: int = 200, **form_overrides):
+    uscc = _uscc()
+    enterprise = db.session.get(Enterprise, uscc)
+    standing = queries.standing(db.session, enterprise)
+    held = queries.data_held(db.session, uscc)
+    return render_template(
+        "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held,
+        advice=queries.advice(held, standing.score, operations.shanghai_today()),
+        commitments=queries.commitments(db.session, uscc), reports=queries.self_reports(db.session, uscc),
+        commitment_form=form_overrides.get("commitment_form") or forms.CommitmentForm(formdata=None),
+        report_form=form_overrides.get("report_form") or forms.SelfReportForm(formdata=None),
+        action_form=forms.ActionForm(),
+    ), status
+
+
+@bp.route("/profile")
+def profile():
+    return _render_profile()
+
+
+@bp.route("/profile/commitments", methods=["POST"])
+def commit():
+    form = forms.CommitmentForm()
+    if form.validate():
+        try:
+            operations.make_commitment(db.session, _user(), form.text.data)
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        else:
+            db.session.commit()
+            flash(_("信用承诺已保存，银行查看时会标明“企业自愿承诺”。"), "success")
+            return redirect(url_for("enterprise.profile") + "#commitments")
+    _csrf_or_400(form)
+    return _render_profile(422, commitment_form=form)
+
+
+@bp.route("/profile/commitments/<int:commitment_id>/withdraw", methods=["POST"])
+def withdraw_commitment(commitment_id: int):
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        operations.withdraw_commitment(db.session, _user(), commitment_id)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("承诺已撤回。"), "success")
+    return redirect(url_for("enterprise.profile") + "#commitments")
+
+
+@bp.route("/profile/self-reports", methods=["POST"])
+def self_report():
+    form = forms.SelfReportForm()
+    if form.validate():
+        try:
+            operations.add_self_report(db.session, _user(), topic=form.topic.data, period=form.period.data,
+                                       value=form.value.data)
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        else:
+            db.session.commit()
+            flash(_("已保存。这是企业自愿填报的信息，会标明“自愿填报，未经核验”。"), "success")
+            return redirect(url_for("enterprise.profile") + "#self-reports")
+    _csrf_or_400(form)
+    return _render_profile(422, report_form=form)
+
+
+# ---------------------------------------------------------------- financing needs
+
+@bp.route("/needs")
+def needs():
+    return render_template("enterprise/needs.html", rows=queries.needs(db.session, _uscc()))
+
+
+def _need_form_errors(form) -> bool:
+    """Validate parsing and the service's rules together, so every problem is listed at once."""
+    parsed = form.validate()
+    _csrf_or_400(form)
+    errors = {k: v for k, v in need_errors(form.values()).items()
+              if not getattr(form, forms.NEED_FIELDS.get(k, k)).errors}
+    _attach(form, errors, forms.NEED_FIELDS)
+    return not parsed or bool(errors)
+
+
+@bp.route("/needs/new", methods=["GET", "POST"])
+def new_need():
+    form = forms.NeedForm()
+    if not form.is_submitted():
+        return render_template("enterprise/need_form.html", form=form, need=None)
+    if _need_form_errors(form):
+        return render_template("enterprise/need_form.html", form=form, need=None), 422
+    need, fits = operations.publish_need(db.session, _user(), form.values())
+    db.session.commit()
+    flash(_("需求已发布，找到 %(count)s 个匹配的产品。", count=sum(f.eligible for f in fits)), "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need.id))
+
+
+@bp.route("/needs/<int:need_id>")
+def need_detail(need_id: int):
+    need = operations.own_need(db.session, _user(), need_id)
+    fits = match_need(db.session, need)
+    offers = queries.offers(db.session, need, fits)
+    if request.args.get("sort") == "cost":
+        offers.sort(key=lambda o: (o.min_cost_bp, o.max_cost_bp))
+    contact_form = forms.ContactForm(formdata=None)
+    contact_form.open_to_all_banks.data = "1" if need.open_to_all_banks else "0"
+    contact_form.max_contacts.data = need.max_contacts
+    return _render_need(need, fits, offers, contact_form)
+
+
+def _render_need(need, fits, offers, contact_form, status: int = 200):
+    return render_template(
+        "enterprise/need.html", need=need, offers=offers, near=queries.near_misses(fits),
+        grade=standing_of(db.session, need.uscc).grade, contact_form=contact_form, action_form=forms.ActionForm(),
+        applications=queries.applications(db.session, need.uscc, need.id), sort=request.args.get("sort", "rank"),
+    ), status
+
+
+@bp.route("/needs/<int:need_id>/edit", methods=["GET", "POST"])
+def edit_need(need_id: int):
+    need = operations.own_need(db.session, _user(), need_id, lock=request.method == "POST")
+    form = forms.NeedForm()
+    if not form.is_submitted():
+        form.fill(need)
+        return render_template("enterprise/need_form.html", form=form, need=need)
+    if _need_form_errors(form):
+        return render_template("enterprise/need_form.html", form=form, need=need), 422
+    try:
+        operations.update_need(db.session, _user(), need, form.values())
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+        return render_template("enterprise/need_form.html", form=form, need=need), 409
+    db.session.commit()
+    flash(_("需求已更新，匹配结果已按新条件刷新。"), "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need.id))
+
+
+@bp.route("/needs/<int:need_id>/withdraw", methods=["POST"])
+def withdraw_need(need_id: int):
+    need = operations.own_need(db.session, _user(), need_id, lock=True)
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        operations.withdraw_need(db.session, _user(), need)
+    except (Refused, IllegalTransition) as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("需求已撤回，相关银行会看到撤回状态。"), "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need_id))
+
+
+@bp.route("/needs/<int:need_id>/contacts", methods=["POST"])
+def contacts(need_id: int):
+    need = operations.own_need(db.session, _user(), need_id, lock=True)
+    form = forms.ContactForm()
+    if form.validate():
+        try:
+            operations.set_contact_control(db.session, _user(), need, open_to_all_banks=form.open_to_all_banks.data != "0",
+                                           max_contacts=form.max_contacts.data)
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        except Refused as error:
+            db.session.rollback()
+            flash(_refusal(error), "error")
+            return redirect(url_for("enterprise.need_detail", need_id=need_id))
+        else:
+            db.session.commit()
+            flash(_("联系设置已保存。"), "success")
+            return redirect(url_for("enterprise.need_detail", need_id=need_id) + "#contacts")
+    _csrf_or_400(form)
+    need = operations.own_need(db.session, _user(), need_id)
+    fits = match_need(db.session, need)
+    return _render_need(need, fits, queries.offers(db.session, need, fits), form, 422)
+
+
+@bp.route("/needs/<int:need_id>/apply/<int:product_id>", methods=["POST"])
+def apply(need_id: int, product_id: int):
+    need = operations.own_need(db.session, _user(), need_id, lock=True)
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        operations.apply_to_product(db.session, _user(), need, product_id)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("已提交申请，该银行会在受理后联系您。"), "success")
+    return redirect(url_for("enterprise.need_detail", need_id=need_id) + "#offers")
+
+
+# ---------------------------------------------------------------- tracking
+
+@bp.route("/applications")
+def applications():
+    return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()))
+
+
+@bp.route("/applications/<int:application_id>")
+def application_detail(application_id: int):
+    application = operations.own_application(db.session, _user(), application_id)
+    return render_template("enterprise/application.html", application=application,
+                           steps=queries.timeline(db.session, application), action_form=forms.ActionForm())
+
+
+@bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
+def withdraw_application(application_id: int):
+    application = operations.own_application(db.session, _user(), application_id, lock=True)
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        operations.withdraw_application(db.session, _user(), application)
+    except IllegalTransition as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("申请已撤回。"), "success")
+    return redirect(url_for("enterprise.application_detail", application_id=application_id))
+
+
+@bp.route("/notifications")
+def notifications():
+    rows = queries.notifications(db.session, _user())
+    return render_template("enterprise/notifications.html", rows=rows, action_form=forms.ActionForm(),
+                           newest=max((n.event.id for n in rows), default=0))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+def mark_read():
+    if not forms.ActionForm().validate():
+        abort(400)
+    operations.mark_notifications_read(db.session, _user(), queries.newest_event_id(db.session, _user()))
+    db.session.commit()
+    flash(_("已全部标为已读。"), "success")
+    return redirect(url_for("enterprise.notifications"))
+
+
+# ---------------------------------------------------------------- staff
+
+def _render_staff(form, status: int = 200, temporary: tuple | None = None):
+    return render_template("enterprise/staff.html", form=form, staff=queries.staff(db.session, _uscc()),
+                           action_form=forms.ActionForm(), temporary=temporary), status
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+def staff():
+    form = forms.StaffForm()
+    if not form.is_submitted():
+        return _render_staff(form)
+    if not current_user.is_tenant_admin:
+        abort(403)
+    if form.validate():
+        try:
+            user, password = operations.invite_staff(db.session, _user(), display_name=form.display_name.data,
+                                                     username=form.username.data, email=form.email.data,
+                                                     phone=form.phone.data)
+        except Invalid as error:
+            db.session.rollback()
+            _attach(form, error.errors)
+        else:
+            db.session.commit()
+            # Shown once, on this response only: never stored, never put in a flash cookie.
+            return _render_staff(forms.StaffForm(formdata=None), 200, temporary=(user.username, password))
+    _csrf_or_400(form)
+    return _render_staff(form, 422)
+
+
+@bp.route("/staff/<int:user_id>/deactivate", methods=["POST"])
+def deactivate(user_id: int):
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        operations.deactivate_staff(db.session, _user(), user_id)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+    else:
+        db.session.commit()
+        flash(_("该员工账户已停用。"), "success")
+    return redirect(url_for("enterprise.staff"))

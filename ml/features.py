@@ -16,9 +16,11 @@ records are 0 when there is none, because the public-credit source covers every 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.enterprise import Enterprise
 from models.sources import (
@@ -164,13 +167,17 @@ class _Bounds:
         raise NotImplementedError
 
 
-class _LiteralBounds(_Bounds):
-    def __init__(self, as_of: date, usccs: list[str] | None):
-        end = window_end(as_of)
-        self.usccs = usccs
-        self.as_of = sa.literal(as_of, sa.Date)
-        self.rating_year = rating_year_visible(as_of)
-        self._months = {o: sa.literal(month_add(end, o), sa.Date) for o in (-LOOKBACK, -WINDOW, -9, -6, -3, 0)}
+class _SharedBounds(_Bounds):
+    """One as-of date for every row, as bind parameters: the statements are built once and reused, which
+    keeps an on-demand rescore from paying for SQL construction every time."""
+
+    OFFSETS = (0, 3, 6, 9, WINDOW, LOOKBACK)
+
+    def __init__(self, filtered: bool):
+        self.filtered = filtered
+        self.as_of = sa.bindparam("as_of", type_=sa.Date)
+        self.rating_year = sa.bindparam("rating_year", type_=sa.Integer)
+        self._months = {-k: sa.bindparam(f"m{k}", type_=sa.Date) for k in self.OFFSETS}
 
     def month(self, offset: int):
         return self._months[offset]
@@ -179,9 +186,23 @@ class _LiteralBounds(_Bounds):
         query = sa.select(table.c.uscc.label("key"), *columns).group_by(table.c.uscc)
         if since is not None:
             query = query.where(table.c.month >= self.month(since), table.c.month < self.month(0))
-        if self.usccs is not None:
-            query = query.where(table.c.uscc.in_(self.usccs))
+        if self.filtered:
+            query = query.where(table.c.uscc.in_(sa.bindparam("usccs", expanding=True)))
         return query
+
+    @classmethod
+    def params(cls, as_of: date, usccs: list[str] | None) -> dict:
+        end = window_end(as_of)
+        values = {"as_of": as_of, "rating_year": rating_year_visible(as_of),
+                  **{f"m{k}": month_add(end, -k) for k in cls.OFFSETS}}
+        if usccs is not None:
+            values["usccs"] = usccs
+        return values
+
+
+@functools.cache
+def _shared_statement(builder, filtered: bool):
+    return builder(_SharedBounds(filtered))
 
 
 class _QueryTableBounds(_Bounds):
@@ -217,6 +238,8 @@ class months_before(ColumnElement):
 
     type = sa.Float()
     inherit_cache = True
+    # Both operands are part of the statement's cache key (and their bind parameters are extracted).
+    _traverse_internals = [("day", InternalTraversal.dp_clauseelement), ("end", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, day, end):
         self.day, self.end = day, end
@@ -318,10 +341,10 @@ def _ratings(bounds: _Bounds):
 def _events(bounds: _Bounds):
     t = PublicCreditEvent.__table__
     columns = [t.c.record_id, t.c.kind, t.c.severity, t.c.decided_on, t.c.repaired_on, t.c.force_majeure]
-    if isinstance(bounds, _LiteralBounds):
+    if isinstance(bounds, _SharedBounds):
         query = sa.select(t.c.uscc.label("key"), *columns).where(t.c.decided_on < bounds.as_of)
-        if bounds.usccs is not None:
-            query = query.where(t.c.uscc.in_(bounds.usccs))
+        if bounds.filtered:
+            query = query.where(t.c.uscc.in_(sa.bindparam("usccs", expanding=True)))
         return query
     q = bounds.q
     return (sa.select(q.c.qid.label("key"), *columns)
@@ -346,8 +369,8 @@ def _month_numbers(values) -> np.ndarray:
 class _Rows:
     """One source's result rows placed in query order: column arrays with NaN where a query has no row."""
 
-    def __init__(self, connection, query, keys: pd.Index):
-        result = connection.execute(query)
+    def __init__(self, connection, query, keys: pd.Index, params: dict | None = None):
+        result = connection.execute(query, params or {})
         rows = result.fetchall()
         self.n = len(keys)
         self.names = list(result.keys())
@@ -432,12 +455,16 @@ class _Base:
     section: np.ndarray
 
 
-def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
+SOURCES = {"tax": _tax, "utilities": _utilities, "social_insurance": _social_insurance,
+           "housing_fund": _housing_fund, "ratings": _ratings, "events": _events}  # biggest first
+
+
+def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
     keys = base.keys
     end_month = base.as_of.astype("datetime64[M]").astype(float)  # months since 1970 of the window end
     out: dict[str, np.ndarray] = {}
 
-    tax = _Rows(connection, _tax(bounds), keys)
+    tax = rows["tax"]
     sales = _series_features(tax, "sales")
     founded = base.established.astype("datetime64[M]").astype(float)
     expected = np.clip(end_month - founded - 1, 0, WINDOW)
@@ -454,9 +481,9 @@ def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
     for name in ("zero_sales_months", "tax_paid_months", "tax_arrears_months"):
         out[name] = _where(has_tax, tax.floats(name))
     out["tax_arrears_recency"] = end_month - tax.months("tax_last_arrears")
-    out["tax_rating"] = _Rows(connection, _ratings(bounds), keys).floats("rating_code") % 10
+    out["tax_rating"] = rows["ratings"].floats("rating_code") % 10
 
-    si = _Rows(connection, _social_insurance(bounds), keys)
+    si = rows["social_insurance"]
     si_n = si.floats("si_n")
     last3, first3 = si.floats("si_last3"), si.floats("si_first3")
     with np.errstate(all="ignore"):
@@ -467,7 +494,7 @@ def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
         out[name] = _where(si_n > 0, si.floats(name))
     out["si_arrears_recency"] = end_month - si.months("si_last_arrears")
 
-    hf = _Rows(connection, _housing_fund(bounds), keys)
+    hf = rows["housing_fund"]
     last3, first3 = hf.floats("hf_last3"), hf.floats("hf_first3")
     with np.errstate(all="ignore"):
         out["hf_contributors_level"] = np.log1p(last3)
@@ -475,7 +502,7 @@ def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
     out["hf_arrears_months"] = _where(hf.floats("hf_n") > 0, hf.floats("hf_arrears_months"))
     out["hf_arrears_recency"] = end_month - hf.months("hf_last_arrears")
 
-    util = _Rows(connection, _utilities(bounds), keys)
+    util = rows["utilities"]
     util_n = util.floats("util_n")
     out["electricity_trend"] = util.floats("power_late") - util.floats("power_early")
     out["utility_usage_trend"] = util.floats("use_late") - util.floats("use_early")
@@ -484,7 +511,7 @@ def _assemble(connection, bounds: _Bounds, base: _Base) -> pd.DataFrame:
         out[name] = _where(util_n > 0, util.floats(name))
     out["utility_unpaid_recency"] = end_month - util.months("util_last_unpaid")
 
-    out.update(_event_features(_Rows(connection, _events(bounds), keys), base.as_of, end_month))
+    out.update(_event_features(rows["events"], base.as_of, end_month))
 
     out["age_years"] = (base.as_of - base.established).astype(float) / DAYS_PER_YEAR
     with np.errstate(all="ignore"):
@@ -513,9 +540,13 @@ def _enterprises(connection, usccs: list[str] | None) -> dict[str, np.ndarray]:
 IN_LIST_LIMIT = 500  # above this many enterprises the whole table is aggregated and then filtered
 
 
-def features_as_of(session: Session, as_of: date | None = None, usccs: Iterable[str] | None = None) -> pd.DataFrame:
+def features_as_of(session: Session, as_of: date | None = None, usccs: Iterable[str] | None = None, *,
+                   threads: int = 1) -> pd.DataFrame:
     """Feature rows indexed by USCC, every enterprise (or those in `usccs`) as of one date (default: the
-    data end). Enterprises unknown to the registry are left out."""
+    data end). Enterprises unknown to the registry are left out.
+
+    `threads` > 1 runs the sources' queries side by side on their own connections (the database does the
+    work, outside the GIL); they then see committed data only, so the session should have committed."""
     as_of = as_of or data_end_as_of(session)
     connection = session.connection()
     wanted = None if usccs is None else list(dict.fromkeys(usccs))
@@ -526,7 +557,28 @@ def features_as_of(session: Session, as_of: date | None = None, usccs: Iterable[
         firms = {k: v[keep] for k, v in firms.items()}
     base = _Base(pd.Index(firms["uscc"], name="uscc"), np.full(len(firms["uscc"]), np.datetime64(as_of, "D")),
                  firms["established"], firms["capital_fen"], firms["size_class"], firms["section"])
-    return _assemble(connection, _LiteralBounds(as_of, in_list), base)
+    params = _SharedBounds.params(as_of, in_list)
+    filtered = in_list is not None
+    if threads > 1 and _parallel_safe(session):
+        engine = session.get_bind()
+
+        def fetch(builder):
+            with engine.connect() as own:
+                return _Rows(own, _shared_statement(builder, filtered), base.keys, params)
+
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ml-features") as pool:
+            rows = dict(zip(SOURCES, pool.map(fetch, SOURCES.values()), strict=True))
+    else:
+        rows = {name: _Rows(connection, _shared_statement(builder, filtered), base.keys, params)
+                for name, builder in SOURCES.items()}
+    return _assemble(rows, base)
+
+
+def _parallel_safe(session: Session) -> bool:
+    """Other connections see what this session sees only when it is bound to an engine (not to one
+    connection holding an open outer transaction, as in the tests) of a database that is not in memory."""
+    bind = session.get_bind()
+    return isinstance(bind, sa.engine.Engine) and bind.url.database not in (None, "", ":memory:")
 
 
 def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
@@ -561,7 +613,9 @@ def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
         base = _Base(pd.RangeIndex(len(queries)), np.array(as_of, dtype="datetime64[D]"),
                      pick(firms["established"], np.datetime64("NaT")), pick(firms["capital_fen"], np.nan),
                      pick(firms["size_class"], None), pick(firms["section"], None))
-        frame = _assemble(connection, _QueryTableBounds(table), base)
+        bounds = _QueryTableBounds(table)
+        frame = _assemble({name: _Rows(connection, builder(bounds), base.keys) for name, builder in SOURCES.items()},
+                          base)
     finally:
         table.drop(connection)
     frame.index = queries.index

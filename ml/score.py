@@ -95,13 +95,13 @@ def family_reasons(model: WhitelistModel, contrib: np.ndarray) -> list[list[dict
 
 
 def score_frame(session: Session, model: WhitelistModel, *, as_of: date | None = None,
-                usccs=None, features: pd.DataFrame | None = None, progress=None) -> pd.DataFrame:
+                usccs=None, features: pd.DataFrame | None = None, progress=None, threads: int = 1) -> pd.DataFrame:
     """PD, points, grade, gates and reasons for every enterprise (or those in `usccs`), not yet stored."""
     step = progress or (lambda _label: None)
     as_of = as_of or data_end_as_of(session)
     if features is None:
         step("features")
-        features = features_as_of(session, as_of, usccs)
+        features = features_as_of(session, as_of, usccs, threads=threads)
     if features.empty:
         return pd.DataFrame(columns=["pd_12m", "points", "grade", "failed_gates", "gates_passed", "lenient",
                                      "reasons"], index=features.index)
@@ -151,9 +151,9 @@ def store(session: Session, frame: pd.DataFrame, model_version: str, as_of: date
 
 
 def score_and_store(session: Session, model: WhitelistModel, model_version: str, *, as_of: date | None = None,
-                    usccs=None, progress=None) -> Scored:
+                    usccs=None, progress=None, threads: int = 1) -> Scored:
     as_of = as_of or data_end_as_of(session)
-    frame = score_frame(session, model, as_of=as_of, usccs=usccs, progress=progress)
+    frame = score_frame(session, model, as_of=as_of, usccs=usccs, progress=progress, threads=threads)
     (progress or (lambda _label: None))("store")
     scored_at = utcnow()
     ids = store(session, frame, model_version, as_of, scored_at)

@@ -148,3 +148,25 @@ def test_falling_sales_and_shrinking_headcount_show_as_negative_trends(db_sessio
     assert row.headcount_trend < 0
     assert row.tax_arrears_months == 3
     assert row.tax_arrears_recency == 1
+
+
+def test_queries_side_by_side_on_their_own_connections_give_the_same_rows(tmp_path):
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from ml import synthetic
+    from models import Base
+    from xinyidai.database import ensure_reference_data
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'parallel.sqlite3'}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        ensure_reference_data(connection)
+    with Session(engine) as session:
+        synthetic.populate(session, enterprises=60, seed=2)
+        session.commit()
+        one = features_as_of(session, date(2026, 11, 1))
+        two = features_as_of(session, date(2026, 11, 1), threads=2)
+    engine.dispose()
+    assert len(one) == 60
+    pd.testing.assert_frame_equal(one, two)

@@ -22,6 +22,7 @@ from ml.train import NotEnoughLabels, train
 from models.scoring import ModelVersion, Score
 from xinyidai.scoring.whitelist import whitelisted
 
+FEATURE_THREADS = 2  # a batch run's feature queries side by side (the machine has two cores)
 DATA_END_MAX_AGE = 300.0  # seconds an on-demand rescore reuses the data end found by an earlier one
 
 
@@ -45,7 +46,8 @@ def active(session: Session, instance_path: str | Path):
 def score_everyone(session: Session, instance_path: str | Path, *, as_of: date | None = None,
                    progress=None) -> Scored:
     version, model = active(session, instance_path)
-    scored = score_and_store(session, model, version, as_of=as_of, progress=progress)
+    session.commit()  # the feature queries run on their own connections and see committed data only
+    scored = score_and_store(session, model, version, as_of=as_of, progress=progress, threads=FEATURE_THREADS)
     session.commit()
     return scored
 

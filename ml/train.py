@@ -118,7 +118,7 @@ class WhitelistModel:
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
         return self.booster.predict(self.matrix(frame), raw_score=True, num_iteration=self.best_iteration,
-                                    num_threads=THREADS)
+                                    num_threads=_threads_for(len(frame)))
 
     def logit(self, frame: pd.DataFrame) -> np.ndarray:
         return self.calibration.logit(self.raw(frame))
@@ -127,7 +127,7 @@ class WhitelistModel:
         """(calibrated PD, contributions) from one pass of pred_contrib: the contributions plus the bias
         column add up to the raw log-odds, so the PD needs no second prediction."""
         contrib = self.booster.predict(self.matrix(frame), pred_contrib=True, num_iteration=self.best_iteration,
-                                       num_threads=THREADS)
+                                       num_threads=_threads_for(len(frame)))
         logit = self.calibration.logit(contrib.sum(axis=1))
         scale = self.calibration.a if self.calibration.kind == "platt" else 1.0
         return 1.0 / (1.0 + np.exp(-logit)), contrib[:, :-1] * scale
@@ -140,8 +140,13 @@ class WhitelistModel:
         """Per-feature contributions to the calibrated log-odds (n × features; Platt scales them by `a`).
         Positive raises the PD."""
         contrib = self.booster.predict(self.matrix(frame), pred_contrib=True, num_iteration=self.best_iteration,
-                                       num_threads=THREADS)[:, :-1]
+                                       num_threads=_threads_for(len(frame)))[:, :-1]
         return contrib * (self.calibration.a if self.calibration.kind == "platt" else 1.0)
+
+
+def _threads_for(rows: int) -> int:
+    """A second OpenMP thread only pays off on a batch; for one enterprise its wake-up is the cost."""
+    return THREADS if rows >= 2000 else 1
 
 
 def to_matrix(frame: pd.DataFrame, features: list[str], categories: dict[str, list]) -> np.ndarray:

@@ -24,6 +24,19 @@ def wan(fen: int | None) -> str:
     return "—" if fen is None else f"{fen / 1_000_000:,.2f}".rstrip("0").rstrip(".")
 
 
+def money(fen: int | None) -> str:
+    """An amount as people say it: 200 万元 in Chinese, 2,000,000 yuan in English."""
+    if fen is None:
+        return "—"
+    return f"{fen / 100:,.0f} yuan" if locale_code() == "en" else f"{wan(fen)} 万元"
+
+
+def money_range(low: int, high: int) -> str:
+    if locale_code() == "en":
+        return f"{low / 100:,.0f} – {high / 100:,.0f} yuan"
+    return f"{wan(low)} – {wan(high)} 万元"
+
+
 def percent(basis_points: int | None) -> str:
     return "—" if basis_points is None else f"{basis_points / 100:.2f}%"
 
@@ -92,7 +105,7 @@ def reason_text(reason) -> str:
 
 def template_helpers() -> dict:
     return {
-        "yuan": yuan, "wan": wan, "percent": percent, "ratio": ratio, "duration": duration, "when": when,
+        "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio, "duration": duration, "when": when,
         "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text, "gate_text": wording.gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,

@@ -96,11 +96,11 @@ def test_score_grade_whitelist_and_reasons_in_plain_words(client, db_session, ow
     assert "688" in page
     assert ">A<" in page
     assert "已列入" in page
-    assert "有纳税月数：提升了评分" in page  # the ML feature list's own wording
-    assert "水电气最长逾期天数：拉低了评分" in page
+    assert "纳税：有纳税月数表现良好，提升了评分" in page  # the scoring engine's own wording
+    assert "水电气：水电气最长逾期天数表现欠佳，拉低了评分" in page
     assert "已通过全部准入规则" in page
     english = text(client.get(PATH + "?lang=en"))
-    assert "months with tax paid: raised the score" in english
+    assert "Tax: months with tax paid raised the score" in english
 
 
 def test_failed_gates_say_what_failed_and_how_to_repair(client, db_session, owner):

@@ -103,10 +103,16 @@ def reason_text(reason) -> str:
     return wording.reason_text(reason.family, reason.feature, reason.contribution, locale_code())
 
 
+def gate_text(gate: dict) -> tuple[str, str]:
+    return wording.gate_text(gate, locale_code())
+
+
 def template_helpers() -> dict:
     return {
-        "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio, "duration": duration, "when": when,
-        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text, "gate_text": wording.gate_text,
+        "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio,
+        "duration": duration, "when": when,
+        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text,
+        "gate_text": gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,
             "guarantee": {g.value: label for g, label in wording.GUARANTEES.items()},

@@ -116,13 +116,13 @@ class Advice:
     action: str
 
 
-def advice(held: DataHeld, score: Score | None, today: date) -> list[Advice]:
+def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh") -> list[Advice]:
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
     from xinyidai.enterprise.wording import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
 
-    items = [Advice(*gate_text(gate)) for gate in (score.failed_gates if score else [])]
+    items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]
     if unrepaired:
         kinds = _("、").join(sorted({str(PUBLIC_CREDIT_KIND[e.kind]) for e in unrepaired}))

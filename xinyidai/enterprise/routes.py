@@ -187,7 +187,7 @@ def _render_profile(status: int = 200, **form_overrides):
     held = queries.data_held(db.session, uscc)
     return render_template(
         "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held,
-        advice=queries.advice(held, standing.score, operations.shanghai_today()),
+        advice=queries.advice(held, standing.score, operations.shanghai_today(), locale_code()),
         commitments=queries.commitments(db.session, uscc), reports=queries.self_reports(db.session, uscc),
         commitment_form=form_overrides.get("commitment_form") or forms.CommitmentForm(formdata=None),
         report_form=form_overrides.get("report_form") or forms.SelfReportForm(formdata=None),

@@ -56,15 +56,6 @@ PUBLIC_CREDIT_KIND = {
 }
 SEVERITY = {Severity.MINOR: _l("轻微"), Severity.GENERAL: _l("一般"), Severity.SERIOUS: _l("严重")}
 
-GATES = {
-    "dishonest_debtor": (_l("存在未修复的失信被执行人记录"),
-                         _l("履行生效法律文书确定的义务后，向法院申请删除失信信息，再申请信用修复。")),
-    "serious_violation": (_l("被列入严重违法失信名单"),
-                          _l("完成整改并满足期限后，向作出认定的部门申请移出名单并修复信用。")),
-    "not_operating": (_l("登记状态不是存续"), _l("如登记信息有误，请联系市场监管部门更正。")),
-    "tax_rating_d": (_l("纳税信用等级为 D 级"), _l("依法补缴税款、滞纳金和罚款后，按规定申请纳税信用修复。")),
-}
-
 REASON_FAMILIES = {
     "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"),
     "public_credit": _l("公共信用"), "age_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
@@ -78,29 +69,19 @@ FAMILY_ADVICE = {
 }
 
 
-def gate_text(gate: dict) -> tuple[str, str]:
-    """(what failed, how to repair it) for one failed gate of a score."""
-    name = gate.get("gate", "")
-    problem, repair = GATES.get(name, (None, None))
-    if problem is None:
-        return _("未通过准入规则：%(gate)s", gate=name), _("请联系区金融服务办了解修复办法。")
-    return str(problem), str(repair)
+def gate_text(gate: dict, locale: str) -> tuple[str, str]:
+    """(what failed, how to repair it) for one failed gate of a score, in the scoring engine's own words."""
+    from ml.gates import GATES
+
+    spec = GATES.get(gate.get("gate", ""))
+    if spec is None:  # a gate newer than this page: still said, never hidden
+        return _("未通过准入规则：%(gate)s", gate=gate.get("gate", "")), _("请联系区金融服务办了解修复办法。")
+    return (spec.en, spec.advice_en) if locale == "en" else (spec.zh, spec.advice_zh)
 
 
 def reason_text(family: str, feature: str, contribution: float, locale: str) -> str:
-    """One score reason in plain words: the feature (ML's own wording when available) and its direction."""
-    what = _feature_words(feature, locale) or str(REASON_FAMILIES.get(family, family))
-    if contribution < 0:
-        return _("%(what)s：提升了评分", what=what)
-    return _("%(what)s：拉低了评分", what=what)
+    """One score reason in plain words (the scoring engine's wording: family, strongest feature, direction)."""
+    from ml.reasons import reason_text as worded
 
-
-def _feature_words(feature: str, locale: str) -> str | None:
-    try:  # the ML engineer's feature list words every feature in both languages
-        from ml.features import FEATURE_BY_NAME
-    except ImportError:  # pragma: no cover - ml/ is part of the package
-        return None
-    spec = FEATURE_BY_NAME.get(feature)
-    if spec is None:
-        return None
-    return spec.en if locale == "en" else spec.zh
+    words = worded({"family": family, "feature": feature, "contribution": contribution})
+    return words["en"] if locale == "en" else words["zh"]

@@ -16,7 +16,8 @@ from xinyidai.extensions import db
               help="Size of the demo population generated into an empty database.")
 @with_appcontext
 def setup_command(enterprises: int) -> None:
-    """Create or migrate the database; on an empty one, generate the demo population; print demo logins."""
+    """Create or migrate the database; on an empty one, generate the demo population; train and score with a
+    first model if none is active; print demo logins."""
     from flask_migrate import upgrade
 
     from xinyidai.demo.logins import demo_logins
@@ -31,6 +32,14 @@ def setup_command(enterprises: int) -> None:
                    f"{summary['seconds']['total']:.0f} s")
     else:
         click.echo(f"Database ready ({database}); existing data kept.")
+    from xinyidai.scoring.service import ensure_model
+
+    model = ensure_model(db.session, Path(current_app.instance_path))
+    db.session.commit()
+    if model is None:
+        click.echo("No model yet: too few bank-reported loan outcomes to train one (xyd ml train later).")
+    else:
+        click.echo(f"Active model {model.version}; every enterprise scored.")
     click.echo("\nDemo logins (one per role):")
     for login in demo_logins():
         click.echo(f"  {login['role']:<10} {login['username']:<22} {login['password']}  {login['description']}")

@@ -12,9 +12,9 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 14, 34
-MAX_X_LABELS = 8
+WIDTH, HEIGHT = 480, 210
+LEFT, RIGHT, TOP, BOTTOM = 50, 8, 12, 30
+MAX_X_LABELS = 6
 _ids = count(1)
 
 
@@ -81,7 +81,7 @@ def chart(points: list[Point], *, title: str, summary: str, unit: str, locale: s
         else:
             marks.append(f'<circle class="chart__mark{flag}" cx="{middle:.1f}" cy="{y(point.value):.1f}" r="3.5">{tip}</circle>')
         if i % every == 0 or i == len(points) - 1:
-            labels.append(f'<text class="chart__axis" x="{middle:.1f}" y="{HEIGHT - 12}" text-anchor="middle">'
+            labels.append(f'<text class="chart__axis" x="{middle:.1f}" y="{HEIGHT - 10}" text-anchor="middle">'
                           f'{escape(point.label[2:] if len(point.label) == 7 else point.label)}</text>')
     line = ""
     if kind == "line" and len(points) > 1:

@@ -59,7 +59,7 @@ def _uscc() -> str:
 def _attach(form, errors: dict, renames: dict | None = None) -> None:
     """Put a service's field messages beside the form's fields (unknown fields go to the first one)."""
     for name, messages in errors.items():
-        target = getattr(form, (renames or {}).get(name, name), None) or next(iter(form))
+        target = getattr(form, (renames or {}).get(name, name), None) or next(f for f in form if f.name != "csrf_token")
         target.errors = [*target.errors, *messages] if isinstance(target.errors, list) else list(messages)
 
 

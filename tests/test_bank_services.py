@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from models.audit import AuditEntry
 from models.base import utcnow
 from models.consent import Authorization
+from models.enterprise import Enterprise
 from models.identity import Role
 from models.lending import (
     Application,
@@ -23,7 +24,7 @@ from xinyidai.bank import operations
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, add_working_days, pipeline_page, working_days_between
-from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition
+from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition, transition
 
 S = ApplicationState
 PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount_fen": 10_000_000,
@@ -147,3 +148,20 @@ def test_working_days_skip_weekends():
     assert add_working_days(friday, 1).date() == date(2026, 11, 23)
     assert working_days_between(friday, datetime(2026, 11, 23, 2, tzinfo=UTC)) == 1
     assert working_days_between(friday, friday) == 0
+
+
+def test_contact_details_only_for_the_bank_that_claimed_the_need(db_session, make_application, make_user):
+    application = make_application()
+    enterprise = db_session.get(Enterprise, application.uscc)
+    enterprise.contact_name, enterprise.contact_phone = "王经理", "13800000000"
+    enterprise_user = make_user(Role.ENTERPRISE, enterprise_uscc=application.uscc)
+    grant = Authorization(uscc=application.uscc, sources=["tax"], all_banks=True, granted_by_id=enterprise_user.id,
+                          granted_at=utcnow() - timedelta(days=1), expires_at=utcnow() + timedelta(days=30))
+    db_session.add(grant)
+    db_session.flush()
+    matched = enterprise_view(db_session, application, web())
+    assert matched.detail["name"] == enterprise.name
+    assert matched.detail["contact_phone"] is None
+    transition(db_session, application, ApplicationState.CLAIMED, web())
+    claimed = enterprise_view(db_session, application, web())
+    assert claimed.detail["contact_phone"] == "13800000000"

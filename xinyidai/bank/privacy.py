@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import Enterprise
-from models.lending import Application
+from models.lending import Application, ApplicationState
 from models.scoring import Score
 from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
 from xinyidai.audit import record
@@ -54,6 +54,13 @@ def summary_of(session: Session, enterprise: Enterprise, today: date) -> dict:
     }
 
 
+# States in which this bank's application holds the enterprise's need (claimed and after).
+HOLDS_THE_NEED = frozenset({
+    ApplicationState.CLAIMED, ApplicationState.APPROVED, ApplicationState.DISBURSED, ApplicationState.REPAYING,
+    ApplicationState.OVERDUE, ApplicationState.REPAID, ApplicationState.DEFAULTED,
+})
+
+
 def enterprise_view(session: Session, application: Application, actor: Actor, *, remote_addr: str | None = None,
                     now: datetime | None = None) -> EnterpriseView:
     """The enterprise behind an application as this bank may see it; records the view of detail in the audit log."""
@@ -64,6 +71,9 @@ def enterprise_view(session: Session, application: Application, actor: Actor, *,
     if authorization is None:
         return view
     view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources))
+    if application.state not in HOLDS_THE_NEED:
+        # Contact details go only to the bank that has claimed (受理) the need, never to every matched bank.
+        view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
     record("view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
            subject_uscc=enterprise.uscc, authorization_id=authorization.id, remote_addr=remote_addr,
            detail={"application_id": application.id, "bank_id": application.bank_id, "channel": actor.channel.value,

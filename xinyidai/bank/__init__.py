@@ -8,8 +8,10 @@ def init_app(app) -> None:
 
     from models.identity import Role
     from xinyidai.bank.routes import bp
+    from xinyidai.lending import working_days
     from xinyidai.web.navigation import add_nav_item
 
+    working_days.init_app(app)
     app.register_blueprint(bp)
     for order, endpoint, label in ((10, "bank.pipeline", _l("待受理需求")), (15, "bank.applications", _l("我的申请")),
                                    (20, "bank.products", _l("贷款产品")), (30, "bank.bank_dashboard", _l("业务看板")),

@@ -8,7 +8,7 @@ milliseconds (bench/pipeline_bench.py measures it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,36 +17,11 @@ from models.base import utcnow
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
 from models.scoring import GRADE_SCALE, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.lending.working_days import current_calendar
 
 S = ApplicationState
-# China has one time zone and no daylight saving; working days are counted on Shanghai dates.
-SHANGHAI = timezone(timedelta(hours=8))
 SORTS = ("newest", "oldest", "rank")
 MAX_PER_PAGE = 100
-
-
-# ---------------------------------------------------------------- working days (SLA clock)
-
-def add_working_days(start: datetime, days: int) -> datetime:
-    """The moment `days` working days (Monday–Friday; public holidays are not modelled) after `start`."""
-    moment = start.astimezone(SHANGHAI)
-    step = 1 if days >= 0 else -1
-    remaining = abs(days)
-    while remaining:
-        moment += timedelta(days=step)
-        if moment.weekday() < 5:
-            remaining -= 1
-    return moment
-
-
-def working_days_between(start: datetime, end: datetime) -> int:
-    """Working days after `start`'s date up to `end`'s date (claimed the same day: 0)."""
-    first, last = start.astimezone(SHANGHAI).date(), end.astimezone(SHANGHAI).date()
-    days, count = (last - first).days, 0
-    for offset in range(1, days + 1):
-        if (first + timedelta(days=offset)).weekday() < 5:
-            count += 1
-    return count
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -119,8 +94,9 @@ def pipeline_page(session: Session, bank_id: int, filters: PipelineFilters, *, p
              "rank": (Application.match_rank.desc(), Application.id.desc())}[filters.sort if filters.sort in SORTS
                                                                               else "newest"]
     rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page + 1)).all()
+    calendar = current_calendar()
     items = [PipelineRow(app, need, district, industry, getattr(size, "value", size), grade_value, bool(is_listed),
-                         add_working_days(app.created_at, sla_working_days))
+                         calendar.add_working_days(app.created_at, sla_working_days))
              for app, need, district, industry, size, grade_value, is_listed in rows[:per_page]]
     return Page(items, page, per_page, has_more=len(rows) > per_page)
 
@@ -230,10 +206,11 @@ def dashboard(session: Session, bank_id: int, *, sla_working_days: int, now: dat
     funnel = {key: sum(getattr(p, key) for p in products) for key in ("matched", "claimed", "approved", "disbursed")}
     claims = session.execute(sa.select(Application.created_at, Application.claimed_at)
                              .where(Application.bank_id == bank_id, Application.claimed_at.is_not(None))).all()
-    waits = sorted(working_days_between(created, claimed) for created, claimed in claims)
+    calendar = current_calendar()
+    waits = sorted(calendar.working_days_between(created, claimed) for created, claimed in claims)
     hours = [(claimed - created).total_seconds() / 3600 for created, claimed in claims]
-    within = sum(1 for created, claimed in claims if claimed <= add_working_days(created, sla_working_days))
-    cutoff = add_working_days(now, -sla_working_days)
+    within = sum(1 for created, claimed in claims if claimed <= calendar.add_working_days(created, sla_working_days))
+    cutoff = calendar.add_working_days(now, -sla_working_days)
     open_past_sla = session.scalar(
         sa.select(sa.func.count()).select_from(Application).join(FinancingNeed, FinancingNeed.id == Application.need_id)
         .where(Application.bank_id == bank_id, Application.state == S.MATCHED,

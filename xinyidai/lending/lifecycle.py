@@ -180,12 +180,27 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         application.disbursed_on = date.fromisoformat(detail["disbursed_on"])
         application.guarantee_type = GuaranteeType(detail["guarantee_type"])
         need.status = NeedStatus.CLOSED
+        _mark_first_loan(session, application)
     elif to_state in (S.OVERDUE, S.DEFAULTED):
         application.days_past_due = int(detail.get("days_past_due", application.days_past_due))
     elif to_state in (S.REPAYING, S.REPAID):
         application.days_past_due = 0
     elif to_state is S.WITHDRAWN and holds_claim:
         _release_need(need)
+
+
+def _mark_first_loan(session: Session, application: Application) -> None:
+    """首贷户: the enterprise's earliest loan made through the platform is its first loan, whichever channel
+    reported it. A loan reported late but disbursed earlier takes the mark from the one that had it."""
+    earlier = session.scalars(
+        sa.select(Application).where(Application.uscc == application.uscc, Application.id != application.id,
+                                     Application.disbursed_on.is_not(None))
+    ).all()
+    own_key = (application.disbursed_on, application.id)
+    application.first_loan = all((other.disbursed_on, other.id) > own_key for other in earlier)
+    if application.first_loan:
+        for other in earlier:
+            other.first_loan = False
 
 
 def _release_need(need: FinancingNeed) -> None:

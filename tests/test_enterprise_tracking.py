@@ -1,4 +1,4 @@
-"""Tracking: every application with its time line, in-app notifications of what banks did, withdrawing."""
+"""Tracking: every application with its time line, withdrawing (notifications: test_enterprise_notifications)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, ApplicationState, Channel, GuaranteeType
 from tests.conftest import csrf_token
-from xinyidai.enterprise import operations, queries
+from xinyidai.enterprise import operations
 from xinyidai.lending.lifecycle import Actor, Disbursement, transition
 
 S = ApplicationState
@@ -65,32 +65,6 @@ def test_a_decline_shows_the_banks_reason(client, db_session, world):
     assert "需追加保证人" in page
     english = text(client.get(f"/enterprise/applications/{world['application'].id}?lang=en"))
     assert "insufficient guarantee or collateral" in english
-
-
-def test_notifications_count_unread_bank_moves_only_and_can_be_marked_read(client, db_session, world):
-    assert "通知（" not in text(client.get("/enterprise/needs"))
-    bank_acts(db_session, world, (S.CLAIMED, None), (S.APPROVED, None))
-    page = text(client.get("/enterprise/needs"))
-    assert "通知（2）" in page  # in the navigation on every portal page
-    notes = text(client.get("/enterprise/notifications"))
-    assert notes.count("ent-note--unread") == 2
-    assert "银行审批通过" in notes
-    assert "松江农商银行" in notes
-    client.post("/enterprise/notifications/read", data={"csrf_token": csrf_token(client, "/enterprise/notifications")})
-    assert "通知（" not in text(client.get("/enterprise/needs"))
-    assert text(client.get("/enterprise/notifications")).count("ent-note--unread") == 0
-    # the enterprise's own withdrawal is not news to itself
-    client.post(f"/enterprise/applications/{world['application'].id}/withdraw",
-                data={"csrf_token": csrf_token(client, "/enterprise/notifications")})
-    assert queries.unread_count(db_session, world["owner"]) == 0
-
-
-def test_notification_markers_are_per_user(client, db_session, world, make_user):
-    colleague = make_user(Role.ENTERPRISE, enterprise_uscc=world["owner"].enterprise_uscc)
-    bank_acts(db_session, world, (S.CLAIMED, None))
-    client.post("/enterprise/notifications/read", data={"csrf_token": csrf_token(client, "/enterprise/notifications")})
-    assert queries.unread_count(db_session, world["owner"]) == 0
-    assert queries.unread_count(db_session, colleague) == 1
 
 
 def test_withdrawing_an_application_and_refusal_after_disbursement(client, db_session, world):

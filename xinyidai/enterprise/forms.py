@@ -27,8 +27,8 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
@@ -236,3 +236,9 @@ class SelfReportForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
+
+
+class MarkReadForm(FlaskForm):
+    """"Mark all read" on the notifications page: up to the newest notification that page showed."""
+
+    up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())

@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -31,9 +33,11 @@ from models.lending import (
     NeedStatus,
     Product,
 )
+from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
+from xinyidai.enterprise.queries import unread_query
 from xinyidai.lending.lifecycle import TERMINAL, Actor, transition
 from xinyidai.lending.matching import Fit, assess, match_need, standing_of
 from xinyidai.uscc import validate_uscc
@@ -462,7 +466,21 @@ def add_self_report(session: Session, user: User, *, topic: str, period: str | N
     return report
 
 
-def mark_notifications_read(session: Session, user: User, up_to_event_id: int) -> None:
-    """The read marker lives in the audit log (no table of its own yet): one row per "mark as read"."""
-    record("notifications_read", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
-           detail={"up_to_event_id": int(up_to_event_id)})
+def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int | None = None,
+                            application: Application | None = None) -> int:
+    """Mark the user's unread notifications read: those up to `up_to_event_id` (the newest one the page showed,
+    so news that arrived meanwhile stays unread), or only those about `application`; returns how many.
+
+    Reading is the user's own state, not a privacy event, so it is not written to the audit log.
+    """
+    unread = unread_query(user, ApplicationEvent.id, sa.literal(user.id),
+                          sa.literal(utcnow(), NotificationRead.read_at.type))
+    if up_to_event_id is not None:
+        unread = unread.where(ApplicationEvent.id <= up_to_event_id)
+    if application is not None:
+        unread = unread.where(ApplicationEvent.application_id == application.id)
+    # A double click runs two of these at once: the second finds the rows the first just wrote.
+    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
+                 .on_conflict_do_nothing())
+    return session.execute(statement).rowcount

@@ -20,6 +20,7 @@ from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.identity import User
 from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed, Product
+from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistPolicy, WhitelistStatus, WhitelistVersion
 from models.sources import (
     HousingFundMonth,
@@ -343,42 +344,36 @@ class Notification:
     unread: bool
 
 
-def _notification_query(uscc: str, own_users: set[int], *columns):
-    """What banks (and the platform) did to the enterprise's applications; its own moves and plain matches
-    are not news."""
-    query = (sa.select(*(columns or (ApplicationEvent, Application))).select_from(ApplicationEvent)
-             .join(Application, Application.id == ApplicationEvent.application_id)
-             .where(Application.uscc == uscc, ApplicationEvent.to_state != S.MATCHED))
-    if own_users:
-        query = query.where(sa.or_(ApplicationEvent.actor_user_id.is_(None),
-                                   ApplicationEvent.actor_user_id.not_in(own_users)))
-    return query
+def notification_query(user: User, *columns):
+    """What banks (and the platform) did to the user's enterprise's applications; its own moves and plain
+    matches are not news. Selects `columns` (the event and its application by default)."""
+    own_users = own_user_ids_query(user.enterprise_uscc)
+    return (sa.select(*(columns or (ApplicationEvent, Application))).select_from(ApplicationEvent)
+            .join(Application, Application.id == ApplicationEvent.application_id)
+            .where(Application.uscc == user.enterprise_uscc, ApplicationEvent.to_state != S.MATCHED,
+                   sa.or_(ApplicationEvent.actor_user_id.is_(None), ApplicationEvent.actor_user_id.not_in(own_users))))
 
 
-def read_marker(session: Session, user_id: int) -> int:
-    detail = session.scalar(sa.select(AuditEntry.detail).where(AuditEntry.action == "notifications_read",
-                                                               AuditEntry.actor_user_id == user_id)
-                            .order_by(AuditEntry.id.desc()).limit(1))
-    return int((detail or {}).get("up_to_event_id", 0))
+def own_user_ids_query(uscc: str):
+    return sa.select(User.id).where(User.enterprise_uscc == uscc)
+
+
+def _read_by(user: User):
+    return sa.exists().where(NotificationRead.user_id == user.id, NotificationRead.event_id == ApplicationEvent.id)
 
 
 def notifications(session: Session, user: User, limit: int = 50) -> list[Notification]:
-    marker = read_marker(session, user.id)
-    rows = session.execute(_notification_query(user.enterprise_uscc, own_user_ids(session, user.enterprise_uscc))
+    rows = session.execute(notification_query(user, ApplicationEvent, Application, _read_by(user))
                            .order_by(ApplicationEvent.id.desc()).limit(limit))
-    return [Notification(event, application, event.id > marker) for event, application in rows]
+    return [Notification(event, application, not read) for event, application, read in rows]
+
+
+def unread_query(user: User, *columns):
+    return notification_query(user, *columns).where(~_read_by(user))
 
 
 def unread_count(session: Session, user: User) -> int:
-    marker = read_marker(session, user.id)
-    query = _notification_query(user.enterprise_uscc, own_user_ids(session, user.enterprise_uscc), sa.func.count())
-    return session.scalar(query.where(ApplicationEvent.id > marker))
-
-
-def newest_event_id(session: Session, user: User) -> int:
-    query = _notification_query(user.enterprise_uscc, own_user_ids(session, user.enterprise_uscc),
-                                sa.func.max(ApplicationEvent.id))
-    return session.scalar(query) or 0
+    return session.scalar(unread_query(user, sa.func.count()))
 
 
 # ---------------------------------------------------------------- what the enterprise says itself

@@ -388,6 +388,9 @@ def applications():
 @bp.route("/applications/<int:application_id>")
 def application_detail(application_id: int):
     application = operations.own_application(db.session, _user(), application_id)
+    # Opening the application is reading its news: the count in the navigation drops at once.
+    if operations.mark_notifications_read(db.session, _user(), application=application):
+        db.session.commit()
     return render_template("enterprise/application.html", application=application,
                            steps=queries.timeline(db.session, application), action_form=forms.ActionForm())
 
@@ -411,15 +414,16 @@ def withdraw_application(application_id: int):
 @bp.route("/notifications")
 def notifications():
     rows = queries.notifications(db.session, _user())
-    return render_template("enterprise/notifications.html", rows=rows, action_form=forms.ActionForm(),
-                           newest=max((n.event.id for n in rows), default=0))
+    form = forms.MarkReadForm(up_to=max((n.event.id for n in rows), default=0))
+    return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form)
 
 
 @bp.route("/notifications/read", methods=["POST"])
 def mark_read():
-    if not forms.ActionForm().validate():
+    form = forms.MarkReadForm()
+    if not form.validate():
         abort(400)
-    operations.mark_notifications_read(db.session, _user(), queries.newest_event_id(db.session, _user()))
+    operations.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
     db.session.commit()
     flash(_("已全部标为已读。"), "success")
     return redirect(url_for("enterprise.notifications"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -39,5 +40,37 @@ def _refuse_audit_changes(session, flush_context, instances):
 
 @event.listens_for(orm.Session, "do_orm_execute")
 def _refuse_bulk_audit_changes(state):
-    if (state.is_update or state.is_delete) and any(m.class_ is AuditEntry for m in state.all_mappers):
+    """Bulk UPDATE / DELETE through a session, on the mapped class or on its bare table."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if any(m.class_ is AuditEntry for m in state.all_mappers) or getattr(table, "name", None) == "audit_log":
         raise AuditLogIsAppendOnly("the audit log is append-only")
+
+
+_CHANGES_AUDIT_ROWS = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+\"?audit_log\b", re.IGNORECASE)
+
+
+@event.listens_for(sa.Engine, "before_cursor_execute")
+def _refuse_sql_audit_changes(_connection, _cursor, statement, _parameters, _context, _executemany):
+    """Plain SQL on any connection of the app (SQLite has no trigger; see below for PostgreSQL)."""
+    if "audit_log" in statement and _CHANGES_AUDIT_ROWS.match(statement):
+        raise AuditLogIsAppendOnly("the audit log is append-only")
+
+
+# On PostgreSQL the database itself refuses too, so SQL that never passes through this code (a psql session
+# or another program using the application's role) cannot rewrite history either. Migration 0004 creates the
+# same function and trigger; these listeners give databases built by `create_all` (tests) the same guard.
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+APPEND_ONLY_TRIGGER = """
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION audit_log_is_append_only()
+"""
+event.listen(AuditEntry.__table__, "after_create", sa.DDL(APPEND_ONLY_FUNCTION).execute_if(dialect="postgresql"))
+event.listen(AuditEntry.__table__, "after_create", sa.DDL(APPEND_ONLY_TRIGGER).execute_if(dialect="postgresql"))

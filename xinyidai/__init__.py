@@ -52,6 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     office.init_app(app)
     from xinyidai import enterprise
     enterprise.init_app(app)
+    from xinyidai import admin
+    admin.init_app(app)
     api.init_app(app)
     health.init_app(app)
     errors.init_app(app)

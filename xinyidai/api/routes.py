@@ -17,6 +17,7 @@ from models.identity import ApiToken
 from models.lending import Application, ApplicationState, Channel, LoanPerformance, Product
 from xinyidai.api import schemas
 from xinyidai.api.problems import http_problem, problem
+from xinyidai.audit import record
 from xinyidai.bank import operations
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.privacy import enterprise_view
@@ -28,7 +29,7 @@ from xinyidai.bank.schemas import (
     ReassignSchema,
     RepaymentSchema,
 )
-from xinyidai.bank.tokens import authenticate_token
+from xinyidai.bank.tokens import TOKEN_PREFIX, authenticate_token
 from xinyidai.extensions import db
 from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition
 
@@ -56,6 +57,11 @@ def authenticate() -> None:
     scheme, _, presented = header.partition(" ")
     token = authenticate_token(db.session, presented.strip()) if scheme.lower() == "bearer" else None
     if token is None:
+        # Kept like a failed login (who tried, from where); the limiter bounds how many an address can add.
+        shown = presented.strip()[:12] if presented.strip().startswith(TOKEN_PREFIX) else None
+        record("api_auth_failed", actor_label=shown, remote_addr=request.remote_addr,
+               detail={"scheme": scheme[:16] or None, "path": request.path[:200]})
+        db.session.commit()
         abort(401)
     g.api_token = token
     db.session.commit()  # last_used_at

@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from models.enterprise import Enterprise
 from models.identity import District, Role, User
 from models.lending import Bank
+from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
 from xinyidai.extensions import db
 from xinyidai.uscc import InvalidUSCC, validate_uscc
@@ -45,6 +46,12 @@ def create_user_command(username, role, display_name, district, bank_code, uscc,
                     is_tenant_admin=tenant_admin, **tenant)
     user.must_change_password = must_change_password
     db.session.add(user)
+    db.session.flush()
+    # Who may log in, and as what, is an authorization change like any other: it goes into the audit log.
+    record("user_created", actor_label="cli", subject_uscc=tenant.get("enterprise_uscc"),
+           detail={"user_id": user.id, "username": username, "role": role.value, "tenant_admin": tenant_admin,
+                   "must_change_password": must_change_password,
+                   **{k: v for k, v in tenant.items() if k != "enterprise_uscc"}})
     db.session.commit()
     click.echo(f"created {role.value} user {username} (id {user.id})")
 

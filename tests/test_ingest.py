@@ -166,6 +166,43 @@ def test_file_broken_half_way_leaves_nothing_behind(tmp_path, cli, registered, m
     assert count_rows(Delivery) == before
 
 
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_delivery_cut_off_mid_row_is_refused_whole_and_applies_once_complete(tmp_path, cli, registered, fmt):
+    """A transfer cut off mid-line would otherwise store its last row with a number short of its last digits."""
+    code = registered[0]
+    if fmt == "csv":
+        lines = ["uscc,month,invoiced_sales,tax_paid,in_arrears",
+                 *(f"{code},2024-{m:02d},1234567.89,12345.67,0" for m in range(1, 13))]
+        complete = "\n".join(lines) + "\n"
+    else:
+        rows = [{"uscc": code, "month": f"2024-{m:02d}", "invoiced_sales": "1234567.89", "tax_paid": "12345.67",
+                 "in_arrears": False} for m in range(1, 13)]
+        complete = "".join(json.dumps(row) + "\n" for row in rows)
+    cut = complete[:complete.rindex("12345.67") + 5]  # mid-row: the last amount lost its last digits
+    before = count_rows(Delivery)
+    (tmp_path / f"tax.{fmt}").write_text(cut, encoding="utf-8")
+    result, _ = ingest(cli, "tax", tmp_path / f"tax.{fmt}")
+    assert result.exit_code != 0
+    assert "cut off in transfer" in result.output
+    assert "传输不完整" in result.output
+    assert (count_rows(TaxMonth), count_rows(Delivery)) == (0, before)
+    (tmp_path / f"tax.{fmt}").write_text(complete, encoding="utf-8")
+    result, summary = ingest(cli, "tax", tmp_path / f"tax.{fmt}")
+    assert (summary["rows"], summary["inserted"], summary["rejected"]) == (12, 12, 0)
+
+
+def test_inbox_files_a_cut_off_delivery_under_failed(tmp_path, cli, registered):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "tax_rating_2025.csv").write_text(f"uscc,year,rating\n{registered[0]},2025,A\n{registered[1]},20",
+                                              encoding="utf-8")
+    result = cli.invoke(args=["ingest-inbox", str(inbox)])
+    assert result.exit_code == 1
+    assert "cut off in transfer" in result.output
+    assert (inbox / "failed" / "tax_rating_2025.csv").exists()
+    assert count_rows(Delivery) == 1  # the registry delivery of the fixture only
+
 def test_registry_validates_industry_and_district(tmp_path, cli):
     rows = [
         f"{fresh_uscc('310101')},甲公司,310101,C,13,2010-01-01,100.00,存续,微",

@@ -72,10 +72,28 @@ def check_header(spec: SourceSpec, header: list[str]) -> list[str]:
     return names
 
 
+def check_complete(path: Path) -> None:
+    """A delivery ends with a line break. One that stops mid-line was cut off in transfer, and its last row
+    may still parse — with a number missing its last digits — so the whole file is refused rather than
+    applied short."""
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, 2) == 0:
+                return  # empty: reported as "no header" once read
+            handle.seek(-1, 2)
+            last = handle.read(1)
+    except OSError as error:
+        raise DeliveryError(f"无法读取文件 {path}（cannot read file: {error.strerror or error}）") from None
+    if last not in (b"\n", b"\r"):
+        raise DeliveryError(f"文件在行中途结束，可能传输不完整，整个文件未导入，请重新报送 {path.name}"
+                            "（file ends mid-line, probably cut off in transfer: nothing was applied; deliver it again）")
+
+
 def read_rows(spec: SourceSpec, path: Path, fmt: str) -> RowSource:
     """Open the file and check its shape (a CSV header is read at once). Raises DeliveryError for a
     whole-file problem, now or while the rows are iterated; the caller's transaction makes that
     all-or-nothing."""
+    check_complete(path)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as error:

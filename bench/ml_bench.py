@@ -68,7 +68,6 @@ def _instance(variable: str, enterprises: int) -> Path:
 
 
 def quality() -> object:
-    from ml import metrics
     from ml.train import train
     from xinyidai.extensions import db
 
@@ -78,19 +77,17 @@ def quality() -> object:
         started = time.perf_counter()
         run = train(db.session)
         seconds = time.perf_counter() - started
-    truth = pd.read_csv(instance / "demo" / "truth.csv", dtype={"disbursed_on": str})
-    loans = run.loans.assign(disbursed_on=run.loans.as_of.astype(str))
-    holdout = loans[loans.holdout].merge(truth, on=["uscc", "disbursed_on"], how="left")
-    matched = holdout.true_pd_12m.notna().to_numpy()
+    from ml.truth import demo_quality, truth_file
+
+    truth = pd.read_csv(truth_file(instance), usecols=["uscc"])
     card = run.model.card
-    y = holdout.defaulted_x.to_numpy()[matched]
-    model_auc = metrics.auc(y, run.holdout_pd[matched])
-    true_auc = metrics.auc(y, holdout.true_pd_12m.to_numpy()[matched])
-    print(f"quality ({len(truth):,} enterprises, {len(loans):,} labelled loans, trained in {seconds:.1f} s)")
+    bars = demo_quality(run, truth_file(instance))
+    print(f"quality ({len(truth):,} enterprises, {len(run.loans):,} labelled loans, trained in {seconds:.1f} s)")
     print(f"  out-of-time holdout: {card['data_window']['holdout']['from']} … {card['data_window']['holdout']['to']}, "
-          f"{int(matched.sum()):,} loans, {int(y.sum())} defaults")
-    print(f"  AUC model {model_auc:.4f}   AUC true PD {true_auc:.4f}   gap {true_auc - model_auc:+.4f}   (bar: ≤ 0.02)")
-    print(f"  ECE {card['metrics']['ece']:.4f} (bar: < 0.02)   KS {card['metrics']['ks']:.4f}   "
+          f"{bars['holdout_loans']:,} loans, {bars['holdout_defaults']} defaults")
+    print(f"  AUC model {bars['model_auc']:.4f}   AUC true PD {bars['true_pd_auc']:.4f}   gap {bars['auc_gap']:+.4f}"
+          f"   (bar: ≤ {bars['auc_gap_bar']})")
+    print(f"  ECE {bars['ece']:.4f} (bar: < {bars['ece_bar']})   KS {card['metrics']['ks']:.4f}   "
           f"Brier {card['metrics']['brier']:.4f}   PSI(score) {card['metrics']['psi']['score']:.4f}")
     base = card["baseline"]["metrics"]
     print(f"  WOE scorecard: AUC {base['auc']:.4f}  KS {base['ks']:.4f}  Brier {base['brier']:.4f}; "

@@ -34,6 +34,17 @@ def markdown(card: dict) -> str:
         shifted = sorted(psi.get("features", {}).items(), key=lambda item: -item[1])[:8]
         lines += ["", f"PSI of the score, holdout vs training: {_f(psi.get('score'), 4)}. Largest feature PSI: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in shifted) + ".", ""]
+    if quality := card.get("demo_quality"):
+        lines += ["## Quality bars (demo population)", "",
+                  "The demo generator knows every loan's true probability of default; on the same out-of-time "
+                  f"holdout loans ({quality['holdout_loans']:,}, {quality['holdout_defaults']:,} defaults):", "",
+                  "| | measured | bar | met |", "|---|---|---|---|",
+                  f"| AUC of the model | {quality['model_auc']:.4f} | | |",
+                  f"| AUC of the true PD | {quality['true_pd_auc']:.4f} | | |",
+                  f"| gap | {quality['auc_gap']:+.4f} | ≤ {quality['auc_gap_bar']} | "
+                  f"{'yes' if quality['auc_gap_met'] else 'NO'} |",
+                  f"| expected calibration error | {quality['ece']:.4f} | < {quality['ece_bar']} | "
+                  f"{'yes' if quality['ece_met'] else 'NO'} |", ""]
     if scaling := card.get("scaling"):
         lines += ["## Scorecard scaling", "",
                   f"points = {scaling['base_points']} + {scaling['pdo']}/ln 2 × ln(odds / {scaling['base_odds']}), "

@@ -103,3 +103,24 @@ def test_train_on_a_dask_cluster(cli, db_session, population):
     assert version.card["distributed"] is True
     assert version.card["metrics"]["auc"] > 0.6
     assert "(active)" in result.output
+
+
+def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_pd(db_session, population, tmp_path):
+    from ml.truth import truth_file
+    from xinyidai.scoring.service import train_and_register
+
+    without = train_and_register(db_session, tmp_path, promote=False)
+    assert "demo_quality" not in without.card
+    truth = truth_file(tmp_path)
+    truth.parent.mkdir(parents=True)
+    population.assign(disbursed_on=population.disbursed_on.astype(str)).rename(
+        columns={"true_pd": "true_pd_12m"})[["uscc", "disbursed_on", "true_pd_12m"]].to_csv(truth, index=False)
+    version = train_and_register(db_session, tmp_path, promote=False)
+    quality = version.card["demo_quality"]
+    assert quality["holdout_loans"] > 0
+    assert quality["auc_gap"] == pytest.approx(quality["true_pd_auc"] - quality["model_auc"])
+    assert quality["model_auc"] == pytest.approx(version.card["metrics"]["auc"])  # every holdout loan is in the truth
+    assert quality["auc_gap_met"] is (quality["auc_gap"] <= 0.02)
+    card_md = (registry.folder_of(tmp_path, version) / "card.md").read_text(encoding="utf-8")
+    assert "Quality bars (demo population)" in card_md
+    assert f"{quality['true_pd_auc']:.4f}" in card_md

@@ -19,6 +19,7 @@ from ml import registry
 from ml.features import data_end_as_of
 from ml.score import Scored, as_json, scaling_card, score_and_store
 from ml.train import NotEnoughLabels, train
+from ml.truth import demo_quality, truth_file
 from models.scoring import ModelVersion, Score
 from xinyidai.scoring.whitelist import whitelisted
 
@@ -31,6 +32,8 @@ def train_and_register(session: Session, instance_path: str | Path, *, promote: 
     """Train, write the version's folder and row; promote it if `promote` (None: when none is active)."""
     run = train(session, client=client, progress=progress)
     run.model.card["scaling"] = scaling_card()
+    if (truth := truth_file(instance_path)).exists() and (quality := demo_quality(run, truth)) is not None:
+        run.model.card["demo_quality"] = quality
     version = registry.save(session, instance_path, run.model)
     if promote or (promote is None and registry.active_version(session) is None):
         registry.promote(session, instance_path, version.version, by=by)

@@ -52,11 +52,17 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
         "XYD_RATELIMIT": os.environ.get("XYD_RATELIMIT", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,
         "XYD_LOGIN_RATE_LIMIT": os.environ.get("XYD_LOGIN_RATE_LIMIT", "10/minute;60/hour"),
+        # Bank API: requests carrying a wrong token, per address (guessing); all requests, per token.
+        "XYD_API_AUTH_FAILURE_LIMIT": os.environ.get("XYD_API_AUTH_FAILURE_LIMIT", "20/minute;100/hour"),
+        "XYD_API_RATE_LIMIT": os.environ.get("XYD_API_RATE_LIMIT", "100/second"),
+        "XYD_TOKEN_CREATE_RATE_LIMIT": os.environ.get("XYD_TOKEN_CREATE_RATE_LIMIT", "20/hour"),
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
         "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
     }

@@ -6,7 +6,8 @@ only outside /api/v1.
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -28,9 +29,15 @@ GENERIC = _l("出错了，请稍后再试。")
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
+def _message(code: int):
+    if code == 413 and (limit := current_app.config.get("MAX_CONTENT_LENGTH")):
+        return _("上传的文件过大：每次最多 %(size)s MB，请拆分后分批上传。", size=f"{limit / 1024 / 1024:g}")
+    return MESSAGES.get(code, GENERIC)
+
+
 def _respond(error: HTTPException):
     code = error.code or 500
-    response = render_template("error.html", code=code, message=MESSAGES.get(code, GENERIC))
+    response = render_template("error.html", code=code, message=_message(code))
     headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
     return response, code, headers
 

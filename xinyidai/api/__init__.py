@@ -64,6 +64,7 @@ def swagger_asset(filename: str):
 
 
 def init_app(app) -> None:
+    from xinyidai.api import limits
     from xinyidai.api.routes import blp
     from xinyidai.extensions import csrf
 
@@ -81,6 +82,7 @@ def init_app(app) -> None:
                        "description": "a bank API token (xyd_…), created by the bank's administrator"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     csrf.exempt(blp)  # token-authenticated; browsers never send the token by themselves
+    limits.limit(blp)
     api.register_blueprint(blp)
     app.register_blueprint(docs)
     app.register_error_handler(404, route_error_or_fallback)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -199,5 +199,8 @@ class RevokeForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("结果文件（CSV）"), validators=[FileRequired(message=_l("请选择要上传的 CSV 文件"))])
+    file = FileField(_l("结果文件（CSV）"), validators=[
+        FileRequired(message=_l("请选择要上传的 CSV 文件")),
+        FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
+    ])
 

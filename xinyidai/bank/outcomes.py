@@ -120,6 +120,9 @@ def decode(payload: bytes) -> str:
 def apply_upload(session: Session, bank_id: int, payload: bytes, actor: Actor, results_dir: Path) -> UploadSummary:
     """Apply every good row (each in its own savepoint) and write the per-row result file. Commits nothing."""
     summary = UploadSummary(hashlib.sha256(payload).hexdigest())
+    if b"\x00" in payload[:65536]:
+        # A spreadsheet or an image renamed .csv: say so instead of reporting every "row" as malformed.
+        raise Invalid({"file": ["这不是文本格式的 CSV 文件（可能是 Excel 或其他二进制文件）；请另存为 CSV 后再上传"]})
     try:
         reader = csv.DictReader(io.StringIO(decode(payload), newline=""))
         header = [name.strip() for name in (reader.fieldnames or [])]

@@ -39,7 +39,7 @@ from xinyidai.bank.outcomes import COLUMNS, apply_upload
 from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, dashboard, pipeline_page
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
-from xinyidai.extensions import db
+from xinyidai.extensions import db, limiter
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
@@ -358,7 +358,16 @@ def upload_results(name: str):
 
 # ---------------------------------------------------------------- API tokens (the bank's administrator)
 
+def _token_create_limit() -> str:
+    return current_app.config["XYD_TOKEN_CREATE_RATE_LIMIT"]
+
+
+def _per_user() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr or ""
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
+@limiter.limit(_token_create_limit, methods=["POST"], key_func=_per_user)  # a stolen session cannot mint many
 def tokens():
     _tenant_admin_only()
     form = forms.TokenForm()

@@ -1,6 +1,7 @@
 """gunicorn settings for XinYiDai; `make run` and the systemd unit both use this file.
 
-Every setting can be overridden from the environment (XYD_BIND, XYD_WORKERS, XYD_THREADS, XYD_TIMEOUT).
+Every setting can be overridden from the environment (XYD_BIND, XYD_WORKERS, XYD_THREADS, XYD_TIMEOUT,
+XYD_MAX_REQUESTS).
 No `preload_app`: each worker builds its app (and loads its LightGBM model) after the fork, because
 OpenMP state inherited across fork can hang a Booster.
 """
@@ -16,8 +17,9 @@ worker_class = "gthread"
 timeout = int(os.environ.get("XYD_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# Recycling bounds a slow leak in production; the soak test (`make load --soak`) sets 0 so a leak shows.
+max_requests = int(os.environ.get("XYD_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200 if max_requests else 0
 preload_app = False
 accesslog = "-"
 errorlog = "-"

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench install translations catalogue browser lint clean
+.PHONY: run test bench drill load soak install translations catalogue browser lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "XinYiDai needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -44,6 +44,18 @@ test: install browser
 ## Benchmarks: print throughput and latency numbers (not part of the test suite).
 bench: install
 	$(BIN)/python -m bench
+
+## Fault drills on a private PostgreSQL server: one PASS/FAIL line each (DRILL_DATABASE_URL: use another server).
+drill: install
+	$(BIN)/python -m drills
+
+## Load test: locust against gunicorn on PostgreSQL, 100,000 enterprises (seeded once into LOAD_DATABASE_URL).
+## LOAD_ARGS=--rebuild seeds afresh; `make soak` runs 10 minutes and watches the workers' memory.
+load: install
+	$(BIN)/python -m loadtest $(LOAD_ARGS)
+
+soak: install
+	$(BIN)/python -m loadtest --soak $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

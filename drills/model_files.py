@@ -60,4 +60,4 @@ def _expect_refusal(result, reason: str, what: str, problems: list, findings: li
     if result.returncode == 0 or reason not in message:
         problems.append(f"{what} was not refused clearly (exit {result.returncode}: {message[-200:]})")
     else:
-        findings.append(f"{what}: refused ({message.removeprefix('Error: ')[:90]}…)")
+        findings.append(f"{what}: refused (…{message.split('model.txt')[-1].strip()[:70]})")

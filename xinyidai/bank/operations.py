@@ -33,6 +33,7 @@ from xinyidai.audit import record
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import MAX_INT, ProductSchema
 from xinyidai.lending.lifecycle import (
+    TERMINAL,
     Actor,
     Disbursement,
     IdempotencyConflict,
@@ -40,7 +41,7 @@ from xinyidai.lending.lifecycle import (
     locked_application,
     transition,
 )
-from xinyidai.lending.matching import assess, standing_of
+from xinyidai.lending.matching import assess, standing_of, turned_away_banks, within_contact_control
 
 S = ApplicationState
 
@@ -150,7 +151,9 @@ def set_product_status(session: Session, product: Product, status: ProductStatus
 def match_new_needs(session: Session, product: Product, today: date | None = None) -> int:
     """Create `matched` applications for open needs this product now fits and was not yet paired with.
 
-    Uses the matching engine's own rules (`assess`); existing applications are left as they are.
+    Uses the matching engine's own rules (`assess`) and honours each enterprise's contact control: only needs
+    open to all banks, never a bank that was turned away from the need, and no more banks than the enterprise
+    allows (a bank already in the need's pipeline may add a product). Existing applications are left as they are.
     """
     if product.status is not ProductStatus.ACTIVE or not product.bank.is_active:
         return 0
@@ -159,17 +162,30 @@ def match_new_needs(session: Session, product: Product, today: date | None = Non
     rows = session.execute(
         sa.select(FinancingNeed, Enterprise)
         .join(Enterprise, Enterprise.uscc == FinancingNeed.uscc)
-        .where(FinancingNeed.status == NeedStatus.OPEN, FinancingNeed.id.not_in(paired),
+        .where(FinancingNeed.status == NeedStatus.OPEN, FinancingNeed.open_to_all_banks.is_(True),
+               FinancingNeed.id.not_in(paired),
                FinancingNeed.amount_fen.between(product.min_amount_fen, product.max_amount_fen))
     ).all()
+    need_ids = [need.id for need, _ in rows]
+    live_banks: dict[int, set[int]] = {}
+    for start in range(0, len(need_ids), 1000):  # bounded IN lists
+        for need_id, bank_id in session.execute(
+                sa.select(Application.need_id, Application.bank_id).where(
+                    Application.need_id.in_(need_ids[start:start + 1000]), Application.state.not_in(list(TERMINAL)))):
+            live_banks.setdefault(need_id, set()).add(bank_id)
+    turned_away: dict[int, set[int]] = {}
+    for start in range(0, len(need_ids), 1000):
+        turned_away.update(turned_away_banks(session, need_ids[start:start + 1000], product.bank_id))
     created = 0
     for need, enterprise in rows:
-        if not need.open_to_all_banks:
+        if not within_contact_control(need, product.bank_id, live_banks.get(need.id, set()),
+                                      turned_away.get(need.id, set())):
             continue
         fit = assess(need, enterprise, product, standing_of(session, need.uscc), today)
         if fit.eligible:
             session.add(Application(need_id=need.id, product_id=product.id, bank_id=product.bank_id,
                                     uscc=need.uscc, match_rank=fit.rank))
+            live_banks.setdefault(need.id, set()).add(product.bank_id)
             created += 1
     session.flush()
     return created

@@ -49,6 +49,7 @@ class PipelineRow:
     grade: str | None
     whitelisted: bool
     sla_due_at: datetime
+    handed_on: bool = False  # another bank let the claim SLA lapse and the platform passed the need on
 
 
 @dataclass
@@ -95,10 +96,14 @@ def pipeline_page(session: Session, bank_id: int, filters: PipelineFilters, *, p
                                                                               else "newest"]
     rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page + 1)).all()
     calendar = current_calendar()
+    has_more, rows = len(rows) > per_page, rows[:per_page]
+    handed_on = set(session.scalars(sa.select(ApplicationEvent.application_id).where(
+        ApplicationEvent.application_id.in_([row[0].id for row in rows]), ApplicationEvent.to_state == S.MATCHED,
+        ApplicationEvent.detail["reason"].as_string() == "sla_release"))) if rows else set()
     items = [PipelineRow(app, need, district, industry, getattr(size, "value", size), grade_value, bool(is_listed),
-                         calendar.add_working_days(app.created_at, sla_working_days))
-             for app, need, district, industry, size, grade_value, is_listed in rows[:per_page]]
-    return Page(items, page, per_page, has_more=len(rows) > per_page)
+                         calendar.add_working_days(app.created_at, sla_working_days), app.id in handed_on)
+             for app, need, district, industry, size, grade_value, is_listed in rows]
+    return Page(items, page, per_page, has_more=has_more)
 
 
 def _filtered(query, filters: PipelineFilters, grade, listed, now: datetime):

@@ -6,12 +6,14 @@ import json
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import with_appcontext
 
 from models.lending import Bank
 from xinyidai.bank.errors import Invalid
 from xinyidai.bank.tokens import issue_token
 from xinyidai.extensions import db
+from xinyidai.lending.sla import release_unclaimed
 
 bank_group = click.Group("bank", help="Participating banks and their API tokens.")
 token_group = click.Group("token", help="Bank API tokens (shown once, stored hashed).")
@@ -51,3 +53,24 @@ def create_token(bank: str, label: str) -> None:
     click.echo(issued.token)
     click.echo(f"token {issued.record.prefix}… for {found.code} created; it is not stored and cannot be shown again",
                err=True)
+
+
+@bank_group.command("release-unclaimed")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
+@with_appcontext
+def release_unclaimed_command(as_json: bool) -> None:
+    """Hand needs no bank claimed within the claim SLA to the next matching banks (safe to run often)."""
+    sla_days = current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]
+    run = release_unclaimed(db.session, sla_working_days=sla_days)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"sla_working_days": sla_days, **run.as_dict()}, ensure_ascii=False))
+        return
+    for release in run.released:
+        lapsed = ", ".join(str(a.bank_id) for a in release.lapsed)
+        offered = ", ".join(str(a.bank_id) for a in release.offered)
+        click.echo(f"need {release.need_id}: lapsed at bank(s) {lapsed}; offered to bank(s) {offered}")
+    summary = run.as_dict()
+    click.echo(f"{summary['released_needs']} need(s) released past the {sla_days}-working-day claim SLA "
+               f"({summary['lapsed_matches']} lapsed match(es) withdrawn, {summary['new_matches']} new match(es)); "
+               f"{len(run.kept)} need(s) past the SLA kept: no other matching bank may take them")

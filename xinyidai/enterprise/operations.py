@@ -39,7 +39,7 @@ from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
 from xinyidai.enterprise.queries import unread_query
 from xinyidai.lending.lifecycle import TERMINAL, Actor, transition
-from xinyidai.lending.matching import Fit, assess, match_need, standing_of
+from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
 from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
@@ -328,48 +328,11 @@ def _applications(session: Session, need: FinancingNeed) -> list[Application]:
 def offer_need(session: Session, need: FinancingNeed, user: User, *, today: date | None = None) -> list[Fit]:
     """Match the need (DESIGN §5) and put it in the pipeline of the banks the enterprise allows.
 
-    Open to all: every eligible product, best first. Otherwise only the products the enterprise applied
-    to. With `max_contacts`, no more banks than that (banks already handling it count first). A `matched`
-    application that is no longer offered leaves the pipeline: deleted when nobody acted on it yet,
-    withdrawn (with its history) otherwise. Applications a bank has claimed are never touched.
+    The matching engine's `rematch` holds the rules (open to all or only the products applied to, at most
+    `max_contacts` banks, matches a bank already viewed or acted on kept first and never deleted); a match the
+    enterprise's change takes away is withdrawn in the enterprise's name.
     """
-    fits = match_need(session, need, today)
-    if need.status is not NeedStatus.OPEN:
-        return fits
-    existing = {a.product_id: a for a in _applications(session, need)}
-    chosen = [f for f in fits if f.eligible and (
-        need.open_to_all_banks or (f.product.id in existing and existing[f.product.id].applied_by_enterprise))]
-    chosen.sort(key=lambda f: not (f.product.id in existing and existing[f.product.id].applied_by_enterprise))
-    if need.max_contacts:
-        banks = {a.bank_id for a in existing.values() if a.state not in TERMINAL and a.state is not S.MATCHED}
-        kept = []
-        for fit in chosen:
-            if fit.product.bank_id in banks or len(banks) < need.max_contacts:
-                banks.add(fit.product.bank_id)
-                kept.append(fit)
-        chosen = kept
-    offered = {f.product.id for f in chosen}
-    for fit in chosen:
-        current = existing.get(fit.product.id)
-        if current is None:
-            session.add(Application(need_id=need.id, product_id=fit.product.id, bank_id=fit.product.bank_id,
-                                    uscc=need.uscc, match_rank=fit.rank))
-        elif current.state is S.MATCHED:
-            current.match_rank = fit.rank
-    for product_id, application in existing.items():
-        if application.state is S.MATCHED and product_id not in offered:
-            _leave_pipeline(session, application, user)
-    session.flush()
-    return fits
-
-
-def _leave_pipeline(session: Session, application: Application, user: User) -> None:
-    has_history = session.scalar(sa.select(ApplicationEvent.id).where(ApplicationEvent.application_id == application.id).limit(1))
-    if has_history is None:
-        session.delete(application)
-    else:
-        transition(session, application, S.WITHDRAWN, _actor(user), by_enterprise=True,
-                   detail={"reason": "no_longer_offered"})
+    return refresh_matches(session, need, today, actor=_actor(user), by_enterprise=True)
 
 
 def apply_to_product(session: Session, user: User, need: FinancingNeed, product_id: int, *,

@@ -41,6 +41,11 @@ ENTERPRISE_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     S.CLAIMED: frozenset({S.WITHDRAWN}),
     S.APPROVED: frozenset({S.WITHDRAWN}),
 }
+# The platform itself (Channel.SYSTEM) only ever takes back a match nobody has claimed: when the enterprise's
+# contact control no longer offers it, or when the bank let the claim SLA lapse (xinyidai.lending.sla).
+SYSTEM_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
+    S.MATCHED: frozenset({S.WITHDRAWN}),
+}
 TERMINAL = frozenset({S.DECLINED, S.WITHDRAWN, S.REPAID, S.DEFAULTED})
 
 DECLINE_REASONS: dict[str, tuple[str, str]] = {
@@ -120,7 +125,8 @@ def transition(
                     "该幂等键已用于另一份不同的报送", "this idempotency key was already used for a different report"
                 )
             return earlier
-    allowed = (ENTERPRISE_MOVES if by_enterprise else BANK_MOVES).get(application.state, frozenset())
+    moves = ENTERPRISE_MOVES if by_enterprise else SYSTEM_MOVES if actor.channel is Channel.SYSTEM else BANK_MOVES
+    allowed = moves.get(application.state, frozenset())
     if to_state not in allowed:
         raise IllegalTransition(*_why_not(application.state, to_state, by_enterprise))
     from_state = application.state

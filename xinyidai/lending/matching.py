@@ -12,8 +12,18 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from models.audit import AuditEntry
 from models.enterprise import Enterprise, EnterpriseStatus
-from models.lending import Application, ApplicationState, FinancingNeed, NeedStatus, Product, ProductStatus
+from models.lending import (
+    Application,
+    ApplicationEvent,
+    ApplicationState,
+    Channel,
+    FinancingNeed,
+    NeedStatus,
+    Product,
+    ProductStatus,
+)
 from models.scoring import (
     GRADE_SCALE,
     Score,
@@ -22,6 +32,7 @@ from models.scoring import (
     WhitelistVersion,
     grade_at_least,
 )
+from xinyidai.lending.lifecycle import TERMINAL, Actor, transition
 
 
 @dataclass(frozen=True)
@@ -131,21 +142,146 @@ def match_need(session: Session, need: FinancingNeed, today: date | None = None)
     return sorted(fits, key=lambda f: (not f.eligible, -f.rank, len(f.reasons), f.product.id))
 
 
-def refresh_matches(session: Session, need: FinancingNeed, today: date | None = None) -> list[Fit]:
-    """Create a `matched` application for each newly eligible product of an open need; a still-`matched`
-    application whose product no longer fits is withdrawn from the pipeline by the system."""
-    fits = match_need(session, need, today)
-    if need.status is not NeedStatus.OPEN:
-        return fits
-    existing = {a.product_id: a for a in session.scalars(sa.select(Application).where(Application.need_id == need.id))}
-    for fit in fits:
+# Why a bank is not offered the same need again: it declined it, the enterprise took its application back,
+# or it let the claim SLA lapse (the "second chance" goes to the other banks, never back to these).
+TURNED_AWAY_REASONS = ("withdrawn_by_enterprise", "sla_lapsed")
+SYSTEM = Actor(Channel.SYSTEM)
+
+
+def turned_away_banks(session: Session, need_ids: list[int], bank_id: int | None = None) -> dict[int, set[int]]:
+    """Per need, the banks that may not be offered it again (optionally asking about one bank only)."""
+    if not need_ids:
+        return {}
+    withdrawn_for_cause = sa.exists().where(
+        ApplicationEvent.application_id == Application.id, ApplicationEvent.to_state == ApplicationState.WITHDRAWN,
+        ApplicationEvent.detail["reason"].as_string().in_(TURNED_AWAY_REASONS))
+    query = sa.select(Application.need_id, Application.bank_id).where(
+        Application.need_id.in_(need_ids),
+        sa.or_(Application.state == ApplicationState.DECLINED,
+               sa.and_(Application.state == ApplicationState.WITHDRAWN, withdrawn_for_cause)))
+    if bank_id is not None:
+        query = query.where(Application.bank_id == bank_id)
+    banks: dict[int, set[int]] = {}
+    for need_id, bank in session.execute(query):
+        banks.setdefault(need_id, set()).add(bank)
+    return banks
+
+
+def within_contact_control(need: FinancingNeed, bank_id: int, live_banks: set[int], turned_away: set[int]) -> bool:
+    """Whether `bank_id` may have the need in its pipeline, given the banks that already do (DESIGN §5: the
+    enterprise says how many banks may contact it, and which)."""
+    if bank_id in turned_away:
+        return False
+    return bank_id in live_banks or not need.max_contacts or len(live_banks) < need.max_contacts
+
+
+def touched_application_ids(session: Session, applications: list[Application]) -> set[int]:
+    """Matches someone already acted on: the enterprise applied, a transition was recorded, or a bank viewed the
+    enterprise's detail through it. These are never deleted; they keep their history."""
+    ids = [a.id for a in applications if a.id is not None]
+    if not ids:
+        return set()
+    touched = {a.id for a in applications if a.applied_by_enterprise}
+    touched.update(session.scalars(sa.select(ApplicationEvent.application_id)
+                                   .where(ApplicationEvent.application_id.in_(ids)).distinct()))
+    viewed = AuditEntry.detail["application_id"].as_integer()
+    touched.update(session.scalars(sa.select(viewed).where(
+        AuditEntry.action == "view_credit_detail", AuditEntry.subject_uscc == applications[0].uscc, viewed.in_(ids))))
+    return touched
+
+
+@dataclass
+class Rematch:
+    """What re-running the matches of one need did."""
+
+    fits: list[Fit]
+    created: list[Application] = field(default_factory=list)
+    withdrawn: list[Application] = field(default_factory=list)
+    deleted: int = 0
+
+
+def _offered(need: FinancingNeed, fits: list[Fit], existing: dict[int, Application], touched: set[int],
+             turned_away: set[int], leaving: frozenset[int] = frozenset()) -> list[Fit]:
+    """The eligible products whose banks may have the need, within the enterprise's contact control.
+
+    Banks already handling the need hold their places; then matches someone already acted on, then the
+    products the enterprise applied to, then the rest by rank. `leaving` are applications about to go.
+    """
+    live = [a for a in existing.values() if a.state not in TERMINAL and a.id not in leaving]
+    banks = {a.bank_id for a in live if a.state is not ApplicationState.MATCHED}
+    blocked = turned_away | {a.bank_id for a in existing.values() if a.id in leaving}
+
+    def may_offer(fit: Fit) -> bool:
         current = existing.get(fit.product.id)
-        if fit.eligible and current is None:
-            session.add(Application(need_id=need.id, product_id=fit.product.id, bank_id=fit.product.bank_id,
-                                    uscc=need.uscc, match_rank=fit.rank))
-        elif fit.eligible and current.state is ApplicationState.MATCHED:
+        if not fit.eligible or (current is not None and (current.state is not ApplicationState.MATCHED
+                                                         or current.id in leaving)):
+            return False
+        return need.open_to_all_banks or (current is not None and current.applied_by_enterprise)
+
+    def priority(fit: Fit) -> tuple[bool, bool]:
+        current = existing.get(fit.product.id)
+        return (current is None or current.id not in touched, current is None or not current.applied_by_enterprise)
+
+    offered = []
+    for fit in sorted((f for f in fits if may_offer(f)), key=priority):  # stable: rank order within a priority
+        if within_contact_control(need, fit.product.bank_id, banks, blocked):
+            banks.add(fit.product.bank_id)
+            offered.append(fit)
+    return offered
+
+
+def _standing_matches(session: Session, need: FinancingNeed) -> tuple[dict[int, Application], set[int], set[int]]:
+    existing = {a.product_id: a for a in session.scalars(
+        sa.select(Application).where(Application.need_id == need.id).order_by(Application.id))}
+    touched = touched_application_ids(session, list(existing.values()))
+    return existing, touched, turned_away_banks(session, [need.id]).get(need.id, set())
+
+
+def newcomers_without(session: Session, need: FinancingNeed, leaving: frozenset[int], today: date | None = None) -> list[Fit]:
+    """The products that would newly get the need if the applications `leaving` went: who it would go to next."""
+    existing, touched, turned_away = _standing_matches(session, need)
+    offered = _offered(need, match_need(session, need, today), existing, touched, turned_away, leaving)
+    return [f for f in offered if f.product.id not in existing]
+
+
+def rematch(session: Session, need: FinancingNeed, today: date | None = None, *, actor: Actor = SYSTEM,
+            by_enterprise: bool = False) -> Rematch:
+    """Re-run the matches of an open need after the need, a product, a score or the contact control changed.
+
+    Adds a `matched` application for each newly offered product and re-ranks the still-matched ones. A match
+    no longer offered is deleted only when nobody has touched it; one a bank viewed or anyone acted on is
+    withdrawn instead (by `actor`), keeping its history. Claimed applications and later ones are never touched.
+    """
+    result = Rematch(match_need(session, need, today))
+    if need.status is not NeedStatus.OPEN:
+        return result
+    existing, touched, turned_away = _standing_matches(session, need)
+    offered = _offered(need, result.fits, existing, touched, turned_away)
+    for fit in offered:
+        current = existing.get(fit.product.id)
+        if current is None:
+            application = Application(need_id=need.id, product_id=fit.product.id, bank_id=fit.product.bank_id,
+                                      uscc=need.uscc, match_rank=fit.rank)
+            session.add(application)
+            result.created.append(application)
+        else:
             current.match_rank = fit.rank
-        elif not fit.eligible and current is not None and current.state is ApplicationState.MATCHED:
-            session.delete(current)
+    kept = {f.product.id for f in offered}
+    for product_id, application in existing.items():
+        if application.state is not ApplicationState.MATCHED or product_id in kept:
+            continue
+        if application.id in touched:
+            transition(session, application, ApplicationState.WITHDRAWN, actor, by_enterprise=by_enterprise,
+                       detail={"reason": "no_longer_offered"})
+            result.withdrawn.append(application)
+        else:
+            session.delete(application)
+            result.deleted += 1
     session.flush()
-    return fits
+    return result
+
+
+def refresh_matches(session: Session, need: FinancingNeed, today: date | None = None, *, actor: Actor = SYSTEM,
+                    by_enterprise: bool = False) -> list[Fit]:
+    """`rematch`, returning the assessed products (eligible first, best first)."""
+    return rematch(session, need, today, actor=actor, by_enterprise=by_enterprise).fits

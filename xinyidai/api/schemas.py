@@ -118,7 +118,9 @@ class EnterpriseOut(Schema):
     detail_visible = fields.Boolean(metadata={"description": "true only while a live authorization names this bank"})
     authorization_id = fields.Integer(allow_none=True)
     detail = fields.Dict(allow_none=True, metadata={"description": "profile, score with reasons and the monthly data "
-                                                                   "of the authorized sources; null without authorization"})
+                                                                   "of the authorized sources, and `self_reported` (the enterprise's "
+                                                                   "credit commitments and voluntary reports, `verified`: "
+                                                                   "false, never provider data); null without authorization"})
 
 
 class ApplicationDetailOut(ApplicationOut):

@@ -12,8 +12,16 @@ def init_app(app) -> None:
     from xinyidai.web.navigation import add_nav_item
 
     working_days.init_app(app)
+    bp.context_processor(_self_report_wording)
     app.register_blueprint(bp)
     for order, endpoint, label in ((10, "bank.pipeline", _l("待受理需求")), (15, "bank.applications", _l("我的申请")),
                                    (20, "bank.products", _l("贷款产品")), (30, "bank.bank_dashboard", _l("业务看板")),
                                    (40, "bank.upload_outcomes", _l("批量报送"))):
         add_nav_item(app, endpoint, label, Role.BANK, order=order)
+
+
+def _self_report_wording() -> dict:
+    """The enterprise portal's own words for what an enterprise may self-report, so both sides read alike."""
+    from xinyidai.enterprise.wording import SELF_REPORT_TOPICS
+
+    return {"self_report_topics": SELF_REPORT_TOPICS}

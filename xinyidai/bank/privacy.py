@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.consent import Authorization
-from models.enterprise import Enterprise
+from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.lending import Application, ApplicationState
 from models.scoring import Score
 from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
@@ -99,6 +99,7 @@ def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict
         "social_insurance_months": [],
         "public_credit_events": [],
     }
+    detail["self_reported"] = self_reported(session, enterprise.uscc)
     score = session.scalar(sa.select(Score).where(Score.uscc == enterprise.uscc).order_by(Score.scored_at.desc()).limit(1))
     if score is not None:
         detail["score"] = {"as_of": score.as_of.isoformat(), "points": score.points, "grade": score.grade,
@@ -127,3 +128,23 @@ def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict
                                            "repaired_on": r.repaired_on.isoformat() if r.repaired_on else None}
                                           for r in rows]
     return detail
+
+
+SELF_REPORTS_SHOWN = 50
+
+
+def self_reported(session: Session, uscc: str) -> dict:
+    """What the enterprise says about itself: its standing credit commitments (信用承诺) and its voluntary
+    reports (自愿填报). Never verified by the platform and never mixed with provider data: `verified` is
+    always false so every channel can say so."""
+    commitments = session.scalars(
+        sa.select(CreditCommitment).where(CreditCommitment.uscc == uscc, CreditCommitment.withdrawn_at.is_(None))
+        .order_by(CreditCommitment.made_at.desc(), CreditCommitment.id.desc()))
+    reports = session.scalars(sa.select(SelfReport).where(SelfReport.uscc == uscc)
+                              .order_by(SelfReport.reported_at.desc(), SelfReport.id.desc()).limit(SELF_REPORTS_SHOWN))
+    return {
+        "verified": False,
+        "commitments": [{"text": c.text, "made_at": c.made_at.isoformat()} for c in commitments],
+        "reports": [{"topic": r.topic, "period": r.period, "value": r.value, "reported_at": r.reported_at.isoformat()}
+                    for r in reports],
+    }

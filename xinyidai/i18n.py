@@ -12,8 +12,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import current_app, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_login import current_user
+from markupsafe import escape
 
 from xinyidai.extensions import babel, db
 
@@ -48,6 +49,40 @@ def html_lang() -> str:
 def localized(zh: str, en: str | None) -> str:
     """The English or Chinese variant of a name stored in both (bank, product, district)."""
     return en if locale_code() == "en" and en else zh
+
+
+def N_(message: str) -> str:
+    """Marks a service message for the catalogue (pybabel extracts N_) where it has to stay a plain string, because
+    it also goes into API JSON and CSV result files; a page words it in its language with the `translated`
+    filter (templates/macros/forms.html does so for every field error)."""
+    return message
+
+
+def translated(message):
+    """A plain message marked with N_, in the page's language; anything else (lazy strings, Markup, text the
+    catalogue does not know, such as marshmallow's own English) is returned as it is."""
+    if type(message) is not str:
+        return message
+    return gettext(message)
+
+
+class Bilingual:
+    """A name that reference data carries in both languages (a district, an industry section, a decline reason),
+    worded when rendered, like a lazy gettext string: for labels built once at import time, such as form choices."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, zh: str, en: str | None):
+        self.zh, self.en = zh, en
+
+    def __str__(self) -> str:
+        return localized(self.zh, self.en)
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+    def __repr__(self) -> str:
+        return f"Bilingual({self.zh!r}, {self.en!r})"
 
 
 def url_with_lang(code: str) -> str:
@@ -112,5 +147,6 @@ def init_app(app) -> None:
         get_locale=get_locale, locale_code=locale_code, html_lang=html_lang, localized=localized,
         url_with_lang=url_with_lang, language_names=LANGUAGE_NAMES,
     )
+    app.jinja_env.filters["translated"] = translated
     if stale := stale_catalogues():
         app.logger.warning("translations not compiled (run `make translations`): %s", ", ".join(map(str, stale)))

@@ -27,6 +27,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.enterprise.wording import GUARANTEES
+from xinyidai.i18n import Bilingual
 from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.labels import APPLICATION_STATE
@@ -41,11 +43,11 @@ def options(pairs) -> list[SelectChoice]:
 
 
 def _districts():
-    return [(code, zh) for code, (zh, _en) in SHANGHAI_DISTRICTS.items()]
+    return [(code, Bilingual(zh, en)) for code, (zh, en) in SHANGHAI_DISTRICTS.items()]
 
 
 def _industries():
-    return [(code, f"{code} {zh}") for code, (zh, _en, _divisions) in INDUSTRY_SECTIONS.items()]
+    return [(code, Bilingual(f"{code} {zh}", f"{code} {en}")) for code, (zh, en, _divisions) in INDUSTRY_SECTIONS.items()]
 
 
 def _yuan_field(label, required=True, **kwargs):
@@ -84,7 +86,7 @@ class ProductForm(FlaskForm):
     min_rate = _percent_field(_l("最低年利率（%）"))
     max_rate = _percent_field(_l("最高年利率（%）"))
     fee = _percent_field(_l("费率（%）"), required=False)
-    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, g.value) for g in GuaranteeType]))
+    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, GUARANTEES[g]) for g in GuaranteeType]))
     eligible_districts = SelectMultipleField(_l("服务区域"), choices=options(_districts()), validators=[Optional()],
                                              description=_l("不选表示全市各区"))
     eligible_industries = SelectMultipleField(_l("支持行业"), choices=options(_industries()), validators=[Optional()],
@@ -156,7 +158,7 @@ class PipelineFilterForm(FlaskForm):
 
 
 class DeclineForm(ActionForm):
-    reason_code = SelectField(_l("拒绝原因"), choices=options([(code, zh) for code, (zh, _en) in DECLINE_REASONS.items()]))
+    reason_code = SelectField(_l("拒绝原因"), choices=options([(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
     reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
 
 
@@ -165,7 +167,7 @@ class DisburseForm(ActionForm):
     rate = _percent_field(_l("年利率（%）"))
     term_months = IntegerField(_l("期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
     disbursed_on = DateField(_l("放款日期"), validators=[InputRequired(message=REQUIRED)])
-    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, g.value) for g in GuaranteeType]))
+    guarantee_type = SelectField(_l("担保方式"), choices=options([(g.value, GUARANTEES[g]) for g in GuaranteeType]))
 
 
 class RepaymentForm(ActionForm):

@@ -25,6 +25,7 @@ from xinyidai.audit import record
 from xinyidai.bank import operations
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import MAX_INT, bounded, text
+from xinyidai.i18n import N_
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
@@ -61,9 +62,9 @@ class OutcomeRow(Schema):
             needed = ["amount_yuan", "rate_percent", "term_months", "disbursed_on", "guarantee_type"]
         elif outcome in ("overdue", "defaulted"):
             needed = ["days_past_due"]
-        missing = {name: ["此结果必须填写该列"] for name in needed if data.get(name) in (None, "")}
+        missing = {name: [N_("此结果必须填写该列")] for name in needed if data.get(name) in (None, "")}
         if ("as_of" in data) != ("outstanding_yuan" in data):
-            missing["outstanding_yuan"] = ["月末余额和报送日期须同时填写"]
+            missing["outstanding_yuan"] = [N_("月末余额和报送日期须同时填写")]
         if missing:
             raise ValidationError(missing)
 
@@ -122,7 +123,7 @@ def apply_upload(session: Session, bank_id: int, payload: bytes, actor: Actor, r
     summary = UploadSummary(hashlib.sha256(payload).hexdigest())
     if b"\x00" in payload[:65536]:
         # A spreadsheet or an image renamed .csv: say so instead of reporting every "row" as malformed.
-        raise Invalid({"file": ["这不是文本格式的 CSV 文件（可能是 Excel 或其他二进制文件）；请另存为 CSV 后再上传"]})
+        raise Invalid({"file": [N_("这不是文本格式的 CSV 文件（可能是 Excel 或其他二进制文件）；请另存为 CSV 后再上传")]})
     try:
         reader = csv.DictReader(io.StringIO(decode(payload), newline=""))
         header = [name.strip() for name in (reader.fieldnames or [])]
@@ -153,7 +154,7 @@ def _apply_row(session: Session, bank_id: int, number: int, raw: dict, actor: Ac
     cleaned = {k: v.strip() for k, v in raw.items() if k in COLUMNS and isinstance(v, str) and v.strip() != ""}
     result = RowResult(number, cleaned.get("application_id", ""), cleaned.get("outcome", ""), "rejected")
     if extra:
-        result.message = "列数多于表头"
+        result.message = N_("列数多于表头")
         return result
     try:
         row = OutcomeRow().load(cleaned)
@@ -167,7 +168,7 @@ def _apply_row(session: Session, bank_id: int, number: int, raw: dict, actor: Ac
         applied = operations.report_outcome(session, application, _report(row), actor, idempotency_key=_row_key(row))
     except NotFound:
         savepoint.rollback()
-        result.message = "本行没有这笔申请"
+        result.message = N_("本行没有这笔申请")
     except IllegalTransition as error:
         savepoint.rollback()
         result.message = error.zh

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from models.lending import ApplicationState, GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
+from xinyidai.i18n import N_
 from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
@@ -22,7 +23,7 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 def no_nul(value: str) -> None:
     if "\x00" in value:
-        raise ValidationError("不能包含空字符 (NUL)")
+        raise ValidationError(N_("不能包含空字符 (NUL)"))
 
 
 def text(max_length: int, *, required: bool = False, min_length: int = 0, **kwargs) -> fields.String:
@@ -39,7 +40,7 @@ class ProductSchema(Schema):
     """A loan product as a bank lists it (DESIGN §5). Loaded partially for an edit."""
 
     code = fields.String(required=True, validate=[validate.Length(min=1, max=32),
-                                                  validate.Regexp(CODE_PATTERN, error="只能包含字母、数字、- 和 _")])
+                                                  validate.Regexp(CODE_PATTERN, error=N_("只能包含字母、数字、- 和 _"))])
     name_zh = text(100, required=True, min_length=1)
     name_en = text(100, required=True, min_length=1)
     programme = text(64, allow_none=True, metadata={"description": "special programme, e.g. 科技贷 or a district brand"})
@@ -65,9 +66,9 @@ class ProductSchema(Schema):
     @validates_schema
     def ranges_are_ordered(self, data, **_kwargs):
         errors = {}
-        for low, high, message in (("min_amount_fen", "max_amount_fen", "金额下限不能高于上限"),
-                                   ("min_term_months", "max_term_months", "期限下限不能高于上限"),
-                                   ("min_rate_bp", "max_rate_bp", "利率下限不能高于上限")):
+        for low, high, message in (("min_amount_fen", "max_amount_fen", N_("金额下限不能高于上限")),
+                                   ("min_term_months", "max_term_months", N_("期限下限不能高于上限")),
+                                   ("min_rate_bp", "max_rate_bp", N_("利率下限不能高于上限"))):
             if low in data and high in data and data[low] > data[high]:
                 errors[high] = [message]
         if errors:
@@ -103,9 +104,9 @@ class RepaymentSchema(Schema):
     def consistent(self, data, **_kwargs):
         status, dpd = data.get("status"), data.get("days_past_due")
         if status in ("overdue", "defaulted") and not dpd:
-            raise ValidationError({"days_past_due": ["逾期或违约须报送逾期天数"]})
+            raise ValidationError({"days_past_due": [N_("逾期或违约须报送逾期天数")]})
         if (data.get("as_of") is None) != (data.get("outstanding_fen") is None):
-            raise ValidationError({"outstanding_fen": ["月末余额和报送日期须同时提供"]})
+            raise ValidationError({"outstanding_fen": [N_("月末余额和报送日期须同时提供")]})
 
 
 class ReassignSchema(Schema):

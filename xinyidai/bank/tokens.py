@@ -20,6 +20,7 @@ from models.lending import Bank
 from xinyidai.audit import record
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import MAX_INT
+from xinyidai.i18n import N_
 
 TOKEN_PREFIX = "xyd_"  # noqa: S105 -- a public marker, not a secret
 
@@ -37,7 +38,7 @@ class IssuedToken:
 def issue_token(session: Session, bank: Bank, name: str, *, created_by_id: int | None = None) -> IssuedToken:
     name = (name or "").strip()
     if not name or len(name) > 64 or "\x00" in name:
-        raise Invalid({"name": ["请填写 1–64 个字符的名称"]})
+        raise Invalid({"name": [N_("请填写 1–64 个字符的名称")]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(bank_id=bank.id, name=name, prefix=token[:12], token_hash=token_hash(token), created_by_id=created_by_id)
     session.add(row)

@@ -8,6 +8,7 @@ from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import ApplicationState, NeedStatus, ProductStatus
 from models.sources import DeliveryStatus, Source
+from xinyidai.enterprise.wording import GUARANTEES, PURPOSES
 
 ROLE = {
     Role.ENTERPRISE: _l("企业用户"),
@@ -75,4 +76,6 @@ def init_app(app) -> None:
         "role": ROLE, "application_state": APPLICATION_STATE, "need_status": NEED_STATUS,
         "product_status": PRODUCT_STATUS,
         "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
+        # Stored as Chinese words from fixed lists (what the enterprise chose): worded per language when shown.
+        "need_purpose": PURPOSES, "guarantee_type": GUARANTEES,
     }

@@ -35,10 +35,12 @@ def run(context) -> Outcome:
     acknowledged = result.acknowledged
     lost = [code for code in acknowledged if stored.get(code) != acknowledged[code]]
     cut = [t for t in result.failure_times if t >= killed_at]
-    served_meanwhile = [t for t in result.success_times if killed_at <= t <= killed_at + (replaced_after or 0)]
+    served_after = [t for t in result.success_times if t >= killed_at]
     problems = []
     if replaced_after is None:
         problems.append(f"no replacement worker (workers now {workers_after})")
+    if not served_after:
+        problems.append("no write answered after the kill")
     if not master_alive:
         problems.append("the gunicorn master died")
     if lost or duplicated or unaudited or result.unfinished or set(stored) - set(acknowledged):
@@ -47,8 +49,9 @@ def run(context) -> Outcome:
                         f"{len(set(stored) - set(acknowledged))} stored unacknowledged")
     replaced = f"{replaced_after:.1f} s" if replaced_after is not None else "never"
     detail = (f"worker {victim} killed under 8 writing clients: {len(cut)} requests cut off and retried, "
-              f"{len(served_meanwhile)} answered by the other worker meanwhile; replacement up after {replaced} "
-              f"({workers_before} → {workers_after}); {len(acknowledged)} writes acknowledged, {len(stored)} stored "
+              f"replacement up after {replaced} "
+              f"({workers_before} → {workers_after}), {len(served_after)} writes answered after the kill; "
+              f"{len(acknowledged)} writes acknowledged, {len(stored)} stored "
               f"whole with their audit rows, 0 half-written" if not problems else "")
     return Outcome(NAME, not problems, "; ".join(problems) if problems else detail)
 

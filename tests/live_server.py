@@ -33,7 +33,8 @@ def throwaway_database(folder: Path, base: str | None = None):
         yield f"sqlite:///{folder / 'live.sqlite3'}"
         return
     name = f"xyd_live_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    # pre-ping: the drop must work even after the server restarted meanwhile (the restart drill)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:

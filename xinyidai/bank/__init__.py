@@ -12,7 +12,8 @@ def init_app(app) -> None:
     from xinyidai.web.navigation import add_nav_item
 
     working_days.init_app(app)
-    bp.context_processor(_self_report_wording)
+    if _self_report_wording not in bp.template_context_processors[None]:  # a second app registers bp again
+        bp.context_processor(_self_report_wording)
     app.register_blueprint(bp)
     for order, endpoint, label in ((10, "bank.pipeline", _l("待受理需求")), (15, "bank.applications", _l("我的申请")),
                                    (20, "bank.products", _l("贷款产品")), (30, "bank.bank_dashboard", _l("业务看板")),

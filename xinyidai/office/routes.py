@@ -232,10 +232,8 @@ def monthly_report(file_format: str):
 def _whitelist_district() -> str:
     """The district whose whitelist is managed: the office's own, or (city office) the one chosen."""
     office = office_scope(current_user.district_code)
-    if not office.is_city:
-        return office.districts[0]
     chosen = request.values.get("district") or office.districts[0]
-    if chosen not in office.districts:
+    if chosen not in office.districts:  # another district's name is answered like a missing page, never ignored
         raise OutOfScope(chosen)
     return chosen
 

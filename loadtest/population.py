@@ -33,7 +33,8 @@ def ensure_seeded(database_url: str, instance: Path, enterprises: int, rebuild: 
         exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database})
     if exists and not rebuild and _is_ready(database_url, instance, enterprises):
         admin.dispose()
-        return f"reused {url.database} ({enterprises:,} enterprises)"
+        _xyd(database_url, instance, "db", "upgrade")  # the code may have gained migrations since the seeding
+        return f"reused {url.database} ({enterprises:,} enterprises), migrated to the current schema"
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
         connection.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
@@ -42,10 +43,13 @@ def ensure_seeded(database_url: str, instance: Path, enterprises: int, rebuild: 
     for stale in ("models", "demo"):  # the model store belongs to the database it was trained on
         shutil.rmtree(instance / stale, ignore_errors=True)
     print(f"seeding {enterprises:,} enterprises into {url.database} (xyd setup; this takes a while) …", flush=True)
-    subprocess.run([sys.executable, "-c", "from xinyidai.cli import main; main()", "setup",  # noqa: S603
-                    "--enterprises", str(enterprises)], cwd=ROOT, check=True,
-                   env={**os.environ, **environment(database_url, instance)})
+    _xyd(database_url, instance, "setup", "--enterprises", str(enterprises))
     return f"seeded {url.database} afresh ({enterprises:,} enterprises)"
+
+
+def _xyd(database_url: str, instance: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-c", "from xinyidai.cli import main; main()", *args],  # noqa: S603
+                   cwd=ROOT, check=True, env={**os.environ, **environment(database_url, instance)})
 
 
 def _is_ready(database_url: str, instance: Path, enterprises: int) -> bool:
@@ -89,11 +93,11 @@ def fixture(database_url: str, instance: Path) -> dict:
             else:
                 set_password(user, PASSWORD)
                 user.is_active = True
-        api_bank = session.get(Bank, banks[0][0])
-        token = issue_token(session, api_bank, "load test").token
+        # each bank's systems with their own token, as in production (the API limit is per token)
+        tokens = {bank_id: issue_token(session, session.get(Bank, bank_id), "load test").token for bank_id, _ in banks}
         session.commit()
         result = {"password": PASSWORD, "enterprise": [], "bank": [], "office": [],
-                  "api": {"token": token, "applications": _applications(q, banks[0][0])}}
+                  "api": [{"token": tokens[bank_id], "applications": _applications(q, bank_id)} for bank_id, _ in banks]}
         for i, (uscc,) in enumerate(enterprises):
             needs = [n for (n,) in q("SELECT id FROM financing_needs WHERE uscc = :u ORDER BY id", u=uscc)]
             result["enterprise"].append({"username": f"load-ent-{i}", "needs": needs})

@@ -38,7 +38,7 @@ from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
 from xinyidai.enterprise.queries import unread_query
-from xinyidai.lending.lifecycle import TERMINAL, Actor, transition
+from xinyidai.lending.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
 from xinyidai.uscc import validate_uscc
 
@@ -368,8 +368,10 @@ def apply_to_product(session: Session, user: User, need: FinancingNeed, product_
 
 
 def own_application(session: Session, user: User, application_id: int, *, lock: bool = False) -> Application:
-    application = (session.get(Application, application_id, with_for_update=lock)
-                   if 0 < application_id <= MAX_INT else None)
+    if not 0 < application_id <= MAX_INT:
+        application = None
+    else:  # locked like every other writer: the need first, then the application (no deadlock with a bank)
+        application = locked_application(session, application_id) if lock else session.get(Application, application_id)
     if application is None or application.uscc != user.enterprise_uscc:
         raise NotFound(f"application {application_id}")
     return application

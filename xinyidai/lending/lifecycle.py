@@ -92,8 +92,17 @@ class Disbursement:
 
 def locked_application(session: Session, application_id: int) -> Application | None:
     """The application with its row locked for the transaction (PostgreSQL), so two reports of the
-    same outcome, or two officers, serialise instead of both applying."""
-    return session.get(Application, application_id, with_for_update=True)
+    same outcome, or two officers, serialise instead of both applying.
+
+    Its need is locked first: every writer takes the need before its applications (an enterprise editing
+    or withdrawing a need locks the need, then changes the applications), so a claim racing an edit waits
+    for it instead of deadlocking with it.
+    """
+    need_id = session.scalar(sa.select(Application.need_id).where(Application.id == application_id))
+    if need_id is None:
+        return None
+    session.get(FinancingNeed, need_id, with_for_update=True)
+    return session.get(Application, application_id, with_for_update=True, populate_existing=True)
 
 
 def transition(

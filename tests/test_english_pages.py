@@ -18,7 +18,7 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import EnterpriseStatus
 from models.identity import Role
-from models.lending import FinancingNeed, GuaranteeType
+from models.lending import ApplicationState, FinancingNeed, GuaranteeType
 from models.sources import (
     PublicCreditEvent,
     PublicCreditKind,
@@ -94,7 +94,7 @@ def bank_world(db_session, make_bank, make_user, make_enterprise, make_product, 
             detail = {"disbursed": {"disbursement": Disbursement(45_000_000, 385, 12, date.today(),
                                                                  GuaranteeType.CREDIT)},
                       "declined": {"reason_code": "insufficient_guarantee", "reason_text": "Needs a guarantor"}}
-            transition(db_session, applications[state], move, actor, detail=detail.get(move))
+            transition(db_session, applications[state], ApplicationState(move), actor, detail=detail.get(move))
     db_session.commit()
     login(officer)
     return {"officer": officer, "applications": applications, "product": product}
@@ -130,4 +130,16 @@ def test_a_refused_form_explains_itself_in_english(client, bank_world):
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "The lowest rate cannot be above the highest" in page  # the service's own rule, worded in English
+    assert_no_chinese(page)
+
+
+def test_a_refused_report_is_explained_in_english(client, bank_world):
+    path = f"/bank/applications/{bank_world['applications']['disbursed'].id}"
+    english(client, path)
+    form = {"idempotency_key": "early-report", "status": "repaying", "as_of": "2001-01-31", "outstanding": "1000",
+            "csrf_token": csrf_token(client, path)}
+    response = client.post(f"{path}/repayment", data=form)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Not saved: The report date is before the disbursement date" in page
     assert_no_chinese(page)

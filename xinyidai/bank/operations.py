@@ -32,6 +32,7 @@ from models.lending import (
 from xinyidai.audit import record
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import MAX_INT, ProductSchema
+from xinyidai.i18n import N_
 from xinyidai.lending.lifecycle import (
     TERMINAL,
     Actor,
@@ -106,7 +107,7 @@ def create_product(session: Session, bank_id: int, data: dict, actor: Actor, *,
     if idempotency_key and (earlier := _product_for_key(session, bank_id, idempotency_key, body_hash)):
         return earlier
     if session.scalar(sa.select(Product.id).where(Product.bank_id == bank_id, Product.code == values["code"])):
-        raise Invalid({"code": ["本行已有相同代码的产品"]})
+        raise Invalid({"code": [N_("本行已有相同代码的产品")]})
     product = Product(bank_id=bank_id, **values)
     session.add(product)
     session.flush()
@@ -124,12 +125,12 @@ def update_product(session: Session, product: Product, data: dict, actor: Actor,
     if "code" in values and values["code"] != product.code and session.scalar(
         sa.select(Product.id).where(Product.bank_id == product.bank_id, Product.code == values["code"])
     ):
-        raise Invalid({"code": ["本行已有相同代码的产品"]})
+        raise Invalid({"code": [N_("本行已有相同代码的产品")]})
     merged = {**{k: getattr(product, k) for k in ("min_amount_fen", "max_amount_fen", "min_term_months",
                                                   "max_term_months", "min_rate_bp", "max_rate_bp")}, **values}
-    for low, high, message in (("min_amount_fen", "max_amount_fen", "金额下限不能高于上限"),
-                               ("min_term_months", "max_term_months", "期限下限不能高于上限"),
-                               ("min_rate_bp", "max_rate_bp", "利率下限不能高于上限")):
+    for low, high, message in (("min_amount_fen", "max_amount_fen", N_("金额下限不能高于上限")),
+                               ("min_term_months", "max_term_months", N_("期限下限不能高于上限")),
+                               ("min_rate_bp", "max_rate_bp", N_("利率下限不能高于上限"))):
         if merged[low] > merged[high]:
             raise Invalid({high: [message]})
     changed = {k: v for k, v in values.items() if getattr(product, k) != v}
@@ -262,9 +263,9 @@ def report_outcome(session: Session, application: Application, report: OutcomeRe
 def _record_performance(session: Session, application: Application, report: OutcomeReport) -> bool:
     """Upsert the month-end row on its natural key (application, as_of); True when it changed anything."""
     if application.disbursed_on is None:
-        raise Invalid({"as_of": ["贷款尚未发放，不能报送月末状态"]})
+        raise Invalid({"as_of": [N_("贷款尚未发放，不能报送月末状态")]})
     if report.as_of < application.disbursed_on:
-        raise Invalid({"as_of": ["报送日期早于放款日期"]})
+        raise Invalid({"as_of": [N_("报送日期早于放款日期")]})
     values = {"outstanding_fen": report.outstanding_fen, "days_past_due": report.days_past_due or 0,
               "status": LoanStatus(report.outcome.value)}
     row = session.get(LoanPerformance, (application.id, report.as_of))
@@ -291,7 +292,7 @@ def reassign(session: Session, application: Application, officer_id: int, actor:
                                 f"only a claimed or approved application can be reassigned (it is {application.state.value})")
     officer = session.get(User, officer_id) if 0 < officer_id <= MAX_INT else None
     if officer is None or officer.role is not Role.BANK or officer.bank_id != application.bank_id or not officer.is_active:
-        raise Invalid({"officer_id": ["不是本行的在职客户经理"]})
+        raise Invalid({"officer_id": [N_("不是本行的在职客户经理")]})
     if application.claimed_by_id != officer.id:
         previous = application.claimed_by_id
         application.claimed_by_id = officer.id

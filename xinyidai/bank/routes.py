@@ -40,6 +40,7 @@ from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, dashboard, pipeline_page
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
+from xinyidai.i18n import translated
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
@@ -207,7 +208,7 @@ def _plain_reason(error: IllegalTransition | Invalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
-    return "；".join(str(m) for messages in error.errors.values() for m in messages)
+    return _("；").join(translated(str(m)) for messages in error.errors.values() for m in messages)
 
 
 def _act(application_id: int, form, build_report, form_name: str, done_message: str):

@@ -41,10 +41,11 @@ ENTERPRISE_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     S.CLAIMED: frozenset({S.WITHDRAWN}),
     S.APPROVED: frozenset({S.WITHDRAWN}),
 }
-# The platform itself (Channel.SYSTEM) only ever takes back a match nobody has claimed: when the enterprise's
-# contact control no longer offers it, or when the bank let the claim SLA lapse (xinyidai.lending.sla).
+# The platform (Channel.SYSTEM) records what banks report through it (imports, demo data) and may also take
+# back a match nobody has claimed: when the enterprise's contact control no longer offers it, or when the
+# bank let the claim SLA lapse (xinyidai.lending.sla).
 SYSTEM_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
-    S.MATCHED: frozenset({S.WITHDRAWN}),
+    **BANK_MOVES, S.MATCHED: BANK_MOVES[S.MATCHED] | {S.WITHDRAWN},
 }
 TERMINAL = frozenset({S.DECLINED, S.WITHDRAWN, S.REPAID, S.DEFAULTED})
 

@@ -235,7 +235,7 @@ def test_another_districts_whitelist_version_is_a_404(client, login, office, mak
     login(office)
     assert client.get(f"/office/whitelist/versions/{other.id}").status_code == 404
     assert post(client, f"/office/whitelist/versions/{other.id}/confirm").status_code == 404
-    assert client.get("/office/whitelist?district=310117").status_code == 200  # ignored: its own district
+    assert client.get("/office/whitelist?district=310117").status_code == 404  # never silently its own instead
     db_session.refresh(other)
     assert other.status is WhitelistStatus.DRAFT
 

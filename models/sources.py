@@ -50,6 +50,8 @@ class Delivery(Base):
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     rejection_report: Mapped[str | None] = mapped_column(sa.String(500))
+    # Who handed the file in: the operator's username for a web upload, the command for `xyd ingest`.
+    received_by: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class DeliveryRejection(Base):

@@ -130,7 +130,7 @@ class BankSystem(FastHttpUser):
     wait_time = THINK
 
     def on_start(self):
-        self.api = FIXTURE["api"]
+        self.api = random.choice(FIXTURE["api"])
         self.headers = {"Authorization": f"Bearer {self.api['token']}"}
 
     @task(4)

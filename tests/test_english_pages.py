@@ -143,3 +143,12 @@ def test_a_refused_report_is_explained_in_english(client, bank_world):
     page = response.get_data(as_text=True)
     assert "Not saved: The report date is before the disbursement date" in page
     assert_no_chinese(page)
+
+
+def test_the_history_names_the_channel_in_the_pages_language(client, bank_world):
+    path = f"/bank/applications/{bank_world['applications']['claimed'].id}"
+    history = english(client, path).split('class="bank-history"')[1].split("</ol>")[0]
+    assert "· Web" in history
+    chinese = client.get(path + "?lang=zh").get_data(as_text=True).split('class="bank-history"')[1].split("</ol>")[0]
+    assert "· 网页" in chinese
+    assert "web" not in chinese

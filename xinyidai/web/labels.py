@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
-from models.lending import ApplicationState, NeedStatus, ProductStatus
+from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
 from models.sources import DeliveryStatus, Source
 from xinyidai.enterprise.wording import GUARANTEES, PURPOSES
 
@@ -28,6 +28,14 @@ APPLICATION_STATE = {
     ApplicationState.OVERDUE: _l("逾期"),
     ApplicationState.DEFAULTED: _l("违约"),
     ApplicationState.WITHDRAWN: _l("已撤回"),
+}
+
+# Through which channel a transition came (DESIGN §6: who, when, which channel).
+CHANNEL = {
+    Channel.WEB: _l("网页"),
+    Channel.API: _l("系统接口"),
+    Channel.CSV: _l("批量报送"),
+    Channel.SYSTEM: _l("平台"),
 }
 
 NEED_STATUS = {
@@ -74,7 +82,7 @@ DELIVERY_STATUS = {
 def init_app(app) -> None:
     app.jinja_env.globals["labels"] = {
         "role": ROLE, "application_state": APPLICATION_STATE, "need_status": NEED_STATUS,
-        "product_status": PRODUCT_STATUS,
+        "product_status": PRODUCT_STATUS, "channel": CHANNEL,
         "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
         # Stored as Chinese words from fixed lists (what the enterprise chose): worded per language when shown.
         "need_purpose": PURPOSES, "guarantee_type": GUARANTEES,

@@ -124,3 +124,40 @@ def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_
     card_md = (registry.folder_of(tmp_path, version) / "card.md").read_text(encoding="utf-8")
     assert "Quality bars (demo population)" in card_md
     assert f"{quality['true_pd_auc']:.4f}" in card_md
+
+
+def test_a_changed_grade_rematches_the_enterprises_open_needs(cli, db_session, population, make_product):
+    """A product with a minimum grade takes an open need once scoring lifts the enterprise above it
+    (issue 5: matching re-runs when a score changes) — for one enterprise and for a batch."""
+    from datetime import UTC, date, datetime
+
+    from models.lending import Application, FinancingNeed
+    from xinyidai.lending.matching import refresh_matches
+
+    train(cli)
+    version = db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one()
+    strict = make_product(min_grade="CC")
+    healthiest = population.sort_values("health", ascending=False).uscc.head(2).tolist()
+    needs = []
+    for uscc in healthiest:
+        # An old score at the bottom of the scale: the product turns the need away.
+        db_session.add(Score(uscc=uscc, model_version=version, as_of=date(2020, 1, 31), pd_12m=0.9, points=300,
+                             grade="C", gates_passed=True, failed_gates=[], scored_at=datetime(2020, 2, 1, tzinfo=UTC)))
+        need = FinancingNeed(uscc=uscc, amount_fen=50_000_000, term_months=12, purpose="working_capital",
+                             guarantee_types=["信用"])
+        db_session.add(need)
+        db_session.flush()
+        refresh_matches(db_session, need)
+        needs.append(need)
+
+    def strict_matches(need):
+        db_session.expire_all()
+        return db_session.scalars(sa.select(Application.state).where(
+            Application.need_id == need.id, Application.product_id == strict.id)).all()
+
+    assert strict_matches(needs[0]) == strict_matches(needs[1]) == []
+    assert cli.invoke(args=["ml", "score", healthiest[0]]).exit_code == 0
+    assert [s.value for s in strict_matches(needs[0])] == ["matched"]
+    assert strict_matches(needs[1]) == []
+    assert cli.invoke(args=["ml", "score", "--all"]).exit_code == 0
+    assert [s.value for s in strict_matches(needs[1])] == ["matched"]

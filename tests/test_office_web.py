@@ -286,3 +286,37 @@ def test_english_labels(client, login, office, lending):
     login(office)
     page = client.get("/office/dashboard?lang=en").get_data(as_text=True)
     assert "Loans disbursed" in page
+
+
+def _publish(client, grade):
+    post(client, "/office/whitelist/threshold", {"min_grade": grade})
+    version = post(client, "/office/whitelist/draft").headers["Location"]
+    post(client, f"{version}/confirm", form_page=version)
+    assert post(client, f"{version}/publish", form_page=version).status_code == 302
+
+
+def test_publishing_a_whitelist_rematches_the_open_needs_of_enterprises_that_joined_or_left_it(
+        client, login, office, scored, make_product, db_session):
+    from models.lending import Application, FinancingNeed
+    from xinyidai.lending.matching import refresh_matches
+
+    enterprise = scored[("BBB", True)]
+    whitelist_only = make_product(whitelist_only=True)
+    need = FinancingNeed(uscc=enterprise.uscc, amount_fen=50_000_000, term_months=12, purpose="working_capital",
+                         guarantee_types=["信用"])
+    db_session.add(need)
+    db_session.flush()
+    refresh_matches(db_session, need)
+
+    def matched_to_product():
+        db_session.expire_all()
+        return db_session.scalars(sa.select(Application).where(
+            Application.need_id == need.id, Application.product_id == whitelist_only.id)).all()
+
+    login(office)
+    _publish(client, "A")  # BBB is not listed: the whitelist-only product may not take the need
+    assert matched_to_product() == []
+    _publish(client, "BBB")  # now it is: the need reaches that product without anyone touching it
+    assert [a.state.value for a in matched_to_product()] == ["matched"]
+    _publish(client, "AA")  # it leaves the list: the untouched match leaves the product's pipeline
+    assert matched_to_product() == []

@@ -285,3 +285,28 @@ def refresh_matches(session: Session, need: FinancingNeed, today: date | None = 
                     by_enterprise: bool = False) -> list[Fit]:
     """`rematch`, returning the assessed products (eligible first, best first)."""
     return rematch(session, need, today, actor=actor, by_enterprise=by_enterprise).fits
+
+
+def latest_grades(session: Session, usccs: list[str] | None = None) -> dict[str, str]:
+    """The latest grade of each enterprise that has an open need (of `usccs` only, when given)."""
+    open_needs = sa.select(FinancingNeed.uscc).where(FinancingNeed.status == NeedStatus.OPEN)
+    if usccs is not None:
+        open_needs = open_needs.where(FinancingNeed.uscc.in_(usccs))
+    newest = (sa.select(Score.uscc, sa.func.max(Score.scored_at).label("scored_at"))
+              .where(Score.uscc.in_(open_needs.scalar_subquery())).group_by(Score.uscc).subquery())
+    rows = session.execute(sa.select(Score.uscc, Score.grade).join(
+        newest, sa.and_(Score.uscc == newest.c.uscc, Score.scored_at == newest.c.scored_at)))
+    return {uscc: grade for uscc, grade in rows}
+
+
+def rematch_enterprises(session: Session, usccs, today: date | None = None) -> int:
+    """Re-run the matches of every open need of these enterprises, whose grade or whitelist listing changed
+    (products with a minimum grade or a whitelist requirement may now take or lose them). Returns the needs."""
+    usccs = sorted(set(usccs))
+    if not usccs:
+        return 0
+    needs = session.scalars(sa.select(FinancingNeed).where(
+        FinancingNeed.uscc.in_(usccs), FinancingNeed.status == NeedStatus.OPEN).order_by(FinancingNeed.id)).all()
+    for need in needs:
+        rematch(session, need, today)
+    return len(needs)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.enterprise import Enterprise, EnterpriseStatus
+from models.lending import FinancingNeed, NeedStatus
 from models.scoring import (
     GRADE_SCALE,
     ModelVersion,
@@ -28,6 +29,7 @@ from models.scoring import (
     WhitelistVersion,
 )
 from xinyidai.audit import record
+from xinyidai.lending.matching import rematch_enterprises
 from xinyidai.office.scope import OutOfScope, Scope
 
 W = WhitelistStatus
@@ -139,6 +141,9 @@ def publish(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
     if version.status is not W.CONFIRMED:
         raise WorkflowError("请先确认名单，再发布", "confirm the list before publishing it")
     now = utcnow()
+    previous = session.scalars(sa.select(WhitelistVersion.id).where(
+        WhitelistVersion.district_code == version.district_code, WhitelistVersion.status == W.PUBLISHED,
+        WhitelistVersion.id != version.id)).all()
     session.execute(sa.update(WhitelistVersion).where(
         WhitelistVersion.district_code == version.district_code, WhitelistVersion.status == W.PUBLISHED,
         WhitelistVersion.id != version.id).values(status=W.SUPERSEDED))
@@ -147,7 +152,22 @@ def publish(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
            detail={"district_code": version.district_code, "version_id": version.id,
                    "model_version": version.model_version, "confirmed_by_id": version.confirmed_by_id})
     session.flush()
+    _rematch_listing_changes(session, version, previous)
     return version
+
+
+def _rematch_listing_changes(session: Session, version: WhitelistVersion, previous: list[int]) -> None:
+    """Whitelist-only products may now take, or must lose, the open needs of enterprises that joined or left."""
+    waiting = set(session.scalars(sa.select(FinancingNeed.uscc).join(Enterprise).where(
+        FinancingNeed.status == NeedStatus.OPEN, Enterprise.district_code == version.district_code)))
+    if not waiting:
+        return
+
+    def members(version_ids: list[int]) -> set[str]:
+        return set(session.scalars(sa.select(WhitelistEntry.uscc).where(
+            WhitelistEntry.whitelist_version_id.in_(version_ids)))) & waiting
+
+    rematch_enterprises(session, members([version.id]) ^ members(previous))
 
 
 def versions(session: Session, district_code: str) -> list[tuple[WhitelistVersion, int]]:

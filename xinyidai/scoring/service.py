@@ -21,6 +21,7 @@ from ml.score import Scored, as_json, scaling_card, score_and_store
 from ml.train import NotEnoughLabels, train
 from ml.truth import demo_quality, truth_file
 from models.scoring import ModelVersion, Score
+from xinyidai.lending.matching import latest_grades, rematch_enterprises
 from xinyidai.scoring.whitelist import whitelisted
 
 FEATURE_THREADS = 2  # a batch run's feature queries side by side (the machine has two cores)
@@ -49,10 +50,20 @@ def active(session: Session, instance_path: str | Path):
 def score_everyone(session: Session, instance_path: str | Path, *, as_of: date | None = None,
                    progress=None) -> Scored:
     version, model = active(session, instance_path)
+    before = latest_grades(session)
     session.commit()  # the feature queries run on their own connections and see committed data only
     scored = score_and_store(session, model, version, as_of=as_of, progress=progress, threads=FEATURE_THREADS)
+    rematch_changed_grades(session, scored, before)
     session.commit()
     return scored
+
+
+def rematch_changed_grades(session: Session, scored: Scored, before: dict[str, str]) -> int:
+    """Matching re-runs when a score changes (issue 5): the open needs of enterprises whose grade moved."""
+    grades = scored.frame.grade
+    now = latest_grades(session, list(grades.index) if len(grades) == 1 else None)
+    changed = [uscc for uscc, grade in now.items() if uscc in grades.index and before.get(uscc) != grade]
+    return rematch_enterprises(session, changed)
 
 
 def rescore(session: Session, instance_path: str | Path, uscc: str, *, as_of: date | None = None) -> dict:
@@ -60,9 +71,11 @@ def rescore(session: Session, instance_path: str | Path, uscc: str, *, as_of: da
     KeyError when the registry does not know the USCC."""
     version, model = active(session, instance_path)
     as_of = as_of or data_end_as_of(session, max_age=DATA_END_MAX_AGE)
+    before = latest_grades(session, [uscc])
     scored = score_and_store(session, model, version, as_of=as_of, usccs=[uscc])
     if scored.frame.empty:
         raise KeyError(uscc)
+    rematch_changed_grades(session, scored, before)
     session.commit()
     return results_json(session, scored)[0]
 

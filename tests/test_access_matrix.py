@@ -29,6 +29,7 @@ from models.identity import Role
 from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, WhitelistVersion
+from models.sources import Delivery, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
 from xinyidai.bank.tokens import issue_token
@@ -58,6 +59,12 @@ ACCESS: dict[str, Access] = {
     "web.office_home": Access("office"), "web.admin_home": Access("admin"),
     # the platform operator
     "admin.audit_log": Access("admin"),
+    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.deactivate_user": Access("admin"),
+    "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
+    "admin.rollback_model": Access("admin"),
+    "admin.deliveries_page": Access("admin"), "admin.delivery": Access("admin"),
+    "admin.delivery_rejections": Access("admin"),
     # the office: its district's aggregates, whitelist and alerts
     "office.dashboard": Access("office", OTHER_DISTRICT_QUERY),
     "office.dashboard_export": Access("office", OTHER_DISTRICT_QUERY),
@@ -123,6 +130,9 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         grants.append(grant)
         commitments.append(commitment)
     db_session.add(ModelVersion(version="matrix-model", path="-", card={}))
+    delivery = Delivery(source=Source.TAX, filename="tax_matrix.csv", file_format="csv", sha256="0" * 64, rows=1,
+                        rejected=1)
+    db_session.add(delivery)
     db_session.flush()
     versions, alerts = [], []
     for district, enterprise in ((OWN_DISTRICT, mine), (OTHER_DISTRICT, theirs)):
@@ -154,6 +164,9 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts)},
     }
     arguments["city_office"] = arguments["office"]
+    # The operator is not a tenant: every object is "own" (both sides the same, so only one call each).
+    arguments["admin"] = {"bank_id": (bank_a.id, bank_a.id), "version": ("matrix-model", "matrix-model"),
+                          "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id)}
     return {"users": users, "arguments": arguments, "tokens": [t.token for t in tokens],
             "names": (mine.name, theirs.name), "usccs": (mine.uscc, theirs.uscc)}
 

@@ -73,6 +73,11 @@ def set_password(user: User, password: str) -> None:
     user.must_change_password = False
 
 
+def temporary_password() -> str:
+    """A one-time password for a new login, shown once to whoever created it; the user must replace it."""
+    return secrets.token_urlsafe(12)
+
+
 def new_user(**fields) -> User:
     """A user with a hashed password; `must_change_password=True` makes them choose their own at first login."""
     password = fields.pop("password")

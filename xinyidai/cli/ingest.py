@@ -25,7 +25,7 @@ def ingest_command(source: str, file: Path, file_format: str | None, as_json: bo
     with tqdm(desc=f"{source}", unit=" rows", disable=as_json or None, leave=False) as bar:
         try:
             summary = ingest_file(db.session, source, file, file_format=file_format, report_dir=report_dir,
-                                  progress=bar.update)
+                                  progress=bar.update, received_by="xyd ingest")
         except DeliveryError as error:
             raise click.ClickException(str(error)) from None
     if as_json:
@@ -57,7 +57,8 @@ def ingest_inbox_command(inbox: Path, as_json: bool) -> None:
         try:
             if source is None:
                 raise DeliveryError(f"文件名应以数据源开头，如 tax_2026-10.csv（file name must start with a source: {path.name}）")
-            summary = ingest_file(db.session, source, path, report_dir=Path(current_app.instance_path) / "deliveries")
+            summary = ingest_file(db.session, source, path, report_dir=Path(current_app.instance_path) / "deliveries",
+                                  received_by="xyd ingest-inbox")
         except DeliveryError as error:
             failures += 1
             target = _move(path, inbox / "failed")

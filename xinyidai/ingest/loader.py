@@ -37,6 +37,7 @@ class DeliverySummary:
     unchanged: int = 0
     rejected: int = 0
     rejection_report: str | None = None
+    received_by: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,14 +60,16 @@ def ingest_file(
     file_format: str | None = None,
     report_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    received_by: str | None = None,
 ) -> DeliverySummary:
     """Apply one delivery file and commit. Raises DeliveryError (having written nothing) when the
     file as a whole is unusable. The rejection report goes next to the file, or to `report_dir` when
-    the file's folder cannot be written."""
+    the file's folder cannot be written. `received_by` says who handed the file in (kept on the delivery)."""
     spec = spec_for(source)
     path = Path(path)
     fmt = detect_format(path, file_format)
-    delivery = Delivery(source=spec.source, filename=path.name, file_format=fmt, sha256=file_sha256(path))
+    delivery = Delivery(source=spec.source, filename=path.name, file_format=fmt, sha256=file_sha256(path),
+                        received_by=received_by)
     session.add(delivery)
     try:
         session.flush()
@@ -80,7 +83,7 @@ def ingest_file(
         raise
     return DeliverySummary(
         delivery.id, spec.source.value, str(path), delivery.rows, delivery.inserted, delivery.updated,
-        delivery.unchanged, delivery.rejected, delivery.rejection_report,
+        delivery.unchanged, delivery.rejected, delivery.rejection_report, delivery.received_by,
     )
 
 

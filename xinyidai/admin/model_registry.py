@@ -43,6 +43,17 @@ def versions(session: Session) -> list[VersionRow]:
                        r.promoted_at, r.promoted_by) for r in rows]
 
 
+def card_features(card: dict) -> list[dict]:
+    """The card's features by gain; a card written before gains were recorded lists them in model order
+    (as ml/card.py's card.md does)."""
+    listed = card.get("features")
+    if isinstance(listed, list) and all(isinstance(f, dict) and "name" in f for f in listed):
+        return listed
+    monotone = card.get("monotone_constraints") or {}
+    return [{"name": name, "monotone": monotone.get(name, 0)} for name in card.get("features_in_order") or []
+            if isinstance(name, str)]
+
+
 def promote(session: Session, instance_path: str | Path, admin: User, version: str) -> ModelVersion:
     """Raises registry.ModelUnavailable (nothing changed) for an unknown version or damaged files."""
     previous = registry.active_version(session)

@@ -42,8 +42,9 @@ def model_version(version: str):
 
 
 def _render_version(row: ModelVersion, form: ConfirmForm, status: int = 200, refusal: str | None = None):
-    return render_template("admin/model_version.html", row=row, card=row.card or {}, form=form,
-                           refusal=refusal), status
+    card = row.card if isinstance(row.card, dict) else {}
+    return render_template("admin/model_version.html", row=row, card=card, form=form, refusal=refusal,
+                           features=model_registry.card_features(card)), status
 
 
 @bp.route("/models/<version>/promote", methods=["POST"])

@@ -163,3 +163,12 @@ def test_the_operator_cannot_deactivate_himself_or_a_missing_user(client, admin,
     assert client.post("/admin/users/987654321/deactivate", data={"csrf_token": token}).status_code == 404
     assert client.post("/admin/users/99999999999/deactivate", data={"csrf_token": token}).status_code == 404
 
+
+
+def test_every_operator_page_renders_in_english_on_request(client, admin, make_user):
+    officer = make_user(Role.BANK)
+    for path in ("/admin/", "/admin/banks", f"/admin/banks/{officer.bank_id}", "/admin/offices?district=310104",
+                 "/admin/models", "/admin/deliveries"):
+        response = client.get(path + ("&" if "?" in path else "?") + "lang=en")
+        assert response.status_code == 200, path
+        assert '<html lang="en"' in response.get_data(as_text=True), path

@@ -172,3 +172,13 @@ def test_every_operator_page_renders_in_english_on_request(client, admin, make_u
         response = client.get(path + ("&" if "?" in path else "?") + "lang=en")
         assert response.status_code == 200, path
         assert '<html lang="en"' in response.get_data(as_text=True), path
+
+
+def test_field_errors_are_worded_in_english_on_request(client, admin, make_bank):
+    make_bank(code="USED-SH")
+    client.get("/admin/banks?lang=en")
+    response = client.post("/admin/banks", data=bank_form(client, code="used-sh"))
+    assert response.status_code == 422
+    assert ">Bank code</a> <span>This bank code is already in use." in response.get_data(as_text=True)
+    response = client.post("/admin/banks", data=bank_form(client, code=""))
+    assert ">Bank code</a> <span>This field is required." in response.get_data(as_text=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.identity import District, Role, User
@@ -67,30 +68,46 @@ def add_bank(session: Session, admin: User, *, code: str, name_zh: str, name_en:
     """A participating bank and its first administrator (who then adds officers and API tokens himself).
     `officer` holds display_name, username, email, phone. Raises Invalid naming each field in conflict."""
     code, name_zh, name_en = code.strip().upper(), name_zh.strip(), name_en.strip()
+    if errors := _bank_conflicts(session, code, name_zh, officer["username"]):
+        raise Invalid(errors)
+    try:
+        with session.begin_nested():
+            bank = Bank(code=code, name_zh=name_zh, name_en=name_en)
+            session.add(bank)
+            session.flush()
+            record("bank_onboarded", actor_user_id=admin.id, detail={"bank_id": bank.id, "code": code, "name": name_zh})
+            login = _new_login(session, admin, Role.BANK, officer, bank_id=bank.id, is_tenant_admin=True)
+    except IntegrityError:
+        # Another operator saved the same code or username between our check and our insert: name the field.
+        if errors := _bank_conflicts(session, code, name_zh, officer["username"]):
+            raise Invalid(errors) from None
+        raise
+    return bank, login
+
+
+def _bank_conflicts(session: Session, code: str, name_zh: str, username: str) -> dict[str, list]:
     errors: dict[str, list] = {}
     if session.scalar(sa.select(Bank.id).where(sa.func.upper(Bank.code) == code)) is not None:
         errors["code"] = [_l("该银行代码已被使用。")]
     if session.scalar(sa.select(Bank.id).where(Bank.name_zh == name_zh)) is not None:
         errors["name_zh"] = [_l("已有同名的参与银行。")]
-    if username_taken(session, officer["username"]):
+    if username_taken(session, username):
         errors["officer_username"] = [_l("该用户名已被使用，请换一个。")]
-    if errors:
-        raise Invalid(errors)
-    bank = Bank(code=code, name_zh=name_zh, name_en=name_en)
-    session.add(bank)
-    session.flush()
-    record("bank_onboarded", actor_user_id=admin.id, detail={"bank_id": bank.id, "code": code, "name": name_zh})
-    login = _new_login(session, admin, Role.BANK, officer, bank_id=bank.id, is_tenant_admin=True)
-    return bank, login
+    return errors
 
 
 def add_office_user(session: Session, admin: User, *, district_code: str, **officer) -> NewLogin:
     """A login for a district's finance office, or the city office (310000) that sees every district."""
     if session.get(District, district_code) is None:
         raise Invalid({"district": [_l("没有这个区。")]})
+    taken = Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     if username_taken(session, officer["username"]):
-        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
-    return _new_login(session, admin, Role.OFFICE, officer, district_code=district_code)
+        raise taken
+    try:
+        with session.begin_nested():
+            return _new_login(session, admin, Role.OFFICE, officer, district_code=district_code)
+    except IntegrityError:
+        raise taken from None  # the same username saved by someone else a moment ago
 
 
 def _new_login(session: Session, admin: User, role: Role, person: dict, **tenant) -> NewLogin:

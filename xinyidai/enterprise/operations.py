@@ -444,7 +444,8 @@ def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int
         unread = unread.where(ApplicationEvent.id <= up_to_event_id)
     if application is not None:
         unread = unread.where(ApplicationEvent.application_id == application.id)
-    # A double click runs two of these at once: the second finds the rows the first just wrote.
+    # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
+    # the first inserted instead of failing on the primary key.
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
     statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
                  .on_conflict_do_nothing())

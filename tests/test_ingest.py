@@ -257,3 +257,27 @@ def test_inbox_loads_each_waiting_file_and_files_it_away(tmp_path, cli, register
     assert (inbox / "done" / "tax_rating_2025.csv.rejected.csv").exists()
     assert (inbox / "failed" / "weather_2025.csv").exists()
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == []
+
+
+def test_a_bulk_delivery_refreshes_the_planners_statistics_on_postgresql(tmp_path, cli, registered, db_session,
+                                                                         monkeypatch):
+    """After a large delivery the table is ANALYZEd at once: until autovacuum gets to it (if it is on), the
+    planner would take a table that grew by millions of rows for an empty one."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("planner statistics are refreshed on PostgreSQL only")
+    from xinyidai.ingest import loader
+
+    monkeypatch.setattr(loader, "BULK_ROWS", 6)
+    header = "uscc,month,kind,consumption,billed,paid,days_late"
+
+    def analyzed_rows():
+        return db_session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'utility_months'"))
+
+    db_session.execute(sa.text("DELETE FROM utility_months"))
+    small = [f"{code},2025-0{m},water,30,90.00,90.00,0" for code in registered for m in (1,)]
+    ingest(cli, "utilities", write(tmp_path / "small.csv", [header, *small]))
+    before = analyzed_rows()
+    assert before != len(small)  # three rows: below the bulk size, left to autovacuum
+    bulk = [f"{code},2025-0{m},water,30,90.00,90.00,0" for code in registered for m in (2, 3, 4)]
+    ingest(cli, "utilities", write(tmp_path / "bulk.csv", [header, *bulk]))
+    assert analyzed_rows() == len(small) + len(bulk)

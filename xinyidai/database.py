@@ -43,3 +43,20 @@ def ensure_reference_data(connection: sa.Connection) -> None:
     missing = [row for row in district_rows() if row["code"] not in present]
     if missing:
         connection.execute(sa.insert(District.__table__), missing)
+
+
+# Rows written at once after which PostgreSQL's planner statistics are refreshed on the spot: autovacuum
+# analyzes later (or never, where an operator switched it off), and until then a table that grew from
+# nothing to millions of rows is planned as if empty — seconds per page instead of milliseconds.
+BULK_ROWS = 10_000
+
+
+def refresh_statistics(session, *tables: sa.Table) -> None:
+    """ANALYZE the tables (all of them when none is named) after a bulk load, on PostgreSQL."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if not tables:
+        session.execute(sa.text("ANALYZE"))
+        return
+    for table in tables:
+        session.execute(sa.text(f'ANALYZE "{table.name}"'))  # noqa: S608 - a table name from our own metadata

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models.lending import Bank
+from xinyidai.database import refresh_statistics
 from xinyidai.demo import clock
 from xinyidai.demo.activity import History, draw_latent, observe
 from xinyidai.demo.applications import LendingPlan, demo_enterprise_need, plan_lending, stamp_need_updates
@@ -104,6 +105,8 @@ def seed_demo(session: Session, instance_path: str | Path, *, enterprises: int =
     deliveries = ingest_deliveries(session, paths, report_dir=folder / "deliveries")
     ingested = time.perf_counter()
     counts = _store_lending(session, data, seed)
+    session.commit()
+    refresh_statistics(session)
     session.commit()
     finished = time.perf_counter()
     return _summary(data, deliveries, counts, folder, {

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.enterprise import Enterprise
 from models.sources import Delivery, DeliveryRejection, DeliveryStatus
+from xinyidai.database import BULK_ROWS, refresh_statistics
 from xinyidai.ingest.reading import DeliveryError, RowSource, detect_format, file_sha256, read_rows
 from xinyidai.ingest.sources import SOURCES, SourceSpec
 from xinyidai.ingest.validation import GoodRow, Rejection, validated_batches
@@ -78,6 +79,9 @@ def ingest_file(
         report = _write_report(path, delivery.id, rejections, report_dir) if rejections else None
         delivery.rejection_report = str(report) if report else None
         session.commit()
+        if delivery.inserted + delivery.updated >= BULK_ROWS:
+            refresh_statistics(session, spec.table)
+            session.commit()
     except BaseException:
         session.rollback()
         raise

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import time
 
 from locust import FastHttpUser, between, events, task
 
@@ -21,9 +22,20 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_t
 THINK = between(float(os.environ.get("LOAD_WAIT_MIN", "0.5")), float(os.environ.get("LOAD_WAIT_MAX", "1.5")))
 
 
+# Requests made while users are still being spawned (each logs in once, workers fill their caches) are
+# kept apart from the steady state that follows; the report prints both.
+STEADY = {"since": None}
+
+
+@events.spawning_complete.add_listener
+def _steady(user_count, **_kwargs):
+    STEADY["since"] = time.time()
+
+
 @events.request.add_listener
 def _sample(request_type, name, response_time, response_length, exception, **_kwargs):
-    SAMPLES.write(f"{name}\t{response_time:.2f}\t{0 if exception is None else 1}\n")
+    steady = 0 if STEADY["since"] is None else 1
+    SAMPLES.write(f"{name}\t{response_time:.2f}\t{0 if exception is None else 1}\t{steady}\t{time.time():.3f}\n")
 
 
 @events.quitting.add_listener

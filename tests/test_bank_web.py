@@ -261,7 +261,7 @@ def test_authorized_detail_shows_profile_score_reasons_and_monthly_charts(client
     db_session.flush()
     score = Score(uscc=uscc, model_version="web-test", as_of=date(2026, 10, 31), pd_12m=0.02, points=712, grade="AA",
                   gates_passed=True)
-    score.reasons = [ScoreReason(rank=1, family="tax", feature="sales_growth_12m", contribution=-0.4)]
+    score.reasons = [ScoreReason(rank=1, family="tax", feature="sales_trend", contribution=-0.4)]
     db_session.add(score)
     for month in range(1, 13):
         db_session.add(TaxMonth(uscc=uscc, month=date(2026, month, 1) if month < 11 else date(2025, month, 1),
@@ -276,7 +276,10 @@ def test_authorized_detail_shows_profile_score_reasons_and_monthly_charts(client
     db_session.commit()
     page = text(client.get(f"/bank/applications/{application.id}"))
     assert "712" in page
-    assert "sales_growth_12m" in page
+    assert "纳税：近半年开票销售额走势表现良好，提升了评分" in page  # the reason in words, never the feature code
+    assert "sales_trend" not in page
+    english = text(client.get(f"/bank/applications/{application.id}?lang=en"))
+    assert "Tax: invoiced sales trend over six months raised the score" in english
     assert "近 12 个月开票销售额" in page
     assert "近 12 个月参保人数" not in page  # social insurance is outside the authorization's sources
     assert "AA" in page

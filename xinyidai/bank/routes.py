@@ -39,8 +39,9 @@ from xinyidai.bank.outcomes import COLUMNS, apply_upload
 from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, dashboard, pipeline_page
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
+from xinyidai.enterprise import wording
 from xinyidai.extensions import db, limiter
-from xinyidai.i18n import translated
+from xinyidai.i18n import locale_code, translated
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
@@ -71,8 +72,14 @@ def money_helpers():
     def ratio(value):
         return "—" if value is None else f"{value * 100:.1f}%"
 
+    def score_reason(reason):
+        """A score reason in the scoring engine's own words, in the page's language (never a feature code)."""
+        fields = reason if isinstance(reason, dict) else {  # the privacy view hands out plain dicts
+            "family": reason.family, "feature": reason.feature, "contribution": reason.contribution}
+        return wording.reason_text(fields["family"], fields["feature"], fields["contribution"], locale_code())
+
     return {"yuan": yuan, "percent": percent, "ratio": ratio, "decline_reasons": DECLINE_REASONS,
-            "now_ts": utcnow().timestamp()}
+            "now_ts": utcnow().timestamp(), "score_reason": score_reason}
 
 
 def _bank_id() -> int:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
-from models.scoring import GRADE_SCALE, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from models.scoring import GRADE_SCALE, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.lending.matching import latest_grade_of
 from xinyidai.lending.working_days import current_calendar
 
 S = ApplicationState
@@ -58,11 +59,6 @@ class Page:
     page: int = 1
     per_page: int = 25
     has_more: bool = False
-
-
-def latest_grade_of(uscc_column) -> sa.ScalarSelect:
-    return (sa.select(Score.grade).where(Score.uscc == uscc_column).order_by(Score.scored_at.desc()).limit(1)
-            .scalar_subquery())
 
 
 def whitelisted_expression() -> sa.Exists:

@@ -72,11 +72,10 @@ def money_helpers():
     def ratio(value):
         return "—" if value is None else f"{value * 100:.1f}%"
 
-    def score_reason(reason):
-        """A score reason in the scoring engine's own words, in the page's language (never a feature code)."""
-        fields = reason if isinstance(reason, dict) else {  # the privacy view hands out plain dicts
-            "family": reason.family, "feature": reason.feature, "contribution": reason.contribution}
-        return wording.reason_text(fields["family"], fields["feature"], fields["contribution"], locale_code())
+    def score_reason(reason: dict) -> str:
+        """A score reason (as the privacy view hands it out) in the scoring engine's words, in the page's
+        language — never a feature code."""
+        return wording.reason_text(reason["family"], reason["feature"], reason["contribution"], locale_code())
 
     return {"yuan": yuan, "percent": percent, "ratio": ratio, "decline_reasons": DECLINE_REASONS,
             "now_ts": utcnow().timestamp(), "score_reason": score_reason}

@@ -114,9 +114,15 @@ def _rank(need: FinancingNeed, product: Product, standing: Standing) -> float:
     return round(0.5 * fit + 0.5 * grade, 6)
 
 
+def latest_grade_of(uscc) -> sa.ScalarSelect:
+    """The enterprise's latest grade as a (correlated) subquery: what matching, re-matching and the pipeline read."""
+    return (sa.select(Score.grade).where(Score.uscc == uscc).order_by(Score.scored_at.desc()).limit(1)
+            .scalar_subquery())
+
+
 def standing_of(session: Session, uscc: str) -> Standing:
     """The enterprise's latest grade and whether the latest published whitelist of its district lists it."""
-    grade = session.scalar(sa.select(Score.grade).where(Score.uscc == uscc).order_by(Score.scored_at.desc()).limit(1))
+    grade = session.scalar(sa.select(latest_grade_of(uscc)))
     latest = (
         sa.select(WhitelistVersion.id)
         .join(Enterprise, Enterprise.district_code == WhitelistVersion.district_code)
@@ -288,15 +294,12 @@ def refresh_matches(session: Session, need: FinancingNeed, today: date | None = 
 
 
 def latest_grades(session: Session, usccs: list[str] | None = None) -> dict[str, str]:
-    """The latest grade of each enterprise that has an open need (of `usccs` only, when given)."""
-    open_needs = sa.select(FinancingNeed.uscc).where(FinancingNeed.status == NeedStatus.OPEN)
+    """The latest grade of each scored enterprise that has an open need (of `usccs` only, when given)."""
+    query = (sa.select(FinancingNeed.uscc, latest_grade_of(FinancingNeed.uscc)).distinct()
+             .where(FinancingNeed.status == NeedStatus.OPEN))
     if usccs is not None:
-        open_needs = open_needs.where(FinancingNeed.uscc.in_(usccs))
-    newest = (sa.select(Score.uscc, sa.func.max(Score.scored_at).label("scored_at"))
-              .where(Score.uscc.in_(open_needs.scalar_subquery())).group_by(Score.uscc).subquery())
-    rows = session.execute(sa.select(Score.uscc, Score.grade).join(
-        newest, sa.and_(Score.uscc == newest.c.uscc, Score.scored_at == newest.c.scored_at)))
-    return {uscc: grade for uscc, grade in rows}
+        query = query.where(FinancingNeed.uscc.in_(usccs))
+    return {uscc: grade for uscc, grade in session.execute(query) if grade is not None}
 
 
 def rematch_enterprises(session: Session, usccs, today: date | None = None) -> int:

@@ -58,10 +58,12 @@ def score_everyone(session: Session, instance_path: str | Path, *, as_of: date |
     return scored
 
 
-def rematch_changed_grades(session: Session, scored: Scored, before: dict[str, str]) -> int:
-    """Matching re-runs when a score changes (issue 5): the open needs of enterprises whose grade moved."""
+def rematch_changed_grades(session: Session, scored: Scored, before: dict[str, str],
+                           usccs: list[str] | None = None) -> int:
+    """Matching re-runs when a score changes (issue 5): the open needs of enterprises whose grade moved.
+    `before` is `latest_grades(session, usccs)` read before scoring `usccs` (None: everyone)."""
     grades = scored.frame.grade
-    now = latest_grades(session, list(grades.index) if len(grades) == 1 else None)
+    now = latest_grades(session, usccs)
     changed = [uscc for uscc, grade in now.items() if uscc in grades.index and before.get(uscc) != grade]
     return rematch_enterprises(session, changed)
 
@@ -75,7 +77,7 @@ def rescore(session: Session, instance_path: str | Path, uscc: str, *, as_of: da
     scored = score_and_store(session, model, version, as_of=as_of, usccs=[uscc])
     if scored.frame.empty:
         raise KeyError(uscc)
-    rematch_changed_grades(session, scored, before)
+    rematch_changed_grades(session, scored, before, [uscc])
     session.commit()
     return results_json(session, scored)[0]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -30,6 +30,11 @@ NAMING_CONVENTION = {
 # Money is integer fen (1/100 yuan) so sums are exact; BigInteger because district totals exceed 2^31.
 Fen = sa.BigInteger
 USCC = sa.String(18)
+
+
+# China has one time zone and no daylight saving: every calendar date the platform shows or counts
+# (reporting months, SLA working days, authorization end dates) is a Shanghai date.
+SHANGHAI = timezone(timedelta(hours=8))
 
 
 def utcnow() -> datetime:

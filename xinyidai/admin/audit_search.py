@@ -6,17 +6,16 @@ Reading only: nothing here writes, so the search is a plain GET that a link or a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models.audit import AuditEntry
+from models.base import SHANGHAI
 from models.identity import ApiToken, User
 
 PER_PAGE = 50
-# Dates are chosen as Shanghai calendar days; timestamps are stored in UTC.
-SHANGHAI = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from models.base import utcnow
+from models.base import SHANGHAI, utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, EnterpriseStatus, SelfReport
 from models.identity import Role, User
@@ -43,8 +43,6 @@ from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
 from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
-# China has one time zone and no daylight saving: "today" and "until the end of that day" are Shanghai's.
-SHANGHAI = timezone(timedelta(hours=8))
 MAX_AUTHORIZATION_DAYS = 366
 MAX_INT = 2**31 - 1
 

@@ -10,12 +10,12 @@ of ISO dates: XYD_EXTRA_DAYS_OFF (no work that day) and XYD_EXTRA_WORKING_DAYS (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import holidays
 
-# China has one time zone and no daylight saving; working days are counted on Shanghai dates.
-SHANGHAI = timezone(timedelta(hours=8))
+from models.base import SHANGHAI
+
 CONFIG_DAYS_OFF = "XYD_EXTRA_DAYS_OFF"
 CONFIG_WORKING_DAYS = "XYD_EXTRA_WORKING_DAYS"
 

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from models.base import SHANGHAI
 from models.enterprise import Enterprise, SizeClass
 from models.lending import (
     Application,
@@ -46,7 +47,7 @@ from models.lending import (
     Product,
 )
 from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
-from xinyidai.office.scope import SHANGHAI, Filters, Scope, add_months, shanghai_month
+from xinyidai.office.scope import Filters, Scope, add_months, shanghai_month
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 S = ApplicationState

@@ -7,13 +7,12 @@ must lie inside the office's scope or the view answers 404 (`OutOfScope`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
+from models.base import SHANGHAI
 from models.identity import CITY_CODE
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
-# Months are Shanghai calendar months (UTC+8, no daylight saving); timestamps are stored in UTC.
-SHANGHAI = timezone(timedelta(hours=8))
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 120
 

@@ -51,4 +51,5 @@ def test_cli_help_lists_every_command_with_a_description(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     for command in ("ingest", "setup", "demo", "db"):
         line = next((row for row in result.output.splitlines() if row.strip().startswith(command + " ")), "")
-        assert line.strip() != command and len(line.split()) > 1, f"{command} lacks a description"
+        assert line.strip() != command, f"{command} lacks a description"
+        assert len(line.split()) > 1, f"{command} lacks a description"

@@ -12,12 +12,13 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from drills import database_restart, model_files, truncated_delivery, worker_kill
+from drills import database_restart, model_files, nginx_proxy, truncated_delivery, worker_kill
 from drills.outcome import Outcome
 from drills.platform import Platform, get_status, prepare
 from drills.postgres import DrillDatabase, drill_database
 
-DRILLS = {module.NAME: module for module in (database_restart, truncated_delivery, model_files, worker_kill)}
+DRILLS = {module.NAME: module for module in (database_restart, truncated_delivery, model_files, worker_kill,
+                                             nginx_proxy)}
 
 
 @dataclass

@@ -42,6 +42,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         count = app.config["XYD_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    from xinyidai.request_body import DrainRequestBody
+
+    app.wsgi_app = DrainRequestBody(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
     i18n.init_app(app)
     init_auth(app)
     web.init_app(app)

@@ -88,7 +88,7 @@ def test_a_server_error_on_a_page_shows_the_friendly_page_only(client, make_user
     def broken(*_args, **_kwargs):
         raise RuntimeError("password=hunter2 in /srv/secret.py line 42")
 
-    monkeypatch.setattr(routes, "dashboard", broken)
+    monkeypatch.setattr(routes, "shared_dashboard", broken)
     login(make_user(Role.BANK))
     response = client.get("/bank/dashboard")
     assert response.status_code == 500

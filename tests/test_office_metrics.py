@@ -23,7 +23,7 @@ from models.lending import (
 from models.scoring import ModelVersion, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
 from xinyidai.lending.lifecycle import Actor, Disbursement, transition
 from xinyidai.office import metrics
-from xinyidai.office.metrics import Dimension, build_table, cached_table
+from xinyidai.office.metrics import Dimension, build_table
 from xinyidai.office.scope import Filters, office_scope
 
 S = ApplicationState
@@ -333,21 +333,72 @@ def test_a_single_loan_of_a_single_bank_never_shows(db_session, make_enterprise,
                 assert row.cells[key].shown in (None, 0), (dimension, row.key, key)
 
 
-# ---------------------------------------------------------------- the cache
+# ---------------------------------------------------------------- the cube's age
 
-def test_cached_tables_are_rebuilt_when_the_records_change(db_session, make_enterprise, make_product, lend):
-    metrics.clear_cache()
-    product = make_product()
-    scope = office_scope("310120")
+def _matched(table) -> int:
+    return table.total.cells["matched"].value
+
+
+def test_an_exact_cube_is_rebuilt_when_the_records_change(db_session, make_enterprise, make_product, lend):
+    from xinyidai.office import cube
+
+    cube.forget_cube()
+    product, scope = make_product(), office_scope("310120")
     for _ in range(5):
         lend(make_enterprise(district_code="310120"), product, datetime(2026, 2, 3, 3, tzinfo=UTC), "matched")
-    first = cached_table(db_session, scope, PERIOD, Dimension.MONTH, max_age_seconds=60, today=TODAY)
-    assert cached_table(db_session, scope, PERIOD, Dimension.MONTH, max_age_seconds=60, today=TODAY) is first
+    assert _matched(cube.cube_table(db_session, scope, PERIOD, Dimension.MONTH, today=TODAY)) == 5
     lend(make_enterprise(district_code="310120"), product, datetime(2026, 2, 4, 3, tzinfo=UTC), "matched")
-    again = cached_table(db_session, scope, PERIOD, Dimension.MONTH, max_age_seconds=60, today=TODAY)
-    assert again is not first
-    assert again.total.cells["matched"].value == 6
-    metrics.clear_cache()
+    assert _matched(cube.cube_table(db_session, scope, PERIOD, Dimension.MONTH, today=TODAY)) == 6
+    cube.forget_cube()
+
+
+def test_a_cube_within_its_age_is_served_and_a_new_worker_starts_from_the_hosts_snapshot(
+        db_session, make_enterprise, make_product, lend, tmp_path):
+    from xinyidai.office import cube
+
+    cube.forget_cube()
+    product, scope = make_product(), office_scope("310120")
+    for _ in range(5):
+        lend(make_enterprise(district_code="310120"), product, datetime(2026, 2, 3, 3, tzinfo=UTC), "matched")
+    aged = {"max_age_seconds": 300, "folder": tmp_path}
+    assert _matched(cube.cube_table(db_session, scope, PERIOD, Dimension.MONTH, today=TODAY, **aged)) == 5
+    built = cube.current_cube(db_session, **aged)
+    assert (tmp_path / cube.SNAPSHOT).is_file()
+    lend(make_enterprise(district_code="310120"), product, datetime(2026, 2, 4, 3, tzinfo=UTC), "matched")
+    # younger than its age: the figures stay as they were built (the page says how old they are)
+    assert _matched(cube.cube_table(db_session, scope, PERIOD, Dimension.MONTH, today=TODAY, **aged)) == 5
+    cube.forget_cube()  # a fresh worker: it reads the snapshot instead of rebuilding
+    assert cube.current_cube(db_session, **aged).built_at == built.built_at
+    # the exact reading (no age allowed) sees the new record and rebuilds
+    cube.forget_cube()
+    assert _matched(cube.cube_table(db_session, scope, PERIOD, Dimension.MONTH, today=TODAY, folder=tmp_path)) == 6
+    cube.forget_cube()
+
+
+def test_a_cube_past_its_age_is_served_while_it_is_rebuilt_in_the_background(
+        db_session, make_enterprise, make_product, lend, monkeypatch):
+    import threading
+
+    from xinyidai.office import cube
+
+    cube.forget_cube()
+    lend(make_enterprise(district_code="310120"), make_product(), datetime(2026, 2, 3, 3, tzinfo=UTC), "matched")
+    old = cube.current_cube(db_session)
+    old.built_at -= 600
+    lend(make_enterprise(district_code="310120"), make_product(), datetime(2026, 2, 4, 3, tzinfo=UTC), "matched")
+    release, rebuilt = threading.Event(), cube.Cube(("new",), {}, None, 0.0)
+
+    def slow_build(_session):
+        release.wait(10)
+        return rebuilt
+
+    monkeypatch.setattr(cube, "build_cube", slow_build)
+    assert cube.current_cube(db_session, max_age_seconds=300) is old  # served at once, not after the rebuild
+    release.set()
+    [refresh] = [t for t in threading.enumerate() if t.name == "office-cube-refresh"]
+    refresh.join(10)
+    assert cube.current_cube(db_session, max_age_seconds=300) is rebuilt
+    cube.forget_cube()
 
 
 @pytest.mark.parametrize("dimension", list(Dimension))

@@ -71,6 +71,21 @@ def test_the_dashboard_counts_the_district_and_suppresses_small_cells(client, lo
     assert ">9</td>" not in city_page_counts
 
 
+def test_pre_aggregated_views_say_how_old_their_figures_are(app, client, login, office, lending, monkeypatch):
+    from xinyidai.office import cube
+
+    cube.forget_cube()
+    monkeypatch.setitem(app.config, "XYD_OFFICE_PREAGGREGATE", True)  # as served (tests read SQL by default)
+    monkeypatch.setitem(app.config, "XYD_OFFICE_MAX_AGE_SECONDS", 300)
+    login(office)
+    page = client.get("/office/dashboard/banks").get_data(as_text=True)
+    assert ">6</td>" in page  # the same figures as straight from SQL
+    assert "数据截至" in page
+    assert "至多每 5 分钟更新一次" in page
+    assert "Figures as of" in client.get("/office/dashboard/banks?lang=en").get_data(as_text=True)
+    cube.forget_cube()
+
+
 def test_the_city_office_compares_districts_and_narrows_to_one(client, login, city, lending):
     login(city)
     page = client.get("/office/dashboard/districts").get_data(as_text=True)

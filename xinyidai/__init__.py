@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     app.config["XYD_INSTANCE_PATH"] = str(folder)
 
-    from xinyidai import cli, errors, health, i18n, logging_setup, security_headers, web
+    from xinyidai import caching, cli, errors, health, i18n, logging_setup, security_headers, web
     from xinyidai.auth import init_app as init_auth
     from xinyidai.database import configure_engine
     from xinyidai.extensions import csrf, db, limiter, migrate
@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    caching.init_app(app)
     if app.config["XYD_PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -55,6 +55,9 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
+        # Office dashboards read a pre-aggregated cube at most this old (xinyidai.office.cube).
+        "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),
         "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
         "XYD_RATELIMIT": os.environ.get("XYD_RATELIMIT", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -66,6 +69,8 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
         "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
     }
+    if "XYD_CACHE" in os.environ:  # unset: on, except in tests (xinyidai.caching)
+        settings["XYD_CACHE"] = os.environ["XYD_CACHE"] == "1"
     if secret:
         settings["SECRET_KEY"] = _secret_key(folder)
     return settings

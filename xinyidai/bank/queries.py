@@ -17,6 +17,7 @@ from models.base import utcnow
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
 from models.scoring import GRADE_SCALE, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.caching import lending_version, remembered
 from xinyidai.lending.matching import latest_grade_of
 from xinyidai.lending.working_days import current_calendar
 
@@ -176,6 +177,17 @@ class Dashboard:
     @property
     def within_sla_rate(self) -> float | None:
         return self.claimed_within_sla / self.claims if self.claims else None
+
+
+DASHBOARD_MAX_AGE_SECONDS = 60  # the open-past-SLA count moves with the clock as well as with the data
+
+
+def shared_dashboard(session: Session, bank_id: int, *, sla_working_days: int) -> Dashboard:
+    """The bank's dashboard as of now, computed once per change of the pipeline (xinyidai.caching) rather
+    than once per page view: it reads every application the bank ever had."""
+    return remembered("bank_dashboard", (bank_id, sla_working_days, lending_version(session)),
+                      lambda: dashboard(session, bank_id, sla_working_days=sla_working_days),
+                      timeout=DASHBOARD_MAX_AGE_SECONDS)
 
 
 def dashboard(session: Session, bank_id: int, *, sla_working_days: int, now: datetime | None = None) -> Dashboard:

@@ -37,7 +37,7 @@ from xinyidai.bank import forms, operations
 from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.outcomes import COLUMNS, apply_upload
 from xinyidai.bank.privacy import enterprise_view
-from xinyidai.bank.queries import PipelineFilters, bank_applications, dashboard, pipeline_page
+from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.enterprise import wording
 from xinyidai.extensions import db, limiter
@@ -298,13 +298,13 @@ def reassign(application_id: int):
 
 @bp.route("/dashboard")
 def bank_dashboard():
-    figures = dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    figures = shared_dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     return render_template("bank/dashboard.html", figures=figures)
 
 
 @bp.route("/dashboard.csv")
 def dashboard_csv():
-    figures = dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
+    figures = shared_dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["product_code", "product_name", "matched", "claimed", "approved", "declined", "disbursed",

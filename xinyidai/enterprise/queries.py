@@ -33,6 +33,7 @@ from models.sources import (
     UtilityKind,
     UtilityMonth,
 )
+from xinyidai.caching import remembered
 from xinyidai.lending.matching import Fit
 
 S = ApplicationState
@@ -211,28 +212,39 @@ class BankRecord:
     decisions: int
 
 
+RECORD_REFRESH_SECONDS = 300  # the published records are at most this old: one computation for every worker
+
+
 def bank_records(session: Session, bank_ids: set[int]) -> dict[int, BankRecord]:
     """Each bank's published record on the platform: median time from match to claim (受理), and the
-    share of its decisions after claiming that were approvals. Small samples are not shown (None)."""
+    share of its decisions after claiming that were approvals. Small samples are not shown (None).
+
+    Every bank's record is computed in one pass over the platform's history and shared through the cache
+    (xinyidai.caching) for a few minutes: a median over months of claims does not move with one more."""
     if not bank_ids:
         return {}
+    records = remembered("bank_records", (), lambda: _all_bank_records(session), timeout=RECORD_REFRESH_SECONDS)
+    empty = BankRecord(None, 0, None, 0)
+    return {bank_id: records.get(bank_id, empty) for bank_id in bank_ids}
+
+
+def _all_bank_records(session: Session) -> dict[int, BankRecord]:
     waits: dict[int, list[float]] = defaultdict(list)
     for bank_id, created, claimed in session.execute(
             sa.select(Application.bank_id, Application.created_at, Application.claimed_at)
-            .where(Application.bank_id.in_(bank_ids), Application.claimed_at.is_not(None))):
+            .where(Application.claimed_at.is_not(None))):
         waits[bank_id].append(max((claimed - created).total_seconds() / 3600, 0.0))
     outcomes = sa.case((ApplicationEvent.to_state == S.APPROVED, 1), else_=0)
-    decided = dict.fromkeys(bank_ids, (0, 0))
+    decided: dict[int, tuple[int, int]] = {}
     for bank_id, approved, total in session.execute(
             sa.select(Application.bank_id, sa.func.sum(outcomes), sa.func.count())
             .join(ApplicationEvent, ApplicationEvent.application_id == Application.id)
-            .where(Application.bank_id.in_(bank_ids), ApplicationEvent.from_state == S.CLAIMED,
-                   ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
+            .where(ApplicationEvent.from_state == S.CLAIMED, ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
             .group_by(Application.bank_id)):
         decided[bank_id] = (int(approved or 0), int(total))
     records = {}
-    for bank_id in bank_ids:
-        hours, (approved, total) = waits.get(bank_id, []), decided[bank_id]
+    for bank_id in waits.keys() | decided.keys():
+        hours, (approved, total) = waits.get(bank_id, []), decided.get(bank_id, (0, 0))
         records[bank_id] = BankRecord(
             statistics.median(hours) if len(hours) >= MIN_RECORD_SAMPLE else None, len(hours),
             approved / total if total >= MIN_RECORD_SAMPLE else None, total)

@@ -12,20 +12,30 @@ kept up to date by the lifecycle and the loan reports, indexed by (district_code
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import pickle
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, FinancingNeed, GuaranteeType, LoanPerformance
+from xinyidai.caching import remembered
+from xinyidai.extensions import db
 from xinyidai.office import metrics
 from xinyidai.office.metrics import OUTSTANDING, Dimension, Family, S, _days_between
 from xinyidai.office.scope import Filters, Scope
 
+log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",
                     Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district"}
 MEASURES = {
@@ -41,6 +51,7 @@ class Cube:
     frames: dict  # Family -> DataFrame
     need_banks: pd.DataFrame  # need_id, bank_id: which banks a need was matched to
     built_seconds: float
+    built_at: float = field(default_factory=time.time)  # wall clock: shared with other processes
 
 
 def _month_number(day) -> int:
@@ -148,6 +159,11 @@ def figures_from(cube: Cube, session: Session, scope: Scope, filters: Filters):
     def figures(family: Family, dimension: Dimension | None, book_month) -> dict:
         if family is Family.WHITELIST:  # a few rows: straight from SQL
             return metrics.family_figures(session, family, scope, filters, dimension, book_month)
+        # Shared by every worker (xinyidai.caching): the same view asked again costs a cache read.
+        key = (cube.version, scope, filters, family, dimension, book_month)
+        return remembered("office_figures", key, lambda: _figures(family, dimension, book_month))
+
+    def _figures(family: Family, dimension: Dimension | None, book_month) -> dict:
         frame = cube.frames[family]
         months = frame["month"]
         if family is Family.BOOK:
@@ -202,22 +218,42 @@ def _number(measure: str, value):
     return float(value) if measure == "days" else int(value)
 
 
-# ---------------------------------------------------------------- one cube per process and data version
+# ---------------------------------------------------------------- one cube per process, shared by the host
 
 _LOCK = threading.Lock()
+_REFRESHING = threading.Lock()  # held while this process rebuilds in the background
 _CURRENT: Cube | None = None
+SNAPSHOT = "office-cube.pickle"
 
 
-def current_cube(session: Session) -> Cube:
-    """The cube for the data as it is now; built (once, under a lock) when the data version moved."""
+def current_cube(session: Session, *, max_age_seconds: float = 0, folder: Path | None = None) -> Cube:
+    """The cube the office's views read.
+
+    max_age_seconds 0: the cube of the data exactly as it is now, rebuilt (under a lock) whenever the data
+    version moved. Otherwise a cube at most that old is good enough: during a working day the version moves
+    with every claim and decision, and a rebuild (about 10 s on 100,000 enterprises) per move would be paid
+    by the office pages. A cube past that age whose data has moved is still served while this process
+    rebuilds it in the background, so no page waits for a rebuild once a cube exists.
+
+    folder: where the host keeps its latest cube (the instance folder). A fresh worker (a restart, or
+    gunicorn recycling workers) starts from that snapshot instead of rebuilding, and of several workers
+    needing a new cube at once, one builds it and the others read its snapshot.
+    """
     global _CURRENT
-    version = metrics.data_version(session)
     cube = _CURRENT
-    if cube is not None and cube.version == version:
-        return cube
+    if cube is None and folder is not None:
+        cube = _CURRENT = _read_snapshot(folder, max_age_seconds) or None
+    if cube is not None:
+        if max_age_seconds and time.time() - cube.built_at < max_age_seconds:
+            return cube
+        if cube.version == metrics.data_version(session):
+            return cube
+        if max_age_seconds:
+            _refresh_in_background(folder)
+            return cube
     with _LOCK:
-        if _CURRENT is None or _CURRENT.version != version:
-            _CURRENT = build_cube(session)
+        if _CURRENT is None or _CURRENT.version != metrics.data_version(session):
+            _CURRENT = _build(session, folder)
         return _CURRENT
 
 
@@ -227,14 +263,80 @@ def forget_cube() -> None:
         _CURRENT = None
 
 
-def cube_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, today=None):
-    cube = current_cube(session)
-    return metrics.build_table(session, scope, filters, dimension, today, figures=figures_from(cube, session, scope, filters))
+def _build(session: Session, folder: Path | None) -> Cube:
+    """A new cube; with a folder, built by one process of the host at a time (the others wait, then take
+    the snapshot it wrote if it holds the data version they need)."""
+    if folder is None:
+        return build_cube(session)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{SNAPSHOT}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            version = metrics.data_version(session)
+            ready = _read_snapshot(folder, 0)
+            if ready is not None and ready.version == version:
+                return ready
+            cube = build_cube(session)
+            part = folder / f"{SNAPSHOT}.{os.getpid()}.part"
+            with open(part, "wb") as out:
+                pickle.dump(cube, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(part, folder / SNAPSHOT)  # readers see the old cube or the new one, never half of one
+            return cube
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_snapshot(folder: Path, max_age_seconds: float) -> Cube | None:
+    """The host's latest cube (written by this app into its own instance folder), or None when there is
+    none or (with max_age_seconds) it is older than that."""
+    try:
+        with open(folder / SNAPSHOT, "rb") as source:
+            cube = pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    if max_age_seconds and time.time() - cube.built_at >= max_age_seconds:
+        return None
+    return cube
+
+
+def _refresh_in_background(folder: Path | None) -> None:
+    if not _REFRESHING.acquire(blocking=False):
+        return  # already rebuilding
+    app = current_app._get_current_object()
+
+    def refresh():
+        global _CURRENT
+        try:
+            with app.app_context():
+                try:
+                    cube = _build(db.session, folder)
+                    with _LOCK:
+                        _CURRENT = cube
+                finally:
+                    db.session.remove()
+        except Exception:  # a failed refresh keeps the cube being served; the next request tries again
+            log.exception("office cube refresh failed")
+        finally:
+            _REFRESHING.release()
+
+    threading.Thread(target=refresh, name="office-cube-refresh", daemon=True).start()
+
+
+def cube_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, today=None, *,
+               max_age_seconds: float = 0, folder: Path | None = None):
+    cube = current_cube(session, max_age_seconds=max_age_seconds, folder=folder)
+    table = metrics.build_table(session, scope, filters, dimension, today, figures=figures_from(cube, session, scope, filters))
+    table.as_of = datetime.fromtimestamp(cube.built_at, UTC)
+    return table
 
 
 def office_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, *, pre_aggregated: bool,
                  today=None):
-    """The table of a view: from the cube when pre-aggregation is on, else straight from SQL."""
+    """The table of a view: from the cube when pre-aggregation is on (as old as XYD_OFFICE_MAX_AGE_SECONDS
+    allows), else straight from SQL."""
     if pre_aggregated:
-        return cube_table(session, scope, filters, dimension, today)
+        config = current_app.config
+        return cube_table(session, scope, filters, dimension, today,
+                          max_age_seconds=config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0),
+                          folder=Path(config["XYD_INSTANCE_PATH"]) / "cache")
     return metrics.build_table(session, scope, filters, dimension, today)

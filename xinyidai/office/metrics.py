@@ -23,11 +23,8 @@ Shanghai calendar month.
 from __future__ import annotations
 
 import enum
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -151,6 +148,7 @@ class Table:
     total: Row
     filters: Filters
     book_month: date | None = None
+    as_of: datetime | None = None  # when its figures were read from the records (None: just now)
 
     def column(self, key: str) -> list[float | int | None]:
         return [row.cells[key].shown for row in self.rows]
@@ -449,11 +447,8 @@ def _labels(session, dimension, keys) -> dict:
     return {i: (f"{pzh}（{bzh}）", f"{pen} ({ben})") for i, pzh, pen, bzh, ben in rows}
 
 
-# ---------------------------------------------------------------- cache, keyed by the data's version
+# ---------------------------------------------------------------- the data's version
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_ENTRIES = 256
 # Audit actions that change what the figures count without adding an application, event, need, delivery
 # or whitelist version (a month-end loan report that restates the state; a whitelist confirmed or published).
 DATA_ACTIONS = ("loan_status_reported", "whitelist_confirmed", "whitelist_published")
@@ -472,29 +467,3 @@ def data_version(session: Session) -> tuple:
         top(Application.id), top(ApplicationEvent.id), top(FinancingNeed.id), top(Delivery.id),
         top(WhitelistVersion.id), top(AuditEntry.id, AuditEntry.action.in_(DATA_ACTIONS)),
     )).one())
-
-
-def cached_table(session: Session, scope: Scope, filters: Filters, dimension: Dimension, *,
-                 max_age_seconds: float = 0, today=None) -> Table:
-    """build_table, reused while the data version is unchanged and the entry is younger than max_age_seconds
-    (0: always rebuilt). Each process keeps its own entries."""
-    if max_age_seconds <= 0:
-        return build_table(session, scope, filters, dimension, today)
-    key = (scope, filters, dimension, book_month_of(filters, today), data_version(session), _dialect(session))
-    now = time.monotonic()
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit and now - hit[0] < max_age_seconds:
-            _CACHE.move_to_end(key)
-            return hit[1]
-    table = build_table(session, scope, filters, dimension, today)
-    with _CACHE_LOCK:
-        _CACHE[key] = (now, table)
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return table
-
-
-def clear_cache() -> None:
-    with _CACHE_LOCK:
-        _CACHE.clear()

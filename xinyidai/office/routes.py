@@ -7,10 +7,12 @@ Views parse, call a service, commit, render or redirect.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -186,6 +188,8 @@ def dashboard(view: str):
         "office/dashboard.html", view=view, views=VIEWS, table=table, filters=filters, scope=scope, office=office,
         figures=charts.figures_for(table), tiles=charts.district_tiles(table) if dimension is Dimension.DISTRICT else None,
         banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
+        as_of=table.as_of and format_datetime(table.as_of, "yyyy-MM-dd HH:mm"),
+        refresh_minutes=math.ceil(current_app.config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0) / 60),
         districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
                                                                       if request.args.get("district") else {})})
 

@@ -72,7 +72,8 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    bank: Mapped[Bank] = orm.relationship()
+    # joined: a product is nearly always shown with its bank's name (matching lists every product)
+    bank: Mapped[Bank] = orm.relationship(lazy="joined")
 
 
 class Urgency(enum.StrEnum):

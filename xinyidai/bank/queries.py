@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -127,7 +128,9 @@ def bank_applications(session: Session, bank_id: int, states: list[ApplicationSt
                       page: int = 1, per_page: int = 25) -> Page:
     """The bank's applications beyond the open pipeline (its worklist), newest activity first."""
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
-    query = sa.select(Application).where(Application.bank_id == bank_id)
+    # the list shows each application's need and product: two IN queries instead of two per row
+    query = (sa.select(Application).where(Application.bank_id == bank_id)
+             .options(orm.selectinload(Application.need), orm.selectinload(Application.product)))
     if states:
         query = query.where(Application.state.in_(states))
     rows = list(session.scalars(query.order_by(Application.updated_at.desc(), Application.id.desc())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from models.audit import AuditEntry
@@ -313,7 +314,8 @@ def needs(session: Session, uscc: str) -> list[NeedRow]:
 
 
 def applications(session: Session, uscc: str, need_id: int | None = None) -> list[Application]:
-    query = sa.select(Application).where(Application.uscc == uscc)
+    query = (sa.select(Application).where(Application.uscc == uscc)
+             .options(orm.selectinload(Application.need), orm.selectinload(Application.product)))
     if need_id is not None:
         query = query.where(Application.need_id == need_id)
     return list(session.scalars(query.order_by(Application.updated_at.desc(), Application.id.desc())))

@@ -18,10 +18,22 @@ ENTERPRISE_ACCOUNTS, APPLICATIONS_PER_BANK = 40, 200
 OFFICE_DISTRICTS = ["310117", "310115", "310104", "310112", "310000"]
 
 
+REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
 def environment(database_url: str, instance: Path) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "XYD_INSTANCE_PATH": str(instance), "SECRET_KEY": "load-test-secret",
+            # as in production (deploy/env.example): the workers share the cache and the rate limits in Redis
+            "XYD_REDIS_URL": REDIS_URL,
             # one load generator speaks for many people: the per-address login limit would refuse them
             "XYD_LOGIN_RATE_LIMIT": "100000/minute", "XYD_LOG_FORMAT": "json"}
+
+
+def empty_cache() -> None:
+    """Start every run with nothing cached: the figures a run reads are computed within it."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def ensure_seeded(database_url: str, instance: Path, enterprises: int, rebuild: bool) -> str:

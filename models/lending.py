@@ -145,6 +145,8 @@ class Application(Base):
         sa.Index("ix_applications_bank_state", "bank_id", "state", "created_at"),
         # The pipeline sorted by match rank pages along this index (bench/pipeline_bench.py).
         sa.Index("ix_applications_bank_state_rank", "bank_id", "state", "match_rank"),
+        # A bank's worklist (web and API), latest activity first, pages along this index.
+        sa.Index("ix_applications_bank_updated", "bank_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

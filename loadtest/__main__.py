@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         with serve({**env, "XYD_INSTANCE_PATH": str(instance)}, free_port(), workers=None) as server:
             workers = server.worker_pids()
             print(_warm(server.url, json.loads(fixture_file.read_text(encoding="utf-8")), len(workers)), flush=True)
-            print(f"gunicorn {server.url}: {len(workers)} workers × {os.environ.get('XYD_THREADS', '4')} threads; "
+            print(f"gunicorn {server.url}: {len(workers)} workers × {os.environ.get('XYD_THREADS', '1')} thread(s); "
                   f"locust {users} users for {duration} s …", flush=True)
             memory: list[tuple[float, int]] = []
             stop = threading.Event()

@@ -166,4 +166,8 @@ def test_scoring_a_few_enterprises_matches_scoring_everyone(db_session, app, sco
     few = list(result.frame.index[:3])
     again = score_and_store(db_session, model, version.version, as_of=result.as_of, usccs=few).frame
     np.testing.assert_allclose(again.pd_12m, result.frame.loc[few, "pd_12m"])
-    assert again.reasons.tolist() == result.frame.loc[few, "reasons"].tolist()
+    # the same reasons in the same order; contributions equal up to floating-point summation order
+    # (LightGBM's contributions for 3 rows and for 400 can differ in the last bit)
+    for mine, theirs in zip(again.reasons.tolist(), result.frame.loc[few, "reasons"].tolist(), strict=True):
+        assert [(r["family"], r["feature"]) for r in mine] == [(r["family"], r["feature"]) for r in theirs]
+        np.testing.assert_allclose([r["contribution"] for r in mine], [r["contribution"] for r in theirs], rtol=1e-12)

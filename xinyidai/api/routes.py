@@ -64,7 +64,8 @@ def authenticate() -> None:
         db.session.commit()
         abort(401)
     g.api_token = token
-    db.session.commit()  # last_used_at
+    if db.session.dirty:  # last_used_at moved (at most once a minute): otherwise no commit, no reload of the token
+        db.session.commit()
 
 
 def _token() -> ApiToken:

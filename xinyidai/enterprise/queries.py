@@ -100,11 +100,14 @@ def data_held(session: Session, uscc: str) -> DataHeld:
         public_credit=list(session.scalars(sa.select(PublicCreditEvent).where(PublicCreditEvent.uscc == uscc)
                                            .order_by(PublicCreditEvent.decided_on.desc()))),
     )
-    for source, model in ((Source.TAX, TaxMonth), (Source.SOCIAL_INSURANCE, SocialInsuranceMonth),
-                          (Source.HOUSING_FUND, HousingFundMonth), (Source.UTILITIES, UtilityMonth)):
-        count, first, last = session.execute(
-            sa.select(sa.func.count(sa.distinct(model.month)), sa.func.min(model.month), sa.func.max(model.month))
-            .where(model.uscc == uscc)).one()
+    monthly = ((Source.TAX, TaxMonth), (Source.SOCIAL_INSURANCE, SocialInsuranceMonth),
+               (Source.HOUSING_FUND, HousingFundMonth), (Source.UTILITIES, UtilityMonth))
+    coverage = {source: (count, first, last) for source, count, first, last in session.execute(sa.union_all(*(
+        sa.select(sa.literal(source.value), sa.func.count(sa.distinct(model.month)), sa.func.min(model.month),
+                  sa.func.max(model.month)).where(model.uscc == uscc)
+        for source, model in monthly)))}  # one round trip for the four sources
+    for source, _model in monthly:
+        count, first, last = coverage[source.value]
         held.coverage[source] = (count, _as_date(first), _as_date(last))
     return held
 

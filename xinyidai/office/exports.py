@@ -101,6 +101,8 @@ def table_report(table: Table, scope: Scope, title: str, generated_at: datetime)
     f = table.filters
     meta = [(_("辖区"), scope_name(scope)), (_("统计期间"), f"{f.start:%Y-%m} — {f.end:%Y-%m}"),
             (_("生成时间"), f"{generated_at:%Y-%m-%d %H:%M} UTC")]
+    if table.as_of is not None:  # figures from the pre-aggregated cube: as old as it is
+        meta.append((_("数据截至"), f"{table.as_of:%Y-%m-%d %H:%M} UTC"))
     return Report(title, meta, [table_section(table, title[:31], title)], notes(f, table.book_month))
 
 

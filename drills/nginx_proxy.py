@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from drills.outcome import Outcome
-from tests.live_server import ROOT, free_port, serve
+from tests.live_server import ROOT, free_port, serve, stop
 
 NAME = "nginx-proxy"
 SITE = ROOT / "deploy" / "nginx" / "xinyidai.conf"
@@ -69,12 +69,7 @@ def run(context) -> Outcome:
                           if re.search(r"\[(error|crit|alert|emerg)\]", line) and "too large body" not in line]
                 problems += [f"nginx error.log: {line[-300:]}" for line in logged[-3:]]
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=10)
     if problems:
         return Outcome(NAME, False, "; ".join(problems))
     version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]  # noqa: S603

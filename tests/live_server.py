@@ -102,9 +102,15 @@ def serve(environment: dict[str, str], port: int, *, workers: int | None = 2, re
                 time.sleep(0.2)
         yield LiveServer(url, process, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=15)
         log.close()
+
+
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """Ask a server to stop (SIGTERM: a graceful shutdown), killing it if it has not within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

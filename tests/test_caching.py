@@ -73,6 +73,20 @@ def test_workers_sharing_redis_compute_a_figure_once(tmp_path):
     assert len(calls) == 1
 
 
+def test_two_platforms_sharing_a_redis_never_read_each_others_figures(tmp_path):
+    _redis_or_skip()
+    key = (uuid.uuid4().hex,)
+    compute, calls = counting()
+    staging, production = (cached_app(tmp_path / name, XYD_REDIS_URL=REDIS_URL,
+                                      SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / name}.sqlite3")
+                           for name in ("staging", "production"))
+    with staging.app_context():
+        assert remembered("figures", key, compute) == {"computed": 1}
+    with production.app_context():
+        assert remembered("figures", key, compute) == {"computed": 2}
+    assert len(calls) == 2
+
+
 def test_the_banks_shared_dashboard_moves_with_the_pipeline(tmp_path, db_session, make_bank, make_product,
                                                             make_application, make_user, monkeypatch):
     from xinyidai.bank import queries

@@ -2,7 +2,8 @@
 the office's tables — computed once per data version and shared through Flask-Caching.
 
 With XYD_REDIS_URL set (production) every worker on every host shares one entry, so a figure is computed
-once, not once per worker; without it (the embedded default) each process keeps its own small cache.
+once, not once per worker (values are pickled: the Redis must be the platform's own, reachable by nobody
+else, as deploy/env.example says); without it (the embedded default) each process keeps its own small cache.
 Entries are keyed by a version of the records they read (the highest ids of the tables: an index lookup
 each), so a cached figure is the figure of the data as it is now — never a stale one; the timeout only
 bounds memory and figures that also depend on the clock.
@@ -31,7 +32,10 @@ def init_app(app) -> None:
         kind = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": app.config["XYD_REDIS_URL"]}
     else:
         kind = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 2000}
-    cache.init_app(app, config={"CACHE_KEY_PREFIX": "xyd:", "CACHE_DEFAULT_TIMEOUT": 600, **kind})
+    # Entries belong to one database: two platforms (say staging and production) sharing a Redis never
+    # read each other's figures.
+    database = hashlib.sha256(str(app.config["SQLALCHEMY_DATABASE_URI"]).encode()).hexdigest()[:12]
+    cache.init_app(app, config={"CACHE_KEY_PREFIX": f"xyd:{database}:", "CACHE_DEFAULT_TIMEOUT": 600, **kind})
 
 
 def lending_version(session: Session) -> tuple:

@@ -1,10 +1,11 @@
 """An in-process pre-aggregation of the office figures: one row per counted record, with the enterprise's
-district, industry and size and the application's bank and product, loaded once per data version.
+district, industry and size and the application's bank and product.
 
 Every dashboard view, whatever its filters, is then a filter and a group-by in pandas instead of a dozen
 scans of the lending tables. The cube is rebuilt when `metrics.data_version` changes (any new application,
-transition, need, delivery, whitelist version or month-end report through the platform), so its figures
-are the SQL figures: a test compares the two on the same records.
+transition, need, delivery, whitelist version or month-end report through the platform) — at once, or,
+as served (XYD_OFFICE_MAX_AGE_SECONDS), in the background once the cube is older than that; either way its
+figures are the SQL figures of the moment it was built: a test compares the two on the same records.
 
 The schema change that would replace it (see the issue report): a table `office_facts` with these rows,
 kept up to date by the lifecycle and the loan reports, indexed by (district_code, month).
@@ -241,8 +242,8 @@ def current_cube(session: Session, *, max_age_seconds: float = 0, folder: Path |
     """
     global _CURRENT
     cube = _CURRENT
-    if cube is None and folder is not None:
-        cube = _CURRENT = _read_snapshot(folder, max_age_seconds) or None
+    if cube is None and folder is not None:  # a fresh worker: the host's latest cube, whatever its age
+        cube = _CURRENT = _read_snapshot(folder)
     if cube is not None:
         if max_age_seconds and time.time() - cube.built_at < max_age_seconds:
             return cube
@@ -273,7 +274,7 @@ def _build(session: Session, folder: Path | None) -> Cube:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             version = metrics.data_version(session)
-            ready = _read_snapshot(folder, 0)
+            ready = _read_snapshot(folder)
             if ready is not None and ready.version == version:
                 return ready
             cube = build_cube(session)
@@ -286,17 +287,13 @@ def _build(session: Session, folder: Path | None) -> Cube:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _read_snapshot(folder: Path, max_age_seconds: float) -> Cube | None:
-    """The host's latest cube (written by this app into its own instance folder), or None when there is
-    none or (with max_age_seconds) it is older than that."""
+def _read_snapshot(folder: Path) -> Cube | None:
+    """The host's latest cube (written by this app into its own instance folder), or None."""
     try:
         with open(folder / SNAPSHOT, "rb") as source:
-            cube = pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
+            return pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         return None
-    if max_age_seconds and time.time() - cube.built_at >= max_age_seconds:
-        return None
-    return cube
 
 
 def _refresh_in_background(folder: Path | None) -> None:

@@ -8,6 +8,14 @@ from sqlalchemy import event
 from models.identity import CITY_CODE, District
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
+MAX_INT = 2**31 - 1  # the largest INTEGER (every id column) PostgreSQL holds
+
+
+def by_id(session, model, row_id: int, **options):
+    """The row with that id, or None. A URL or a form can carry any number: one outside the id columns'
+    range is simply not there, rather than a database error."""
+    return session.get(model, row_id, **options) if 0 < row_id <= MAX_INT else None
+
 
 def configure_engine(engine: sa.Engine) -> None:
     """SQLite: enforce foreign keys, allow concurrent readers (WAL), wait on a busy writer, and let

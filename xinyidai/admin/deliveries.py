@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from models.identity import User
 from models.sources import Delivery, DeliveryRejection
 from xinyidai.audit import record
-from xinyidai.enterprise.operations import MAX_INT, Invalid, NotFound
+from xinyidai.database import by_id
+from xinyidai.enterprise.operations import Invalid, NotFound
 from xinyidai.i18n import N_
 from xinyidai.ingest import DeliveryError, DeliverySummary, ingest_file
 
@@ -40,7 +41,7 @@ def recent(session: Session, *, page: int = 1, per_page: int = PER_PAGE) -> tupl
 
 
 def get_delivery(session: Session, delivery_id: int) -> Delivery:
-    delivery = session.get(Delivery, delivery_id) if 0 < delivery_id <= MAX_INT else None
+    delivery = by_id(session, Delivery, delivery_id)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id}")
     return delivery

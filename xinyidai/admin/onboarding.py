@@ -18,7 +18,8 @@ from models.identity import District, Role, User
 from models.lending import Bank
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user, temporary_password
-from xinyidai.enterprise.operations import MAX_INT, Invalid, NotFound, Refused, username_taken
+from xinyidai.database import by_id
+from xinyidai.enterprise.operations import Invalid, NotFound, Refused, username_taken
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def districts(session: Session) -> list[District]:
 
 
 def get_bank(session: Session, bank_id: int) -> Bank:
-    bank = session.get(Bank, bank_id) if 0 < bank_id <= MAX_INT else None
+    bank = by_id(session, Bank, bank_id)
     if bank is None:
         raise NotFound(f"bank {bank_id}")
     return bank
@@ -126,7 +127,7 @@ def _new_login(session: Session, admin: User, role: Role, person: dict, **tenant
 
 def deactivate_user(session: Session, admin: User, user_id: int) -> User:
     """Ends the user's logins and sessions (the session check reads is_active); the row and its history stay."""
-    user = session.get(User, user_id) if 0 < user_id <= MAX_INT else None
+    user = by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
     if user.id == admin.id:

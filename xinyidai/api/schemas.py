@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 from models.lending import ApplicationState, GuaranteeType, ProductStatus, Urgency
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.queries import MAX_PER_PAGE, SORTS
-from xinyidai.bank.schemas import MAX_FEN, MAX_INT, ProductSchema, bounded, no_nul
+from xinyidai.bank.schemas import MAX_FEN, ProductSchema, bounded, no_nul
+from xinyidai.database import MAX_INT
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 

@@ -31,7 +31,8 @@ from models.lending import (
 )
 from xinyidai.audit import record
 from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.schemas import MAX_INT, ProductSchema
+from xinyidai.bank.schemas import ProductSchema
+from xinyidai.database import MAX_INT, by_id
 from xinyidai.i18n import N_
 from xinyidai.lending.lifecycle import (
     TERMINAL,
@@ -55,7 +56,7 @@ def _actor_fields(actor: Actor) -> dict:
 
 def bank_product(session: Session, bank_id: int, product_id: int) -> Product:
     """The bank's own product, or NotFound (also for another bank's product)."""
-    product = session.get(Product, product_id) if 0 < product_id <= MAX_INT else None
+    product = by_id(session, Product, product_id)
     if product is None or product.bank_id != bank_id:
         raise NotFound(f"product {product_id}")
     return product
@@ -290,7 +291,7 @@ def reassign(session: Session, application: Application, officer_id: int, actor:
     if application.state not in (S.CLAIMED, S.APPROVED):
         raise IllegalTransition(f"只有已受理或已批准的申请可以转交（当前为“{application.state.value}”）",
                                 f"only a claimed or approved application can be reassigned (it is {application.state.value})")
-    officer = session.get(User, officer_id) if 0 < officer_id <= MAX_INT else None
+    officer = by_id(session, User, officer_id)
     if officer is None or officer.role is not Role.BANK or officer.bank_id != application.bank_id or not officer.is_active:
         raise Invalid({"officer_id": [N_("不是本行的在职客户经理")]})
     if application.claimed_by_id != officer.id:

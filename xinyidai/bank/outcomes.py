@@ -24,7 +24,8 @@ from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
 from xinyidai.bank import operations
 from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.schemas import MAX_INT, bounded, text
+from xinyidai.bank.schemas import bounded, text
+from xinyidai.database import MAX_INT
 from xinyidai.i18n import N_
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 

@@ -19,7 +19,7 @@ from models.identity import ApiToken
 from models.lending import Bank
 from xinyidai.audit import record
 from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.schemas import MAX_INT
+from xinyidai.database import by_id
 from xinyidai.i18n import N_
 
 TOKEN_PREFIX = "xyd_"  # noqa: S105 -- a public marker, not a secret
@@ -49,7 +49,7 @@ def issue_token(session: Session, bank: Bank, name: str, *, created_by_id: int |
 
 
 def revoke_token(session: Session, bank_id: int, token_id: int, *, revoked_by_id: int | None = None) -> ApiToken:
-    row = session.get(ApiToken, token_id) if 0 < token_id <= MAX_INT else None
+    row = by_id(session, ApiToken, token_id)
     if row is None or row.bank_id != bank_id:
         raise NotFound(f"token {token_id}")
     if row.revoked_at is None:

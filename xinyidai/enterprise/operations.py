@@ -37,6 +37,7 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
+from xinyidai.database import MAX_INT, by_id
 from xinyidai.enterprise.queries import unread_query
 from xinyidai.lending.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
@@ -44,7 +45,6 @@ from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
 MAX_AUTHORIZATION_DAYS = 366
-MAX_INT = 2**31 - 1
 
 
 class NotFound(Exception):
@@ -173,7 +173,7 @@ def invite_staff(session: Session, admin: User, *, display_name: str, username: 
 def deactivate_staff(session: Session, admin: User, user_id: int) -> User:
     if not admin.is_tenant_admin:
         raise Refused(_l("只有企业管理员可以停用员工账户。"))
-    user = session.get(User, user_id) if 0 < user_id <= MAX_INT else None
+    user = by_id(session, User, user_id)
     if user is None or user.enterprise_uscc != admin.enterprise_uscc:
         raise NotFound(f"user {user_id}")
     if user.id == admin.id:
@@ -232,7 +232,7 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
 
 
 def own_authorization(session: Session, user: User, authorization_id: int) -> Authorization:
-    authorization = session.get(Authorization, authorization_id) if 0 < authorization_id <= MAX_INT else None
+    authorization = by_id(session, Authorization, authorization_id)
     if authorization is None or authorization.uscc != user.enterprise_uscc:
         raise NotFound(f"authorization {authorization_id}")
     return authorization
@@ -254,7 +254,7 @@ def revoke_authorization(session: Session, user: User, authorization_id: int, *,
 # ---------------------------------------------------------------- financing needs
 
 def own_need(session: Session, user: User, need_id: int, *, lock: bool = False) -> FinancingNeed:
-    need = session.get(FinancingNeed, need_id, with_for_update=lock) if 0 < need_id <= MAX_INT else None
+    need = by_id(session, FinancingNeed, need_id, with_for_update=lock)
     if need is None or need.uscc != user.enterprise_uscc:
         raise NotFound(f"need {need_id}")
     return need
@@ -338,7 +338,7 @@ def apply_to_product(session: Session, user: User, need: FinancingNeed, product_
     """The enterprise asks one product's bank to handle the need (it must fit, and fit the contact limit)."""
     if need.status is not NeedStatus.OPEN:
         raise Refused(_l("只有对接中的需求可以申请产品。"))
-    product = session.get(Product, product_id) if 0 < product_id <= MAX_INT else None
+    product = by_id(session, Product, product_id)
     if product is None or not product.bank.is_active:
         raise NotFound(f"product {product_id}")
     fit = assess(need, session.get(Enterprise, need.uscc), product, standing_of(session, need.uscc),
@@ -396,7 +396,7 @@ def make_commitment(session: Session, user: User, text: str) -> CreditCommitment
 
 
 def withdraw_commitment(session: Session, user: User, commitment_id: int) -> CreditCommitment:
-    commitment = session.get(CreditCommitment, commitment_id) if 0 < commitment_id <= MAX_INT else None
+    commitment = by_id(session, CreditCommitment, commitment_id)
     if commitment is None or commitment.uscc != user.enterprise_uscc:
         raise NotFound(f"commitment {commitment_id}")
     if commitment.withdrawn_at is not None:

@@ -19,7 +19,7 @@ from models.lending import Bank
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user, temporary_password
 from xinyidai.database import by_id
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused, username_taken
+from xinyidai.enterprise.operations import Invalid, NotFound, deactivate, username_taken
 
 
 @dataclass(frozen=True)
@@ -130,10 +130,4 @@ def deactivate_user(session: Session, admin: User, user_id: int) -> User:
     user = by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
-    if user.id == admin.id:
-        raise Refused(_l("不能停用您自己的账户。"))
-    if user.is_active:
-        user.is_active = False
-        record("user_deactivated", actor_user_id=admin.id, subject_uscc=user.enterprise_uscc,
-               detail={"user_id": user.id, "username": user.username, "role": user.role.value})
-    return user
+    return deactivate(admin, user, "user_deactivated", subject_uscc=user.enterprise_uscc, role=user.role.value)

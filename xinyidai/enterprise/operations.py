@@ -176,12 +176,18 @@ def deactivate_staff(session: Session, admin: User, user_id: int) -> User:
     user = by_id(session, User, user_id)
     if user is None or user.enterprise_uscc != admin.enterprise_uscc:
         raise NotFound(f"user {user_id}")
-    if user.id == admin.id:
+    return deactivate(admin, user, "staff_deactivated", subject_uscc=admin.enterprise_uscc)
+
+
+def deactivate(actor: User, user: User, action: str, *, subject_uscc: str | None, **detail) -> User:
+    """Ends `user`'s logins and sessions (the session check reads is_active); the row and its history stay.
+    Nobody deactivates their own account. Audited as `action` when it changes something."""
+    if user.id == actor.id:
         raise Refused(_l("不能停用您自己的账户。"))
     if user.is_active:
         user.is_active = False
-        record("staff_deactivated", actor_user_id=admin.id, subject_uscc=admin.enterprise_uscc,
-               detail={"user_id": user.id, "username": user.username})
+        record(action, actor_user_id=actor.id, subject_uscc=subject_uscc,
+               detail={"user_id": user.id, "username": user.username, **detail})
     return user
 
 

@@ -13,10 +13,10 @@ from flask_login import current_user
 
 from xinyidai.admin import deliveries
 from xinyidai.admin.forms import DeliveryUploadForm
-from xinyidai.admin.onboarding_views import attach, csrf_or_400
 from xinyidai.admin.routes import bp
 from xinyidai.enterprise.operations import Invalid, NotFound
 from xinyidai.extensions import db
+from xinyidai.web.forms import attach, csrf_or_400
 from xinyidai.web.labels import SOURCE
 
 

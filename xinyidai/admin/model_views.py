@@ -13,9 +13,9 @@ from ml.registry import ModelUnavailable
 from models.scoring import ModelVersion
 from xinyidai.admin import model_registry
 from xinyidai.admin.forms import ConfirmForm
-from xinyidai.admin.onboarding_views import csrf_or_400
 from xinyidai.admin.routes import bp
 from xinyidai.extensions import db
+from xinyidai.web.forms import csrf_or_400
 
 MAX_VERSION_LENGTH = 48  # ModelVersion.version's column
 

@@ -17,19 +17,7 @@ from xinyidai.admin.routes import bp
 from xinyidai.enterprise.operations import Invalid, NotFound, Refused
 from xinyidai.extensions import db
 from xinyidai.i18n import localized
-
-
-def attach(form, errors: dict) -> None:
-    """A service's field messages beside the form's fields."""
-    for name, messages in errors.items():
-        target = getattr(form, name, None) or next(f for f in form if f.name != "csrf_token")
-        target.errors = [*target.errors, *messages] if isinstance(target.errors, list) else list(messages)
-
-
-def csrf_or_400(form) -> None:
-    if "csrf_token" in form.errors:
-        abort(400)
-
+from xinyidai.web.forms import attach, csrf_or_400
 
 # ---------------------------------------------------------------- banks
 

@@ -27,6 +27,7 @@ from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
 from xinyidai.lending.lifecycle import IllegalTransition
 from xinyidai.lending.matching import match_need, standing_of
+from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
 registration = Blueprint("registration", __name__)
@@ -56,22 +57,10 @@ def _uscc() -> str:
     return current_user.enterprise_uscc
 
 
-def _attach(form, errors: dict, renames: dict | None = None) -> None:
-    """Put a service's field messages beside the form's fields (unknown fields go to the first one)."""
-    for name, messages in errors.items():
-        target = getattr(form, (renames or {}).get(name, name), None) or next(f for f in form if f.name != "csrf_token")
-        target.errors = [*target.errors, *messages] if isinstance(target.errors, list) else list(messages)
-
-
 def _refusal(error: Refused | IllegalTransition) -> str:
     if isinstance(error, IllegalTransition):
         return error.en if locale_code() == "en" else error.zh
     return str(error.message)
-
-
-def _csrf_or_400(form) -> None:
-    if "csrf_token" in form.errors:
-        abort(400)
 
 
 # ---------------------------------------------------------------- registration
@@ -98,7 +87,7 @@ def register():
             user = operations.register_enterprise(db.session, data, remote_addr=request.remote_addr)
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         except operations.RegistrationRefused:
             db.session.commit()  # only the audit row of the refusal
             flash(_("无法完成注册：请核对统一社会信用代码和企业名称是否与营业执照一致。"
@@ -112,7 +101,7 @@ def register():
             login_user(LoginUser(user))
             flash(_("注册成功。下一步：授权银行查看您的信用信息。"), "success")
             return redirect(url_for("enterprise.authorizations"))
-    _csrf_or_400(form)
+    csrf_or_400(form)
     return render_template("enterprise/register.html", form=form), 422
 
 
@@ -153,12 +142,12 @@ def grant():
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         else:
             db.session.commit()
             flash(_("授权已生效。您可以随时撤销。"), "success")
             return redirect(url_for("enterprise.authorizations"))
-    _csrf_or_400(form)
+    csrf_or_400(form)
     return _render_authorizations(form, 422)
 
 
@@ -208,12 +197,12 @@ def commit():
             operations.make_commitment(db.session, _user(), form.text.data)
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         else:
             db.session.commit()
             flash(_("信用承诺已保存，银行查看时会标明“企业自愿承诺”。"), "success")
             return redirect(url_for("enterprise.profile") + "#commitments")
-    _csrf_or_400(form)
+    csrf_or_400(form)
     return _render_profile(422, commitment_form=form)
 
 
@@ -241,12 +230,12 @@ def self_report():
                                        value=form.value.data)
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         else:
             db.session.commit()
             flash(_("已保存。这是企业自愿填报的信息，会标明“自愿填报，未经核验”。"), "success")
             return redirect(url_for("enterprise.profile") + "#self-reports")
-    _csrf_or_400(form)
+    csrf_or_400(form)
     return _render_profile(422, report_form=form)
 
 
@@ -260,10 +249,10 @@ def needs():
 def _need_form_errors(form) -> bool:
     """Validate parsing and the service's rules together, so every problem is listed at once."""
     parsed = form.validate()
-    _csrf_or_400(form)
+    csrf_or_400(form)
     errors = {k: v for k, v in need_errors(form.values()).items()
               if not getattr(form, forms.NEED_FIELDS.get(k, k)).errors}
-    _attach(form, errors, forms.NEED_FIELDS)
+    attach(form, errors, forms.NEED_FIELDS)
     return not parsed or bool(errors)
 
 
@@ -347,7 +336,7 @@ def contacts(need_id: int):
                                            max_contacts=form.max_contacts.data)
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         except Refused as error:
             db.session.rollback()
             flash(_refusal(error), "error")
@@ -356,7 +345,7 @@ def contacts(need_id: int):
             db.session.commit()
             flash(_("联系设置已保存。"), "success")
             return redirect(url_for("enterprise.need_detail", need_id=need_id) + "#contacts")
-    _csrf_or_400(form)
+    csrf_or_400(form)
     need = operations.own_need(db.session, _user(), need_id)
     fits = match_need(db.session, need)
     return _render_need(need, fits, queries.offers(db.session, need, fits), form, 422)
@@ -450,12 +439,12 @@ def staff():
                                                      phone=form.phone.data)
         except Invalid as error:
             db.session.rollback()
-            _attach(form, error.errors)
+            attach(form, error.errors)
         else:
             db.session.commit()
             # Shown once, on this response only: never stored, never put in a flash cookie.
             return _render_staff(forms.StaffForm(formdata=None), 200, temporary=(user.username, password))
-    _csrf_or_400(form)
+    csrf_or_400(form)
     return _render_staff(form, 422)
 
 

@@ -38,15 +38,17 @@ def init_app(app) -> None:
     cache.init_app(app, config={"CACHE_KEY_PREFIX": f"xyd:{database}:", "CACHE_DEFAULT_TIMEOUT": 600, **kind})
 
 
+def highest_id(column, *where):
+    """max(column) as a scalar subquery: an index lookup, one part of a version of the records."""
+    return sa.select(sa.func.max(column)).where(*where).scalar_subquery()
+
+
 def lending_version(session: Session) -> tuple:
     """Highest application and application-event ids: every match, claim, decision, disbursement and
     report adds one of them, so any change to the pipeline's figures changes this tuple."""
     from models.lending import Application, ApplicationEvent
 
-    def top(column):
-        return sa.select(sa.func.max(column)).scalar_subquery()
-
-    return tuple(session.execute(sa.select(top(Application.id), top(ApplicationEvent.id))).one())
+    return tuple(session.execute(sa.select(highest_id(Application.id), highest_id(ApplicationEvent.id))).one())
 
 
 def remembered(name: str, key: tuple, compute, *, timeout: int | None = None):

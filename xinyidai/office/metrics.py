@@ -44,6 +44,7 @@ from models.lending import (
     Product,
 )
 from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.caching import highest_id
 from xinyidai.office.scope import Filters, Scope, add_months, shanghai_month
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
@@ -460,10 +461,8 @@ def data_version(session: Session) -> tuple:
     from models.audit import AuditEntry
     from models.sources import Delivery
 
-    def top(column, *where):
-        return sa.select(sa.func.max(column)).where(*where).scalar_subquery()
-
     return tuple(session.execute(sa.select(
-        top(Application.id), top(ApplicationEvent.id), top(FinancingNeed.id), top(Delivery.id),
-        top(WhitelistVersion.id), top(AuditEntry.id, AuditEntry.action.in_(DATA_ACTIONS)),
+        highest_id(Application.id), highest_id(ApplicationEvent.id), highest_id(FinancingNeed.id),
+        highest_id(Delivery.id), highest_id(WhitelistVersion.id),
+        highest_id(AuditEntry.id, AuditEntry.action.in_(DATA_ACTIONS)),
     )).one())

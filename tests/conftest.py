@@ -46,25 +46,33 @@ class FreshContextClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
+def app_with_schema(config: dict, *, fresh: bool = False):
+    """An app whose database holds the schema and the reference rows (`fresh`: dropped first, for a
+    database that outlives the run), its test client opening an app context per request."""
+    app = create_app(config)
+    app.test_client_class = FreshContextClient
+    with app.app_context():
+        if fresh:
+            db.drop_all()
+        db.create_all()
+        with db.engine.begin() as connection:
+            ensure_reference_data(connection)
+    return app
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
-    app = create_app({
+    # A fresh checkout has no compiled .mo files: build any missing or stale one so English is testable.
+    compile_catalogues()
+    app = app_with_schema({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "XYD_RATELIMIT": False,  # the suite logs in hundreds of times from one address
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
         "XYD_INSTANCE_PATH": str(instance),
-    })
-    app.test_client_class = FreshContextClient
-    # A fresh checkout has no compiled .mo files: build any missing or stale one so English is testable.
-    compile_catalogues()
+    }, fresh=True)
     forget_loaded_translations(app)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        with db.engine.begin() as connection:
-            ensure_reference_data(connection)
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -34,7 +34,7 @@ from models.lending import (
     NeedStatus,
     Product,
 )
-from tests.conftest import TEST_PASSWORD, FreshContextClient, fresh_uscc
+from tests.conftest import TEST_PASSWORD, app_with_schema, fresh_uscc
 from tests.live_server import throwaway_database
 from tests.test_enterprise_needs import need_form
 from xinyidai.auth.operations import new_user
@@ -50,20 +50,14 @@ ROUNDS = 6
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """An app over its own committed PostgreSQL database (not the rolled-back test transaction)."""
-    from xinyidai import create_app
-    from xinyidai.database import ensure_reference_data
     from xinyidai.extensions import db
 
     folder = tmp_path_factory.mktemp("races")
     with throwaway_database(folder) as url:
-        app = create_app({"SECRET_KEY": "races", "TESTING": True, "XYD_RATELIMIT": False,
-                          "SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder),
-                          "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 12, "max_overflow": 4, "pool_pre_ping": True}})
-        app.test_client_class = FreshContextClient
-        with app.app_context():
-            db.create_all()
-            with db.engine.begin() as connection:
-                ensure_reference_data(connection)
+        app = app_with_schema({
+            "SECRET_KEY": "races", "TESTING": True, "XYD_RATELIMIT": False, "SQLALCHEMY_DATABASE_URI": url,
+            "XYD_INSTANCE_PATH": str(folder),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 12, "max_overflow": 4, "pool_pre_ping": True}})
         yield app
         with app.app_context():
             db.engine.dispose()

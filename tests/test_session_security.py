@@ -9,7 +9,7 @@ import re
 import pytest
 
 from models.identity import Role
-from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
+from tests.conftest import TEST_PASSWORD, app_with_schema, csrf_token
 from xinyidai.auth.operations import new_user
 from xinyidai.bank.tokens import issue_token
 
@@ -29,21 +29,12 @@ def lands_on_login(response) -> bool:
 def own_app(tmp_path, monkeypatch):
     """A separate app on its own SQLite file, for settings the shared test app switches off (rate limits,
     production cookies): make(env={...}, **config)."""
-    from xinyidai import create_app
-    from xinyidai.database import ensure_reference_data
-    from xinyidai.extensions import db
 
     def make(env: dict | None = None, **config):
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
-        app = create_app({"SECRET_KEY": "x", "XYD_INSTANCE_PATH": str(tmp_path), "TESTING": True,
-                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'own.sqlite3'}", **config})
-        app.test_client_class = FreshContextClient
-        with app.app_context():
-            db.create_all()
-            with db.engine.begin() as connection:
-                ensure_reference_data(connection)
-        return app
+        return app_with_schema({"SECRET_KEY": "x", "XYD_INSTANCE_PATH": str(tmp_path), "TESTING": True,
+                                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'own.sqlite3'}", **config})
 
     return make
 

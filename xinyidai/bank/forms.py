@@ -206,3 +206,11 @@ class UploadForm(FlaskForm):
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
     ])
 
+
+
+class AttachReportForm(FlaskForm):
+    """A credit report (专用信用报告) the enterprise handed to the bank: its number, code and (optionally) the file."""
+
+    number = StringField(_l("报告编号"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=32)])
+    code = StringField(_l("验证码"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=16)])
+    report = FileField(_l("报告文件（PDF，可选）"), description=_l("附上文件时，平台同时比对文件摘要。"))

@@ -14,10 +14,12 @@ class NotificationsLabel:
     """The navigation entry "通知 (3)": the unread count of the logged-in user, worded when rendered."""
 
     def __str__(self) -> str:
+        from xinyidai.domain.credit_repair import unseen_outcomes
         from xinyidai.enterprise.queries import unread_count
         from xinyidai.extensions import db
 
-        unread = unread_count(db.session, current_user.user) if getattr(current_user, "enterprise_uscc", None) else 0
+        uscc = getattr(current_user, "enterprise_uscc", None)
+        unread = unread_count(db.session, current_user.user) + unseen_outcomes(db.session, uscc) if uscc else 0
         return _("通知（%(count)s）", count=unread) if unread else _("通知")
 
     def __html__(self) -> str:
@@ -36,6 +38,8 @@ def init_app(app) -> None:
         ("enterprise.needs", _l("融资需求")),
         ("enterprise.applications", _l("申请跟踪")),
         ("enterprise.profile", _l("信用画像")),
+        ("enterprise.reports", _l("信用报告")),
+        ("enterprise.repair", _l("信用修复")),
         ("enterprise.authorizations", _l("数据授权")),
         ("enterprise.notifications", NotificationsLabel()),
         ("enterprise.staff", _l("员工账户")),

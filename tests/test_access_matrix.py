@@ -115,6 +115,7 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "admin": make_user(Role.ADMIN),
     }
     my_staff = make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc)
+    my_colleague, their_officer = make_user(Role.BANK, bank_id=bank_a.id), make_user(Role.BANK, bank_id=bank_b.id)
     their_staff = make_user(Role.ENTERPRISE, enterprise_uscc=theirs.uscc, is_tenant_admin=True)
     needs = []
     for enterprise, publisher in ((mine, users["enterprise"]), (theirs, their_staff)):
@@ -189,7 +190,7 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "bank": {"application_id": pair(my_application, their_application), "product_id": pair(product_a, product_b),
                  "token_id": pair(tokens[0].record, tokens[1].record),
                  "name": ("own-results.csv", "other-results.csv"),
-                 "officer_id": (users["bank"].id, their_staff.id)},
+                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer)},
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts), "case_id": pair(*cases)},
     }
     arguments["city_office"] = arguments["office"]

@@ -81,18 +81,25 @@ def test_the_enterprise_generates_a_chinese_pdf_with_its_chosen_sections_and_rep
     assert response.headers["Cache-Control"] == "no-store"
     text = pdf_text(response.data)
     assert "专用信用报告" in text
-    assert enterprise.name in text and enterprise.uscc in text
-    assert "已修复" in text and "PC-RPT-1" in text and "PC-RPT-2" in text
+    assert enterprise.name in text
+    assert enterprise.uscc in text
+    assert "已修复" in text
+    assert "PC-RPT-1" in text
+    assert "PC-RPT-2" in text
     assert "PC-RPT-OLD" not in text  # outside the three-year window
-    assert "企业自愿承诺" in text and "自愿填报，未经核验" in text
-    assert "纳税信用等级" in text and "报告核验" in text
+    assert "企业自愿承诺" in text
+    assert "自愿填报，未经核验" in text
+    assert "纳税信用等级" in text
+    assert "报告核验" in text
     number, code = number_and_code(text)
     report = db_session.scalar(sa.select(CreditReport).where(CreditReport.number == number))
-    assert report.uscc == enterprise.uscc and report.sections == ALL_SECTIONS
+    assert report.uscc == enterprise.uscc
+    assert report.sections == ALL_SECTIONS
     assert report.digest == hashlib.sha256(response.data).hexdigest()
     assert code.replace("-", "") not in report.code_hash  # the code is kept as a hash only
     entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "credit_report_issued"))
-    assert entry.actor_user_id == user.id and entry.subject_uscc == enterprise.uscc
+    assert entry.actor_user_id == user.id
+    assert entry.subject_uscc == enterprise.uscc
     assert entry.detail["number"] == number
     page = client.get("/enterprise/reports").get_data(as_text=True)
     assert number in page
@@ -103,8 +110,10 @@ def test_only_the_chosen_sections_are_in_the_report_and_english_on_request(clien
     login(user)
     response = generate(client, sections=["registry", "tax_ratings"], years="1", language="en")
     text = pdf_text(response.data)
-    assert "Creditreport" in text and enterprise.name in text
-    assert "PC-RPT-2" not in text and "Self-reported" not in text
+    assert "Creditreport" in text
+    assert enterprise.name in text
+    assert "PC-RPT-2" not in text
+    assert "Self-reported" not in text
     assert "Verificationcode" in text
 
 
@@ -129,7 +138,9 @@ def test_a_logged_out_visitor_verifies_by_number_and_code_and_sees_only_the_head
     answer = visitor.post("/verify", data={"number": number, "code": code.lower()})
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert "真实有效" in page and enterprise.name in page and number in page
+    assert "真实有效" in page
+    assert enterprise.name in page
+    assert number in page
     assert hashlib.sha256(pdf).hexdigest() in page
     for secret in ("PC-RPT-1", "PC-RPT-2", "按时足额纳税", "在手订单", "行政处罚"):
         assert secret not in page  # the report's contents are never shown
@@ -144,7 +155,8 @@ def test_a_logged_out_visitor_verifies_by_number_and_code_and_sees_only_the_head
                            content_type="multipart/form-data")
     assert "上传的文件与平台出具的文件不一致" in changed.get_data(as_text=True)
     checks = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "credit_report_verified")).all()
-    assert len(checks) == 4 and all(c.detail["verdict"] == "genuine" for c in checks)
+    assert len(checks) == 4
+    assert all(c.detail["verdict"] == "genuine" for c in checks)
     assert [c.detail["file_matches"] for c in checks] == [None, None, True, False]
 
 
@@ -158,21 +170,24 @@ def test_a_tampered_code_an_expired_or_a_revoked_report_is_refused_with_a_clear_
     refused = visitor.post("/verify", data={"number": number, "code": wrong})
     assert refused.status_code == 404
     body = refused.get_data(as_text=True)
-    assert "核验未通过：报告编号或验证码不正确" in body and enterprise.name not in body
+    assert "核验未通过：报告编号或验证码不正确" in body
+    assert enterprise.name not in body
     assert "核验未通过" in visitor.post("/verify", data={"number": "XYD20990101AAAAAA", "code": code}).get_data(as_text=True)
 
     report = db_session.scalar(sa.select(CreditReport).where(CreditReport.number == number))
     report.valid_until = utcnow() - timedelta(minutes=1)
     db_session.commit()
     expired = visitor.post("/verify", data={"number": number, "code": code})
-    assert expired.status_code == 410 and "已过期" in expired.get_data(as_text=True)
+    assert expired.status_code == 410
+    assert "已过期" in expired.get_data(as_text=True)
 
     report.valid_until = utcnow() + timedelta(days=5)
     db_session.commit()
     form = csrf_token(client, "/enterprise/reports")
     assert client.post(f"/enterprise/reports/{report.id}/revoke", data={"csrf_token": form}).status_code == 302
     revoked = visitor.post("/verify", data={"number": number, "code": code})
-    assert revoked.status_code == 410 and "已作废" in revoked.get_data(as_text=True)
+    assert revoked.status_code == 410
+    assert "已作废" in revoked.get_data(as_text=True)
     verdicts = [e.detail["verdict"] for e in db_session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "credit_report_verified").order_by(AuditEntry.id))]
     assert verdicts == ["unknown", "unknown", "expired", "revoked"]
@@ -237,7 +252,9 @@ def test_a_bank_officer_attaches_a_received_report_and_the_platform_checks_it(
                        content_type="multipart/form-data")
     assert answer.status_code == 302
     page = bank.get(f"/bank/applications/{application.id}").get_data(as_text=True)
-    assert "真实有效" in page and "文件一致" in page and number in page
+    assert "真实有效" in page
+    assert "文件一致" in page
+    assert number in page
     other = bank.post(f"/bank/applications/{stranger.id}/credit-report",
                       data={"csrf_token": token, "number": number, "code": code})
     assert other.status_code == 302
@@ -245,7 +262,8 @@ def test_a_bank_officer_attaches_a_received_report_and_the_platform_checks_it(
     outcomes = {a.application_id: a.outcome for a in db_session.scalars(sa.select(ReportAttachment))}
     assert outcomes == {application.id: "genuine", stranger.id: "other_enterprise"}
     attached = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "credit_report_attached")).all()
-    assert len(attached) == 2 and {a.detail["application_id"] for a in attached} == {application.id, stranger.id}
+    assert len(attached) == 2
+    assert {a.detail["application_id"] for a in attached} == {application.id, stranger.id}
     assert all(a.actor_user_id == officer.id for a in attached)
 
 
@@ -257,8 +275,13 @@ def test_xyd_report_enterprise_writes_the_pdf_and_prints_number_and_code(cli, db
     code = re.search(r"verification code: (\S+)", result.output).group(1)
     content = (tmp_path / f"{number}.pdf").read_bytes()
     text = pdf_text(content)
-    assert "专用信用报告" in text and enterprise.name in text and code in text and "PC-RPT-OLD" not in text
+    assert "专用信用报告" in text
+    assert enterprise.name in text
+    assert code in text
+    assert "PC-RPT-OLD" not in text
     report = db_session.scalar(sa.select(CreditReport).where(CreditReport.number == number))
-    assert report.issued_via == "cli" and report.digest == hashlib.sha256(content).hexdigest()
+    assert report.issued_via == "cli"
+    assert report.digest == hashlib.sha256(content).hexdigest()
     bad = cli.invoke(args=["report", "enterprise", enterprise.uscc, "--sections", "secrets"])
-    assert bad.exit_code != 0 and "unknown sections" in bad.output
+    assert bad.exit_code != 0
+    assert "unknown sections" in bad.output

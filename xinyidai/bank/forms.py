@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.enterprise.wording import GUARANTEES
 from xinyidai.i18n import Bilingual
 from xinyidai.lending.lifecycle import DECLINE_REASONS
@@ -206,6 +207,12 @@ class UploadForm(FlaskForm):
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
     ])
 
+
+
+class StaffForm(EnterpriseStaffForm):
+    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+
+    tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
 
 
 class AttachReportForm(FlaskForm):

@@ -29,7 +29,7 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.base import utcnow
-from models.identity import Role
+from models.identity import Role, User
 from models.lending import Application, ApplicationState, Bank, Channel, Product, ProductStatus
 from xinyidai.audit import record
 from xinyidai.auth import role_required
@@ -39,11 +39,15 @@ from xinyidai.bank.outcomes import COLUMNS, apply_upload
 from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
-from xinyidai.domain import credit_report
+from xinyidai.domain import credit_report, staff
 from xinyidai.enterprise import wording
+from xinyidai.enterprise.operations import Invalid as UserInvalid
+from xinyidai.enterprise.operations import NotFound as UserNotFound
+from xinyidai.enterprise.operations import Refused
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
 from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState
 bp = Blueprint("bank", __name__, url_prefix="/bank")
@@ -56,6 +60,7 @@ def only_bank_officers():
 
 
 @bp.errorhandler(NotFound)
+@bp.errorhandler(UserNotFound)
 def not_found(_error):
     """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
@@ -213,7 +218,7 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
-def _plain_reason(error: IllegalTransition | Invalid) -> str:
+def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
@@ -435,3 +440,77 @@ def revoke(token_id: int):
     db.session.commit()
     flash(_("令牌已吊销，使用它的系统将无法再访问接口。"), "success")
     return redirect(url_for("bank.tokens"))
+
+
+# ---------------------------------------------------------------- staff (the bank's administrator)
+
+def _render_staff(form=None, status: int = 200, invited=None):
+    _tenant_admin_only()
+    rows = staff.bank_staff(db.session, _bank_id())
+    response = current_app.make_response((render_template(
+        "bank/staff.html", rows=rows, form=form or forms.StaffForm(formdata=None), invited=invited,
+        action_form=forms.RevokeForm(), colleagues=[r.user for r in rows if r.user.is_active]), status))
+    response.headers["Cache-Control"] = "no-store"  # a one-time password may be on this page
+    return response
+
+
+def _current_admin() -> User:
+    return current_user.user
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+def staff_page():
+    _tenant_admin_only()
+    form = forms.StaffForm()
+    if not form.is_submitted():
+        return _render_staff(form)
+    if form.validate():
+        try:
+            invited = staff.invite(db.session, _current_admin(), display_name=form.display_name.data,
+                                   username=form.username.data, email=form.email.data, phone=form.phone.data,
+                                   tenant_admin=bool(form.tenant_admin.data))
+        except UserInvalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        else:
+            db.session.commit()
+            return _render_staff(forms.StaffForm(formdata=None), 200, invited=invited)
+    csrf_or_400(form)
+    return _render_staff(form, 422)
+
+
+def _staff_action(action, done_message: str):
+    _tenant_admin_only()
+    if not forms.RevokeForm().validate_on_submit():
+        abort(400)
+    try:
+        action(_current_admin())
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    except UserInvalid as error:
+        db.session.rollback()
+        flash(_plain_reason(error), "error")
+    else:
+        db.session.commit()
+        flash(done_message, "success")
+    return redirect(url_for("bank.staff_page"))
+
+
+@bp.route("/staff/<int:user_id>/deactivate", methods=["POST"])
+def deactivate_staff(user_id: int):
+    return _staff_action(lambda admin: staff.deactivate_officer(db.session, admin, user_id), _("该员工账户已停用。"))
+
+
+@bp.route("/staff/<int:user_id>/role", methods=["POST"])
+def staff_role(user_id: int):
+    wanted = request.form.get("tenant_admin") == "1"
+    return _staff_action(lambda admin: staff.set_administrator(db.session, admin, user_id, tenant_admin=wanted),
+                         _("角色已更新。"))
+
+
+@bp.route("/staff/<int:user_id>/hand-over", methods=["POST"])
+def hand_over(user_id: int):
+    to_user_id = request.form.get("to_user_id", type=int) or 0
+    return _staff_action(lambda admin: staff.hand_over(db.session, admin, user_id, to_user_id),
+                         _("已转交名下的在办申请。"))

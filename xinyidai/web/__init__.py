@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from xinyidai import moments
     from xinyidai.web import labels, navigation, verify
     from xinyidai.web.routes import bp
 
@@ -11,3 +12,4 @@ def init_app(app) -> None:
     app.register_blueprint(verify.bp)
     navigation.init_app(app)
     labels.init_app(app)
+    moments.init_app(app)

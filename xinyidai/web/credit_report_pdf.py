@@ -24,8 +24,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from models.base import SHANGHAI
 from xinyidai.domain.credit_report import Header, ReportContents
+from xinyidai.moments import local_time
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -65,7 +65,7 @@ def _day(value) -> str:
 
 
 def _shanghai(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return local_time(moment)
 
 
 def section_title(key: str) -> str:

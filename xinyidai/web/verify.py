@@ -28,13 +28,6 @@ class VerifyForm(FlaskForm):
     report = FileField(_l("报告文件（可选）"), description=_l("上传收到的 PDF，平台比对其摘要与出具时是否一致。"))
 
 
-@bp.context_processor
-def helpers():
-    from flask_babel import format_datetime
-
-    return {"when": lambda moment: "—" if moment is None else format_datetime(moment, "yyyy-MM-dd HH:mm")}
-
-
 def verify_url(number: str, code: str) -> str:
     """The link a report's QR code holds: XYD_PUBLIC_URL when set (the address banks reach), else this host."""
     base = current_app.config.get("XYD_PUBLIC_URL")

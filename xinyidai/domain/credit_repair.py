@@ -79,7 +79,7 @@ AUTHORITY = {
     K.ABNORMAL_OPERATION: ("市场监管部门", "the market regulator"),
 }
 COMMITMENT = ("签署《信用修复承诺书》，承诺所提交材料真实并依法守信经营。",
-              "Sign the credit repair commitment letter (信用修复承诺书): the materials are true and the enterprise will "
+              "Sign the credit repair commitment letter: the materials are true and the enterprise will "
               "keep to the law.")
 APPLY = ("最短公示期满后，通过“信用中国（上海）”网站向%s提出信用修复申请并上传证明材料（谁认定、谁修复）。",
          "Once the shortest publication period has passed, apply to %s for credit repair through Credit China (Shanghai), "

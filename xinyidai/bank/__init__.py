@@ -12,7 +12,6 @@ def init_app(app) -> None:
     from xinyidai.web.navigation import add_nav_item
 
     working_days.init_app(app)
-    app.jinja_env.filters.setdefault("local_time", _shanghai_time)
     if _self_report_wording not in bp.template_context_processors[None]:  # a second app registers bp again
         bp.context_processor(_self_report_wording)
     app.register_blueprint(bp)
@@ -30,9 +29,3 @@ def _self_report_wording() -> dict:
 
     return {"self_report_topics": SELF_REPORT_TOPICS}
 
-
-def _shanghai_time(moment) -> str:
-    """Until the shared display-time filter lands (xinyidai.moments, issue 14): Shanghai wall-clock time."""
-    from models.base import SHANGHAI
-
-    return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

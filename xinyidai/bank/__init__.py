@@ -28,3 +28,4 @@ def _self_report_wording() -> dict:
     from xinyidai.enterprise.wording import SELF_REPORT_TOPICS
 
     return {"self_report_topics": SELF_REPORT_TOPICS}
+

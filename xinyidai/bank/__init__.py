@@ -28,3 +28,4 @@ def _self_report_wording() -> dict:
     from xinyidai.domain.vocabulary import SELF_REPORT_TOPICS
 
     return {"self_report_topics": SELF_REPORT_TOPICS}
+

@@ -31,7 +31,7 @@ from models.enterprise import Enterprise
 from models.identity import User
 from models.sources import PublicCreditEvent, PublicCreditKind, Severity, Source
 from xinyidai.audit import record
-from xinyidai.lending.working_days import add_working_days
+from xinyidai.domain.working_days import add_working_days
 
 log = logging.getLogger(__name__)
 K, V = PublicCreditKind, Severity
@@ -337,9 +337,9 @@ def after_repair(session: Session, repaired: dict[str, date], instance_path: str
     banks' open alerts about the records repaired. Returns the new score of each enterprise (None: no model)."""
     from ml.features import data_end_as_of
     from ml.registry import ModelUnavailable
-    from xinyidai.lending.matching import rematch_enterprises
-    from xinyidai.monitoring.alerts import mark_records_repaired
-    from xinyidai.scoring.service import rescore
+    from xinyidai.domain.matching import rematch_enterprises
+    from xinyidai.domain.alerts import mark_records_repaired
+    from xinyidai.domain.scoring import rescore
 
     if not repaired:
         return {}
@@ -416,7 +416,7 @@ def follow_delivery(session: Session, delivery_id: int, unrepaired_before: set[s
     scores = after_repair(session, newly, instance_path) if newly else {}
     if reopened:
         from ml.registry import ModelUnavailable
-        from xinyidai.scoring.service import rescore
+        from xinyidai.domain.scoring import rescore
 
         for uscc in sorted({c.uscc for c in reopened}):
             try:

@@ -96,7 +96,7 @@ def _registry(contents: ReportContents, width: float) -> list:
 
 
 def _public_credit(contents: ReportContents, width: float) -> list:
-    from xinyidai.enterprise import wording
+    from xinyidai.domain import vocabulary as wording
 
     lines = contents.public_credit
     if not lines:
@@ -163,7 +163,7 @@ def _platform_grade(contents: ReportContents, width: float) -> list:
 
 
 def _self_declared(contents: ReportContents, width: float) -> list:
-    from xinyidai.enterprise import wording
+    from xinyidai.domain import vocabulary as wording
 
     rows = [[_("类别"), _("内容"), _("时间"), _("来源")]]
     for c in contents.commitments or []:

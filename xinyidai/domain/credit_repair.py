@@ -337,8 +337,8 @@ def after_repair(session: Session, repaired: dict[str, date], instance_path: str
     banks' open alerts about the records repaired. Returns the new score of each enterprise (None: no model)."""
     from ml.features import data_end_as_of
     from ml.registry import ModelUnavailable
-    from xinyidai.domain.matching import rematch_enterprises
     from xinyidai.domain.alerts import mark_records_repaired
+    from xinyidai.domain.matching import rematch_enterprises
     from xinyidai.domain.scoring import rescore
 
     if not repaired:

@@ -27,7 +27,7 @@ from xinyidai.extensions import db
 from xinyidai.i18n import localized
 from xinyidai.moments import local_time
 from xinyidai.monitoring import alerts as alert_service
-from xinyidai.office import charts, forms, reports
+from xinyidai.office import charts, exports, forms, reports
 from xinyidai.office import whitelist as whitelist_service
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
@@ -141,6 +141,8 @@ def _user_names(ids) -> dict[int, str]:
 
 
 def format_cell(kpi, cell) -> str:
+    if cell.pending:
+        return exports.not_yet_reported(cell.pending)
     if cell.suppressed:
         return "*"
     if cell.value is None:

@@ -31,22 +31,24 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from models.base import utcnow
 from models.identity import Role, User
 from models.lending import Application, ApplicationState, Bank, Channel, Product, ProductStatus
+from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
-from xinyidai.bank import forms, operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.outcomes import COLUMNS, apply_upload
-from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
-from xinyidai.domain import staff
-from xinyidai.enterprise import wording
-from xinyidai.enterprise.operations import Invalid as UserInvalid
-from xinyidai.enterprise.operations import NotFound as UserNotFound
-from xinyidai.enterprise.operations import Refused
+from xinyidai.domain import authorization_requests, messages, staff
+from xinyidai.domain import products as operations
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.needs import Invalid as UserInvalid
+from xinyidai.domain.needs import NotFound as UserNotFound
+from xinyidai.domain.needs import Refused
+from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
-from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState
@@ -195,7 +197,8 @@ def applications():
 
 def _render_application(application: Application, status: int = 200, **overrides):
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
-    db.session.commit()  # the audit row of the detail view
+    messages.mark_read(db.session, application, Side.BANK)
+    db.session.commit()  # the audit row of the detail view, the read marks of the enterprise's messages
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
@@ -203,6 +206,10 @@ def _render_application(application: Application, status: int = 200, **overrides
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
+        "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
+        "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
+        "may_request": authorization_requests.may_request(db.session, application),
+        "latest_request": authorization_requests.latest_request(db.session, application),
         **{k: v for k, v in overrides.items() if k != "reassign_form"},
     }
     if "disburse_form" not in overrides and application.product:
@@ -220,7 +227,7 @@ def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
-    return _("；").join(translated(str(m)) for messages in error.errors.values() for m in messages)
+    return _("；").join(translated(str(m)) for texts in error.errors.values() for m in texts)
 
 
 def _act(application_id: int, form, build_report, form_name: str, done_message: str):
@@ -298,6 +305,44 @@ def reassign(application_id: int):
     db.session.commit()
     flash(_("已转交。"), "success")
     return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+def _write(application_id: int, form, name: str, action, done_message: str, anchor: str):
+    """A post on one application that is not a lifecycle step (a message, an authorization request)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
+    if not form.validate_on_submit():
+        csrf_or_400(form)
+        db.session.rollback()
+        return _render_application(application, 422, **{name: form})
+    try:
+        action(application, form)
+    except UserInvalid as error:
+        db.session.rollback()
+        attach(form, error.errors)
+        return _render_application(db.session.get(Application, application_id), 422, **{name: form})
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _render_application(db.session.get(Application, application_id), 409, **{name: form})
+    db.session.commit()
+    flash(done_message, "success")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + anchor)
+
+
+@bp.route("/applications/<int:application_id>/messages", methods=["POST"])
+def send_message(application_id: int):
+    return _write(application_id, forms.MessageForm(), "message_form",
+                  lambda application, f: messages.send(db.session, application, current_user.user, Side.BANK,
+                                                       f.body.data),
+                  _("留言已发送，企业会在申请页面看到。"), "#thread")
+
+
+@bp.route("/applications/<int:application_id>/authorization-request", methods=["POST"])
+def request_authorization(application_id: int):
+    return _write(application_id, forms.AuthorizationRequestForm(), "request_form",
+                  lambda application, f: authorization_requests.request_authorization(
+                      db.session, application, current_user.user, note=f.note.data),
+                  _("已向企业发出授权请求。企业同意后，本页即显示其授权范围内的明细。"), "#authorization")
 
 
 # ---------------------------------------------------------------- dashboard

@@ -46,7 +46,7 @@ from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
 from xinyidai.caching import highest_id
 from xinyidai.domain import disclosure
 from xinyidai.domain.disclosure import MIN_ENTERPRISES  # noqa: F401 - the pages say the threshold
-from xinyidai.office.scope import Filters, Scope, add_months, shanghai_month
+from xinyidai.domain.scope import Filters, Scope, add_months, shanghai_month
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 S = ApplicationState

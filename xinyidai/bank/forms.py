@@ -31,7 +31,7 @@ from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the b
 from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.enterprise.wording import GUARANTEES
 from xinyidai.i18n import Bilingual
-from xinyidai.lending.lifecycle import DECLINE_REASONS
+from xinyidai.lending.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.labels import APPLICATION_STATE
 
@@ -161,7 +161,24 @@ class PipelineFilterForm(FlaskForm):
 
 class DeclineForm(ActionForm):
     reason_code = SelectField(_l("拒绝原因"), choices=options([(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
-    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
+    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
+                                description=_l("企业会看到拒绝原因和这段说明；选择“其他原因”时必填"),
+                                render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.reason_code.data in REASONS_NEEDING_TEXT and not (self.reason_text.data or "").strip():
+            self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
+            valid = False
+        return valid
+
+
+class ApproveForm(ActionForm):
+    """审批通过 with the terms approved (filled in from the need and the product; the officer adjusts)."""
+
+    amount = _yuan_field(_l("批准金额（元）"))
+    term_months = IntegerField(_l("批准期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    rate = _percent_field(_l("批准年利率（%）"))
 
 
 class DisburseForm(ActionForm):

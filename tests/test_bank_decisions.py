@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, ApplicationState, Channel, FinancingNeed, Product
 from tests.conftest import FreshContextClient, csrf_token
+from xinyidai.domain.lifecycle import Actor, IllegalTransition, transition
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import Actor, IllegalTransition, transition
 
 S = ApplicationState
 

@@ -43,7 +43,8 @@ from xinyidai.domain.lifecycle import (
     locked_application,
     transition,
 )
-from xinyidai.domain.matching import assess, standing_of, turned_away_banks, within_contact_control
+from xinyidai.domain.matching import assess, turned_away_banks, within_contact_control
+from xinyidai.domain.standing import standing_of
 from xinyidai.i18n import N_
 
 S = ApplicationState

@@ -24,9 +24,10 @@ from xinyidai.auth.session import LoginUser
 from xinyidai.domain import authorization_requests, messages
 from xinyidai.domain import needs as operations
 from xinyidai.domain.lifecycle import IllegalTransition
-from xinyidai.domain.matching import match_need, standing_of
+from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
 from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.domain.standing import standing_of
 from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code

@@ -43,9 +43,10 @@ from models.lending import (
     LoanStatus,
     Product,
 )
-from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
+from models.scoring import WhitelistEntry, WhitelistVersion
 from xinyidai.caching import highest_id
 from xinyidai.domain.scope import Filters, Scope, add_months, shanghai_month
+from xinyidai.domain.whitelist import published_versions
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 S = ApplicationState
@@ -308,12 +309,6 @@ def _book(session, scope, filters, dimension, book_month):
         .where(LoanPerformance.as_of >= first, LoanPerformance.as_of < after,
                LoanPerformance.status.in_(OUTSTANDING)))
     return _scoped(query, scope, filters)
-
-
-def published_versions(session: Session, districts) -> list[WhitelistVersion]:
-    """Each district's whitelist version now published (at most one per district)."""
-    return list(session.scalars(sa.select(WhitelistVersion).where(
-        WhitelistVersion.status == WhitelistStatus.PUBLISHED, WhitelistVersion.district_code.in_(districts))))
 
 
 def _whitelist(session, scope, filters, dimension):

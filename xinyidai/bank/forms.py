@@ -237,3 +237,11 @@ class AuthorizationRequestForm(FlaskForm):
     note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
                          render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
                          description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))
+
+
+class AttachReportForm(FlaskForm):
+    """A credit report (专用信用报告) the enterprise handed to the bank: its number, code and (optionally) the file."""
+
+    number = StringField(_l("报告编号"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=32)])
+    code = StringField(_l("验证码"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=16)])
+    report = FileField(_l("报告文件（PDF，可选）"), description=_l("附上文件时，平台同时比对文件摘要。"))

@@ -37,7 +37,7 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, messages, staff
+from xinyidai.domain import authorization_requests, credit_report, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view
@@ -215,12 +215,14 @@ def _render_application(application: Application, status: int = 200, **overrides
         "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": _approve_form(application),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
+        "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
+        "credit_reports": credit_report.attachments_of(db.session, application.id),
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),
         "latest_request": authorization_requests.latest_request(db.session, application),
-        **{k: v for k, v in overrides.items() if k != "reassign_form"},
+        **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
     if "disburse_form" not in overrides and application.product:
         disburse = context["disburse_form"]
@@ -260,6 +262,34 @@ def _act(application_id: int, form, build_report, form_name: str, done_message: 
     db.session.commit()
     flash(_("这项操作此前已经保存过，未重复执行。") if applied.repeated else done_message, "info" if applied.repeated else "success")
     return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+@bp.route("/applications/<int:application_id>/credit-report", methods=["POST"])
+def attach_credit_report(application_id: int):
+    """Attach a credit report the enterprise gave the bank; the platform checks it like /verify (audited)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id)
+    form = forms.AttachReportForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_application(application, 422, attach_form=form)
+    upload = form.report.data
+    file_bytes = upload.read(credit_report_max_bytes() + 1) if upload and getattr(upload, "filename", "") else None
+    attachment = credit_report.attach_to_application(db.session, application, form.number.data, form.code.data,
+                                                     user_id=current_user.id, file_bytes=file_bytes,
+                                                     remote_addr=request.remote_addr)
+    db.session.commit()
+    if attachment.outcome == credit_report.GENUINE and attachment.file_matches is not False:
+        flash(_("报告核验通过：真实有效，已附到本申请。"), "success")
+    else:
+        flash(_("报告核验未通过，已记录在本申请中，请查看结果。"), "error")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + "#credit-reports")
+
+
+def credit_report_max_bytes() -> int:
+    from xinyidai.web.verify import MAX_PDF_BYTES
+
+    return MAX_PDF_BYTES
 
 
 @bp.route("/applications/<int:application_id>/claim", methods=["POST"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from flask import (
@@ -195,6 +196,15 @@ def applications():
 
 # ---------------------------------------------------------------- one application
 
+def _approve_form(application: Application) -> forms.ApproveForm:
+    """Proposed terms: the need's amount and term, the product's lowest rate."""
+    form = forms.ApproveForm(formdata=None)
+    form.amount.data = Decimal(application.need.amount_fen) / 100
+    form.term_months.data = application.need.term_months
+    form.rate.data = Decimal(application.product.min_rate_bp) / 100
+    return form
+
+
 def _render_application(application: Application, status: int = 200, **overrides):
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
     messages.mark_read(db.session, application, Side.BANK)
@@ -202,7 +212,7 @@ def _render_application(application: Application, status: int = 200, **overrides
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
-        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
+        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": _approve_form(application),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
         "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
@@ -215,8 +225,13 @@ def _render_application(application: Application, status: int = 200, **overrides
         **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
     if "disburse_form" not in overrides and application.product:
-        context["disburse_form"].guarantee_type.data = application.product.guarantee_type.value
-        context["disburse_form"].term_months.data = application.need.term_months
+        disburse = context["disburse_form"]
+        disburse.guarantee_type.data = application.product.guarantee_type.value
+        disburse.term_months.data = application.approved_term_months or application.need.term_months
+        if application.approved_amount_fen:
+            disburse.amount.data = Decimal(application.approved_amount_fen) / 100
+        if application.approved_rate_bp is not None:
+            disburse.rate.data = Decimal(application.approved_rate_bp) / 100
     return render_template("bank/application.html", **context), status
 
 
@@ -283,10 +298,16 @@ def claim(application_id: int):
                 _("已受理。其他银行不能再受理这笔需求。"))
 
 
+def _fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
 @bp.route("/applications/<int:application_id>/approve", methods=["POST"])
 def approve(application_id: int):
-    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.APPROVED), "approve_form",
-                _("已审批通过。"))
+    return _act(application_id, forms.ApproveForm(),
+                lambda f: operations.OutcomeReport(S.APPROVED, approval=operations.Approval(
+                    _fen(f.amount.data), f.term_months.data, _fen(f.rate.data))),
+                "approve_form", _("已审批通过，企业会看到批准的金额、期限和利率。"))
 
 
 @bp.route("/applications/<int:application_id>/decline", methods=["POST"])

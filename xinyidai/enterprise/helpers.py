@@ -81,7 +81,7 @@ def gate_text(gate: dict) -> tuple[str, str]:
 def template_helpers() -> dict:
     return {
         "duration": duration, "when": when,
-        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text,
+        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
         "gate_text": gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,

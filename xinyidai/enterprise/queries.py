@@ -389,11 +389,13 @@ def unread_count(session: Session, user: User) -> int:
 
 
 def waiting_count(session: Session, user: User) -> int:
-    """What the navigation's 通知 counts: unread news, unread bank messages and authorization requests to answer."""
-    from xinyidai.domain import authorization_requests, messages
+    """What the navigation's 通知 counts: unread news, unread bank messages, authorization requests to answer and
+    credit-repair outcomes not yet seen."""
+    from xinyidai.domain import authorization_requests, credit_repair, messages
 
     return (unread_count(session, user) + len(messages.unread_for_enterprise(session, user.enterprise_uscc))
-            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc)))
+            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc))
+            + credit_repair.unseen_outcomes(session, user.enterprise_uscc))
 
 
 # ---------------------------------------------------------------- what the enterprise says itself

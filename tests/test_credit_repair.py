@@ -101,7 +101,8 @@ def assert_listed(db_session, world):
     assert GRADE_SCALE.index(score.grade) > GRADE_SCALE.index(world["clean_grade"])  # the listing cost grades
     assert not offered(db_session, world["need"], world["picky"])
     alert = open_alert(db_session, world["uscc"])
-    assert alert is not None and "repaired_on" not in alert.evidence
+    assert alert is not None
+    assert "repaired_on" not in alert.evidence
     return score
 
 
@@ -109,18 +110,22 @@ def assert_repaired(db_session, world, before: Score, repaired_on):
     db_session.expire_all()
     score = latest_score(db_session, world["uscc"])
     assert score.id != before.id  # re-scored at once
-    assert score.gates_passed and score.failed_gates == []
+    assert score.gates_passed
+    assert score.failed_gates == []
     assert GRADE_SCALE.index(score.grade) < GRADE_SCALE.index(before.grade)
     assert offered(db_session, world["need"], world["picky"]) == (GRADE_SCALE.index(score.grade)
                                                                   <= GRADE_SCALE.index(world["clean_grade"]))
     alert = open_alert(db_session, world["uscc"])
-    assert alert.acknowledged_at is None and alert.evidence["repaired_on"] == repaired_on.isoformat()
+    assert alert.acknowledged_at is None
+    assert alert.evidence["repaired_on"] == repaired_on.isoformat()
 
 
 def apply_through_the_portal(app, world, applied_on):
     enterprise = client_for(app, world["users"]["enterprise"])
     page = enterprise.get("/enterprise/repair").get_data(as_text=True)
-    assert "PC-LISTED" in page and "执行法院" in page and "信用修复承诺书" in page
+    assert "PC-LISTED" in page
+    assert "执行法院" in page
+    assert "信用修复承诺书" in page
     token = csrf_token(enterprise, "/enterprise/repair")
     response = enterprise.post("/enterprise/repair/PC-LISTED/apply", data={
         "csrf_token": token, "applied_on": applied_on.isoformat(), "commitment_signed": "y",
@@ -136,7 +141,9 @@ def test_a_repair_flows_from_applied_to_repaired_through_the_office_page(app, db
     applied_on = world["end"] - timedelta(days=20)
     enterprise = apply_through_the_portal(app, world, applied_on)
     case = db_session.scalar(sa.select(RepairCase).where(RepairCase.record_id == "PC-LISTED"))
-    assert case.state is RepairState.APPLIED and case.evidence_type == "pdf" and case.due_on > applied_on
+    assert case.state is RepairState.APPLIED
+    assert case.evidence_type == "pdf"
+    assert case.due_on > applied_on
 
     office = client_for(app, world["users"]["office"])
     listing = office.get("/office/repairs").get_data(as_text=True)
@@ -161,7 +168,8 @@ def test_a_repair_flows_from_applied_to_repaired_through_the_office_page(app, db
     assert again.status_code == 409
 
     news = enterprise.get("/enterprise/notifications").get_data(as_text=True)
-    assert "已修复：平台已按修复后的记录重新评分" in news and "通知（" in news
+    assert "已修复：平台已按修复后的记录重新评分" in news
+    assert "通知（" in news
     enterprise.get("/enterprise/repair")  # seen
     assert "通知（" not in enterprise.get("/enterprise/notifications").get_data(as_text=True)
     actions = set(db_session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("credit_repair%"))))
@@ -183,7 +191,9 @@ def test_the_public_credit_delivery_closes_the_case_and_everything_follows(app, 
     assert result.exit_code == 0, result.output
     db_session.expire_all()
     case = db_session.scalar(sa.select(RepairCase).where(RepairCase.record_id == "PC-LISTED"))
-    assert case.state is RepairState.REPAIRED and case.closed_via == "delivery" and case.decided_on == repaired_on
+    assert case.state is RepairState.REPAIRED
+    assert case.closed_via == "delivery"
+    assert case.decided_on == repaired_on
     assert_repaired(db_session, world, before, repaired_on)
     office = client_for(app, world["users"]["office"])
     assert "PC-LISTED" in office.get("/office/repairs?state=repaired").get_data(as_text=True)
@@ -215,12 +225,14 @@ def test_the_enterprise_sees_the_tier_and_evidence_is_type_and_size_checked(app,
     _enterprise, user, today = one_record
     login(user)
     page = client.get("/enterprise/repair").get_data(as_text=True)
-    assert "一般：公示 3 个月至 1 年" in page and "作出处罚决定的行政机关" in page
+    assert "一般：公示 3 个月至 1 年" in page
+    assert "作出处罚决定的行政机关" in page
     english = client.get("/enterprise/repair?lang=en").get_data(as_text=True)
     assert "general: published 3 months to 1 year" in english
     client.get("/enterprise/repair?lang=zh")
     refused = post_application(client, "PC-PEN", evidence=b"GIF89a not a pdf", name="receipt.pdf")
-    assert refused.status_code == 422 and "证明材料须为 PDF、PNG 或 JPEG 文件" in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "证明材料须为 PDF、PNG 或 JPEG 文件" in refused.get_data(as_text=True)
     assert "请先签署" in post_application(client, "PC-PEN", signed=False).get_data(as_text=True)
     monkeypatch.setitem(app.config, "XYD_REPAIR_EVIDENCE_MAX_BYTES", 16)
     assert "证明材料不能超过" in post_application(client, "PC-PEN").get_data(as_text=True)
@@ -231,7 +243,8 @@ def test_the_enterprise_sees_the_tier_and_evidence_is_type_and_size_checked(app,
     assert post_application(client, "PC-PEN", evidence=png, name="receipt.png").status_code == 302
     assert "已有办理中的修复申请" not in client.get("/enterprise/repair").get_data(as_text=True)
     twice = post_application(client, "PC-PEN", evidence=png, name="receipt.png")
-    assert twice.status_code == 422 and "已有办理中的修复申请" in twice.get_data(as_text=True)
+    assert twice.status_code == 422
+    assert "已有办理中的修复申请" in twice.get_data(as_text=True)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(RepairCase)) == 1
     assert post_application(client, "NO-SUCH-RECORD").status_code == 404
 
@@ -246,7 +259,8 @@ def test_the_office_records_a_refusal_with_a_reason_and_the_enterprise_may_apply
     token = csrf_token(office, f"/office/repairs/{case.id}")
     no_reason = office.post(f"/office/repairs/{case.id}/outcome", data={
         "csrf_token": token, "outcome": "rejected", "decided_on": utcnow().date().isoformat()})
-    assert no_reason.status_code == 422 and "不予修复时请注明理由" in no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 422
+    assert "不予修复时请注明理由" in no_reason.get_data(as_text=True)
     refused = office.post(f"/office/repairs/{case.id}/outcome", data={
         "csrf_token": token, "outcome": "rejected", "decided_on": utcnow().date().isoformat(),
         "note": "罚款尚未缴清"})
@@ -254,5 +268,6 @@ def test_the_office_records_a_refusal_with_a_reason_and_the_enterprise_may_apply
     db_session.expire_all()
     assert db_session.get(PublicCreditEvent, "PC-PEN").repaired_on is None
     page = client.get("/enterprise/repair").get_data(as_text=True)
-    assert "罚款尚未缴清" in page and "登记修复申请" in page
+    assert "罚款尚未缴清" in page
+    assert "登记修复申请" in page
     assert post_application(client, "PC-PEN").status_code == 302  # a new application after the refusal

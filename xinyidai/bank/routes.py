@@ -39,6 +39,7 @@ from xinyidai.bank.outcomes import COLUMNS, apply_upload
 from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
 from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
+from xinyidai.domain import inputs
 from xinyidai.enterprise import wording
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
@@ -168,7 +169,7 @@ def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
 def pipeline():
     form = forms.PipelineFilterForm(request.args)
     valid = form.validate()
-    page_number = request.args.get("page", 1, type=int) or 1
+    page_number = inputs.page_number(request.args.get("page"))
     page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
                          page=min(max(page_number, 1), 100_000),
                          sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
@@ -181,7 +182,7 @@ def pipeline():
 def applications():
     state = request.args.get("state") or None
     states = [S(state)] if state in {s.value for s in S} else None
-    page = bank_applications(db.session, _bank_id(), states, page=request.args.get("page", 1, type=int) or 1)
+    page = bank_applications(db.session, _bank_id(), states, page=inputs.page_number(request.args.get("page")))
     return render_template("bank/applications.html", page=page, state=states[0] if states else None)
 
 

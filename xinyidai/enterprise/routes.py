@@ -20,6 +20,7 @@ from models.identity import Role
 from models.lending import Bank
 from xinyidai.auth import role_required
 from xinyidai.auth.session import LoginUser
+from xinyidai.domain import inputs
 from xinyidai.enterprise import forms, helpers, operations, queries
 from xinyidai.enterprise.operations import Invalid, NotFound, Refused
 from xinyidai.enterprise.schemas import need_errors
@@ -138,7 +139,7 @@ def grant():
         try:
             operations.grant_authorization(db.session, _user(), operations.Grant(
                 sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
-                bank_ids=[int(i) if i.isdigit() else -1 for i in form.bank_ids.data or []],
+                bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()

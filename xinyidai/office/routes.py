@@ -23,6 +23,7 @@ from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
+from xinyidai.domain import inputs
 from xinyidai.extensions import db
 from xinyidai.i18n import localized
 from xinyidai.monitoring import alerts as alert_service
@@ -287,7 +288,7 @@ def draft_whitelist():
 def whitelist_version(version_id: int):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     grade = request.args.get("grade") if request.args.get("grade") in GRADE_SCALE else None
     rows, total = whitelist_service.candidates(db.session, version, page=page, grade=grade)
     return render_template("office/whitelist_version.html", version=version, rows=rows, total=total, page=page,
@@ -331,7 +332,7 @@ def alerts():
     status = request.args.get("status", "open")
     status = status if status in ("open", "acknowledged", "all") else "open"
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     rows, has_more = alert_service.office_alerts(db.session, office.districts, status=None if status == "all" else status,
                                                  kind=kind, page=page)
     return render_template("office/alerts.html", rows=rows, has_more=has_more, page=page, status=status, kind=kind,

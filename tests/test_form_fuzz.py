@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_access_matrix import (  # noqa: F401  (world is a fixture)
+from tests import test_access_matrix
+from tests.test_access_matrix import (
     ANY_USER,
     API,
     API_DOCS,
@@ -24,9 +25,10 @@ from tests.test_access_matrix import (  # noqa: F401  (world is a fixture)
     path_for,
     tenant_values,
     web_rules,
-    world,
 )
 from xinyidai.web.forms import Form
+
+world = test_access_matrix.world  # the access matrix's two tenants of everything (a fixture)
 
 NUMERIC_HOSTILE = ["1e999999", "9" * 5000, "-1e-999999", "NaN", "٣"]
 DATE_HOSTILE = ["9999-12-31", "2026-02-30"]
@@ -169,12 +171,13 @@ def test_every_form_of_every_portal_survives_hostile_values(app, world, callers)
 
 def test_every_form_of_the_site_derives_from_the_shared_form():
     """The shared `Form` is what puts the input rules on every field; a form that bypasses it bypasses them."""
+    from flask_wtf import FlaskForm
+
     import xinyidai.admin.forms
     import xinyidai.auth.forms
     import xinyidai.bank.forms
     import xinyidai.enterprise.forms
     import xinyidai.office.forms  # noqa: F401
-    from flask_wtf import FlaskForm
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

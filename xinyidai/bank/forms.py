@@ -26,6 +26,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
+from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.enterprise.wording import GUARANTEES
 from xinyidai.i18n import Bilingual
 from xinyidai.lending.lifecycle import DECLINE_REASONS
@@ -206,3 +208,15 @@ class UploadForm(Form):
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
     ])
 
+
+
+class StaffForm(EnterpriseStaffForm):
+    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+
+    tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
+
+
+class AuthorizationRequestForm(Form):
+    note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
+                         render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
+                         description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))

@@ -134,10 +134,11 @@ def evaluate_command(version: str) -> None:
 def promote_command(version: str, by: str | None) -> None:
     """Make VERSION the active model (refused if its files are missing or damaged)."""
     from ml import registry
+    from xinyidai.domain import model_registry
     from xinyidai.extensions import db
 
     try:
-        row = registry.promote(db.session, _instance(), version, by=_who(by))
+        row = model_registry.promote(db.session, _instance(), version, by=_who(by), channel="cli").model
     except registry.ModelUnavailable as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
@@ -151,10 +152,11 @@ def promote_command(version: str, by: str | None) -> None:
 def rollback_command(by: str | None) -> None:
     """Make the previously active model active again."""
     from ml import registry
+    from xinyidai.domain import model_registry
     from xinyidai.extensions import db
 
     try:
-        row = registry.rollback(db.session, _instance(), by=_who(by))
+        row = model_registry.rollback(db.session, _instance(), by=_who(by), channel="cli").model
     except registry.ModelUnavailable as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
@@ -165,16 +167,13 @@ def rollback_command(by: str | None) -> None:
 @ml_group.command("list")
 @with_appcontext
 def list_command() -> None:
-    """Every model version, newest first, with its holdout AUC."""
-    import sqlalchemy as sa
-
-    from models.scoring import ModelVersion
+    """Every model version, newest first, with its holdout AUC (as /admin/models lists them)."""
+    from xinyidai.domain.model_registry import versions
     from xinyidai.extensions import db
 
-    for row in db.session.scalars(sa.select(ModelVersion).order_by(ModelVersion.trained_at.desc())):
-        auc = (row.card or {}).get("metrics", {}).get("auc")
+    for row in versions(db.session):
         flag = "active" if row.is_active else ""
-        click.echo(f"{row.version:<24} {flag:<7} AUC {auc:.4f}" if auc is not None else f"{row.version:<24} {flag}")
+        click.echo(f"{row.version:<24} {flag:<7} AUC {row.auc:.4f}" if row.auc is not None else f"{row.version:<24} {flag}")
 
 
 @ml_group.command("score")

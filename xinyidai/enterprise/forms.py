@@ -193,3 +193,17 @@ class MarkReadForm(Form):
     """"Mark all read" on the notifications page: up to the newest notification that page showed."""
 
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
+
+
+COUNTER = _l("已输入 %(used)s / %(limit)s 字")
+
+
+class MessageForm(Form):
+    """One message of an application's thread (both portals): the limit is on the field, counted live."""
+
+    body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
+                         render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
+
+
+class AnswerRequestForm(Form):
+    """Grant or refuse a bank's authorization request: `decision` is grant or refuse."""

@@ -393,6 +393,14 @@ def unread_count(session: Session, user: User) -> int:
     return session.scalar(unread_query(user, sa.func.count()))
 
 
+def waiting_count(session: Session, user: User) -> int:
+    """What the navigation's 通知 counts: unread news, unread bank messages and authorization requests to answer."""
+    from xinyidai.domain import authorization_requests, messages
+
+    return (unread_count(session, user) + len(messages.unread_for_enterprise(session, user.enterprise_uscc))
+            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc)))
+
+
 # ---------------------------------------------------------------- what the enterprise says itself
 
 def commitments(session: Session, uscc: str) -> list[CreditCommitment]:

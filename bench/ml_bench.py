@@ -336,8 +336,8 @@ def rescoring(instance: Path, version) -> tuple[float, float]:
 
     from models.enterprise import Enterprise
     from xinyidai.domain import model_registry
+    from xinyidai.domain import scoring as service
     from xinyidai.extensions import db
-    from xinyidai.scoring import service
 
     app = _app(instance)
     with app.app_context():

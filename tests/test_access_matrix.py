@@ -32,7 +32,7 @@ from models.scoring import ModelVersion, WhitelistVersion
 from models.sources import Delivery, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 OWN_DISTRICT, OTHER_DISTRICT, CITY = "310115", "310104", "310000"
 CALLERS = ("anonymous", "enterprise", "bank", "office", "city_office", "admin")

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, Product
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
 
 PUBLIC_API = {"xyd-api-api-docs.openapi_json", "api_docs.interactive_docs", "api_docs.swagger_init",

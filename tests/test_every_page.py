@@ -27,8 +27,8 @@ from models.sources import Delivery, DeliveryRejection, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_english_pages import chinese_on
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
-from xinyidai.bank.tokens import issue_token
-from xinyidai.office.scope import add_months, shanghai_month
+from xinyidai.domain.scope import add_months, shanghai_month
+from xinyidai.domain.tokens import issue_token
 
 DISTRICT, CITY = "310115", "310000"
 OFFICE_VIEWS = ("overview", "banks", "products", "industries", "sizes", "districts")

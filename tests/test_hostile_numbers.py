@@ -14,8 +14,8 @@ import pytest
 from models.identity import Role
 from tests.conftest import csrf_token
 from tests.test_bank_tenancy import API_BODIES
-from xinyidai.bank.tokens import issue_token
 from xinyidai.domain import inputs
+from xinyidai.domain.tokens import issue_token
 
 # As JSON text: each is a number literal (or a string) no numeric field may accept.
 HOSTILE_JSON_NUMBERS = ["1e999999", "-1e999999", "1e-999999", "9" * 5000, "-" + "9" * 5000, "1" + "0" * 30,

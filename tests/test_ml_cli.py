@@ -64,7 +64,7 @@ def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cl
 
 
 def test_setup_audits_the_model_it_trains_and_promotes(db_session, population, tmp_path):
-    from xinyidai.scoring.service import ensure_model
+    from xinyidai.domain.scoring import ensure_model
 
     version = ensure_model(db_session, tmp_path, score=False)
     entry = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "model_promoted")).one()
@@ -125,7 +125,7 @@ def test_train_on_a_dask_cluster(cli, db_session, population):
 
 def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_pd(db_session, population, tmp_path):
     from ml.truth import truth_file
-    from xinyidai.scoring.service import train_and_register
+    from xinyidai.domain.scoring import train_and_register
 
     without = train_and_register(db_session, tmp_path, promote=False)
     assert "demo_quality" not in without.card
@@ -150,7 +150,7 @@ def test_a_changed_grade_rematches_the_enterprises_open_needs(cli, db_session, p
     from datetime import UTC, date, datetime
 
     from models.lending import Application, FinancingNeed
-    from xinyidai.lending.matching import refresh_matches
+    from xinyidai.domain.matching import refresh_matches
 
     train(cli)
     version = db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one()

@@ -13,7 +13,7 @@ from models.base import utcnow
 from models.identity import Role
 from models.lending import ApplicationState, Bank
 from tests.conftest import csrf_token
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 TOMORROW_PLUS = (date.today() + timedelta(days=2)).isoformat()
 

@@ -8,7 +8,7 @@ def init_app(app) -> None:
 
     from models.identity import Role
     from xinyidai.bank.routes import bp
-    from xinyidai.lending import working_days
+    from xinyidai.domain import working_days
     from xinyidai.web.navigation import add_nav_item
 
     working_days.init_app(app)
@@ -25,7 +25,7 @@ def init_app(app) -> None:
 
 def _self_report_wording() -> dict:
     """The enterprise portal's own words for what an enterprise may self-report, so both sides read alike."""
-    from xinyidai.enterprise.wording import SELF_REPORT_TOPICS
+    from xinyidai.domain.vocabulary import SELF_REPORT_TOPICS
 
     return {"self_report_topics": SELF_REPORT_TOPICS}
 

@@ -26,11 +26,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.domain.lifecycle import DECLINE_REASONS
+from xinyidai.domain.vocabulary import GUARANTEES
 from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
 from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
-from xinyidai.enterprise.wording import GUARANTEES
 from xinyidai.i18n import Bilingual
-from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.forms import Form
 from xinyidai.web.labels import APPLICATION_STATE

@@ -34,20 +34,21 @@ from models.lending import Application, ApplicationState, Bank, Channel, Product
 from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
-from xinyidai.bank import forms, operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.outcomes import COLUMNS, apply_upload
-from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.domain import authorization_requests, inputs, messages, staff
-from xinyidai.enterprise import wording
-from xinyidai.enterprise.operations import Invalid as UserInvalid
-from xinyidai.enterprise.operations import NotFound as UserNotFound
-from xinyidai.enterprise.operations import Refused
+from xinyidai.domain import products as operations
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.needs import Invalid as UserInvalid
+from xinyidai.domain.needs import NotFound as UserNotFound
+from xinyidai.domain.needs import Refused
+from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
-from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState

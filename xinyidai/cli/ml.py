@@ -63,8 +63,8 @@ def _metrics_line(name: str, m: dict) -> str:
 def train_command(promote: bool | None, dask_scheduler: str | None, by: str | None) -> None:
     """Train on the labelled loans, evaluate out of time, store the version with its card."""
     from ml.train import NotEnoughLabels
+    from xinyidai.domain.scoring import train_and_register
     from xinyidai.extensions import db
-    from xinyidai.scoring.service import train_and_register
 
     client = None
     if dask_scheduler:
@@ -185,8 +185,8 @@ def list_command() -> None:
 def score_command(uscc: str | None, everyone: bool, as_json: bool, as_of) -> None:
     """Score one enterprise (USCC) or every enterprise (--all) with the active model and store the scores."""
     from ml.registry import ModelUnavailable
+    from xinyidai.domain import scoring as service
     from xinyidai.extensions import db
-    from xinyidai.scoring import service
 
     if bool(uscc) == everyone:
         raise click.UsageError("give either a USCC or --all")
@@ -232,8 +232,8 @@ def _print_one(result: dict) -> None:
 @with_appcontext
 def whitelist_command() -> None:
     """Draw a draft whitelist for every district from the latest scores (offices confirm and publish)."""
+    from xinyidai.domain.whitelist import draft_all
     from xinyidai.extensions import db
-    from xinyidai.scoring.whitelist import draft_all
 
     drafts = draft_all(db.session)
     db.session.commit()

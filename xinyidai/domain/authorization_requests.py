@@ -17,9 +17,9 @@ from models.identity import User
 from models.lending import Application, ApplicationState
 from models.sources import Source
 from xinyidai.audit import record
-from xinyidai.bank.privacy import live_authorization
 from xinyidai.database import by_id
-from xinyidai.enterprise.operations import (
+from xinyidai.domain.authorizations import live_authorization
+from xinyidai.domain.needs import (
     Grant,
     Invalid,
     NotFound,

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from models.identity import Role, User
 from models.lending import Application, ApplicationState
 from xinyidai.audit import record
-from xinyidai.auth.operations import new_user, temporary_password
 from xinyidai.database import by_id
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused, deactivate, username_taken
+from xinyidai.domain.needs import Invalid, NotFound, Refused, deactivate, username_taken
+from xinyidai.domain.users import new_user, temporary_password
 
 S = ApplicationState
 # The states in which an application is some officer's work: the claim until the loan is over.

@@ -29,7 +29,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from xinyidai.enterprise.wording import (
+from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
     PURPOSES,

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from xinyidai.enterprise import wording
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.enterprise.charts import Point, chart
 from xinyidai.enterprise.queries import DataHeld
 from xinyidai.i18n import locale_code
-from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.moments import local_time
 
 

@@ -35,7 +35,7 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
-from xinyidai.lending.matching import Fit
+from xinyidai.domain.matching import Fit
 
 S = ApplicationState
 MONTHS_SHOWN = 24
@@ -126,7 +126,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
-    from xinyidai.enterprise.wording import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
+    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
 
     items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]

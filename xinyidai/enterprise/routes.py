@@ -22,13 +22,14 @@ from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import LoginUser
 from xinyidai.domain import authorization_requests, inputs, messages
-from xinyidai.enterprise import forms, helpers, operations, queries
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused
-from xinyidai.enterprise.schemas import need_errors
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import IllegalTransition
+from xinyidai.domain.matching import match_need, standing_of
+from xinyidai.domain.need_schema import need_errors
+from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
-from xinyidai.lending.lifecycle import IllegalTransition
-from xinyidai.lending.matching import match_need, standing_of
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")

@@ -20,10 +20,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
 from xinyidai.moments import stamped
 from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
-from xinyidai.office.scope import Filters, Scope, add_months
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"

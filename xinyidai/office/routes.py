@@ -22,17 +22,10 @@ from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
+from xinyidai.domain import alerts as alert_service
 from xinyidai.domain import inputs
-from xinyidai.enterprise.wording import PUBLIC_CREDIT_KIND, SEVERITY
-from xinyidai.extensions import db
-from xinyidai.i18n import localized
-from xinyidai.moments import local_time
-from xinyidai.monitoring import alerts as alert_service
-from xinyidai.office import charts, forms, reports
-from xinyidai.office import whitelist as whitelist_service
-from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
-from xinyidai.office.scope import (
+from xinyidai.domain import whitelist_workflow as whitelist_service
+from xinyidai.domain.scope import (
     OutOfScope,
     Scope,
     add_months,
@@ -41,6 +34,13 @@ from xinyidai.office.scope import (
     parse_month,
     shanghai_month,
 )
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.extensions import db
+from xinyidai.i18n import localized
+from xinyidai.moments import local_time
+from xinyidai.office import charts, forms, reports
+from xinyidai.office.cube import office_table
+from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")

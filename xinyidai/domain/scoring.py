@@ -22,8 +22,8 @@ from ml.train import NotEnoughLabels, train
 from ml.truth import demo_quality, truth_file
 from models.scoring import ModelVersion, Score
 from xinyidai.domain import model_registry
-from xinyidai.lending.matching import latest_grades, rematch_enterprises
-from xinyidai.scoring.whitelist import whitelisted
+from xinyidai.domain.matching import latest_grades, rematch_enterprises
+from xinyidai.domain.whitelist import whitelisted
 
 FEATURE_THREADS = 2  # a batch run's feature queries side by side (the machine has two cores)
 DATA_END_MAX_AGE = 300.0  # seconds an on-demand rescore reuses the data end found by an earlier one

@@ -43,7 +43,7 @@ ENTERPRISE_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
 }
 # The platform (Channel.SYSTEM) records what banks report through it (imports, demo data) and may also take
 # back a match nobody has claimed: when the enterprise's contact control no longer offers it, or when the
-# bank let the claim SLA lapse (xinyidai.lending.sla).
+# bank let the claim SLA lapse (xinyidai.domain.sla).
 SYSTEM_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     **BANK_MOVES, S.MATCHED: BANK_MOVES[S.MATCHED] | {S.WITHDRAWN},
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from flask import (
@@ -36,7 +37,7 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, inputs, messages, staff
+from xinyidai.domain import authorization_requests, credit_report, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view
@@ -195,6 +196,15 @@ def applications():
 
 # ---------------------------------------------------------------- one application
 
+def _approve_form(application: Application) -> forms.ApproveForm:
+    """Proposed terms: the need's amount and term, the product's lowest rate."""
+    form = forms.ApproveForm(formdata=None)
+    form.amount.data = Decimal(application.need.amount_fen) / 100
+    form.term_months.data = application.need.term_months
+    form.rate.data = Decimal(application.product.min_rate_bp) / 100
+    return form
+
+
 def _render_application(application: Application, status: int = 200, **overrides):
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
     messages.mark_read(db.session, application, Side.BANK)
@@ -202,19 +212,26 @@ def _render_application(application: Application, status: int = 200, **overrides
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
-        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
+        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": _approve_form(application),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
+        "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
+        "credit_reports": credit_report.attachments_of(db.session, application.id),
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),
         "latest_request": authorization_requests.latest_request(db.session, application),
-        **{k: v for k, v in overrides.items() if k != "reassign_form"},
+        **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
     if "disburse_form" not in overrides and application.product:
-        context["disburse_form"].guarantee_type.data = application.product.guarantee_type.value
-        context["disburse_form"].term_months.data = application.need.term_months
+        disburse = context["disburse_form"]
+        disburse.guarantee_type.data = application.product.guarantee_type.value
+        disburse.term_months.data = application.approved_term_months or application.need.term_months
+        if application.approved_amount_fen:
+            disburse.amount.data = Decimal(application.approved_amount_fen) / 100
+        if application.approved_rate_bp is not None:
+            disburse.rate.data = Decimal(application.approved_rate_bp) / 100
     return render_template("bank/application.html", **context), status
 
 
@@ -247,16 +264,50 @@ def _act(application_id: int, form, build_report, form_name: str, done_message: 
     return redirect(url_for("bank.application_detail", application_id=application_id))
 
 
+@bp.route("/applications/<int:application_id>/credit-report", methods=["POST"])
+def attach_credit_report(application_id: int):
+    """Attach a credit report the enterprise gave the bank; the platform checks it like /verify (audited)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id)
+    form = forms.AttachReportForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_application(application, 422, attach_form=form)
+    upload = form.report.data
+    file_bytes = upload.read(credit_report_max_bytes() + 1) if upload and getattr(upload, "filename", "") else None
+    attachment = credit_report.attach_to_application(db.session, application, form.number.data, form.code.data,
+                                                     user_id=current_user.id, file_bytes=file_bytes,
+                                                     remote_addr=request.remote_addr)
+    db.session.commit()
+    if attachment.outcome == credit_report.GENUINE and attachment.file_matches is not False:
+        flash(_("报告核验通过：真实有效，已附到本申请。"), "success")
+    else:
+        flash(_("报告核验未通过，已记录在本申请中，请查看结果。"), "error")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + "#credit-reports")
+
+
+def credit_report_max_bytes() -> int:
+    from xinyidai.web.verify import MAX_PDF_BYTES
+
+    return MAX_PDF_BYTES
+
+
 @bp.route("/applications/<int:application_id>/claim", methods=["POST"])
 def claim(application_id: int):
     return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.CLAIMED), "claim_form",
                 _("已受理。其他银行不能再受理这笔需求。"))
 
 
+def _fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
 @bp.route("/applications/<int:application_id>/approve", methods=["POST"])
 def approve(application_id: int):
-    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.APPROVED), "approve_form",
-                _("已审批通过。"))
+    return _act(application_id, forms.ApproveForm(),
+                lambda f: operations.OutcomeReport(S.APPROVED, approval=operations.Approval(
+                    _fen(f.amount.data), f.term_months.data, _fen(f.rate.data))),
+                "approve_form", _("已审批通过，企业会看到批准的金额、期限和利率。"))
 
 
 @bp.route("/applications/<int:application_id>/decline", methods=["POST"])

@@ -38,7 +38,8 @@ from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
-from xinyidai.domain.matching import Fit, assess, refresh_matches, standing_of
+from xinyidai.domain.matching import Fit, assess, refresh_matches
+from xinyidai.domain.standing import standing_of
 from xinyidai.domain.users import new_user
 from xinyidai.enterprise.queries import unread_query
 from xinyidai.uscc import validate_uscc

@@ -85,3 +85,15 @@ def reason_text(family: str, feature: str, contribution: float, locale: str) -> 
 
     words = worded({"family": family, "feature": feature, "contribution": contribution})
     return words["en"] if locale == "en" else words["zh"]
+
+# What an enterprise can do after each kind of decline (shown beside the reason).
+DECLINE_NEXT_STEPS = {
+    "insufficient_cash_flow": _l("可在“信用画像”中补充近期经营数据，或选择金额更小、期限更长的产品。"),
+    "credit_record": _l("请在“信用画像”中查看相关记录和修复建议；完成信用修复后可重新申请。"),
+    "insufficient_guarantee": _l("可考虑提供抵押或保证，或选择有政府性融资担保的产品。"),
+    "outside_policy": _l("需求已重新开放给其他匹配的银行，您可以在需求页比较其他产品。"),
+    "incomplete_information": _l("请在本页给银行留言确认需补充的资料，补齐后可重新申请。"),
+    "enterprise_unreachable": _l("请核对企业的联系电话和邮箱，并留意银行来电；需求已重新开放。"),
+    "enterprise_declined_offer": _l("需求已重新开放，您可以选择其他产品。"),
+    "other": _l("如有疑问，可在本页给银行留言。"),
+}

@@ -111,7 +111,7 @@ def template_helpers() -> dict:
     return {
         "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio,
         "duration": duration, "when": when,
-        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text,
+        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
         "gate_text": gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,

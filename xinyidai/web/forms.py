@@ -45,7 +45,7 @@ class NumberField(DecimalField):
 
     def process_formdata(self, valuelist):
         if _blank(valuelist):
-            self.data = None
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
             return
         try:
             self.data = inputs.parse_decimal(valuelist[0].replace(",", "").replace("，", ""))
@@ -66,7 +66,7 @@ class WholeNumberField(IntegerField):
 
     def process_formdata(self, valuelist):
         if _blank(valuelist):
-            self.data = None
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
             return
         try:
             self.data = inputs.parse_whole(valuelist[0])
@@ -80,7 +80,7 @@ class DayField(DateField):
 
     def process_formdata(self, valuelist):
         if _blank(valuelist):
-            self.data = None
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
             return
         try:
             self.data = inputs.parse_day(valuelist[0])

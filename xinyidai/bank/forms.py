@@ -27,6 +27,7 @@ from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
 from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.vocabulary import GUARANTEES
 from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
 from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
@@ -102,16 +103,13 @@ class ProductForm(Form):
 
     # form field -> service field, with the conversion
     def to_service(self) -> dict:
-        def fen(value):
-            return int((value * 100).to_integral_value())
-
         return {
             "code": self.code.data.strip(), "name_zh": self.name_zh.data.strip(), "name_en": self.name_en.data.strip(),
             "programme": (self.programme.data or "").strip() or None,
             "min_amount_fen": fen(self.min_amount.data), "max_amount_fen": fen(self.max_amount.data),
             "min_term_months": self.min_term_months.data, "max_term_months": self.max_term_months.data,
-            "min_rate_bp": fen(self.min_rate.data), "max_rate_bp": fen(self.max_rate.data),
-            "fee_bp": fen(self.fee.data) if self.fee.data is not None else 0,
+            "min_rate_bp": basis_points(self.min_rate.data), "max_rate_bp": basis_points(self.max_rate.data),
+            "fee_bp": basis_points(self.fee.data) if self.fee.data is not None else 0,
             "guarantee_type": self.guarantee_type.data, "eligible_districts": self.eligible_districts.data or [],
             "eligible_industries": self.eligible_industries.data or [], "min_grade": self.min_grade.data or None,
             "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),

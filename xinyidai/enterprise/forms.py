@@ -29,6 +29,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from xinyidai.domain.money import FEN_PER_WAN, fen_from_wan
 from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
@@ -45,7 +46,6 @@ REQUIRED = _l("请填写此项。")
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
-WAN_FEN = 1_000_000  # fen in one 万元
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -142,7 +142,7 @@ class NeedForm(Form):
         """What the service checks: amounts in fen; a field that did not parse is None."""
         amount = self.amount.data
         return {
-            "amount_fen": int(amount * WAN_FEN) if amount is not None else None,
+            "amount_fen": fen_from_wan(amount),
             "term_months": self.term_months.data,
             "purpose": self.purpose.data or None,
             "purpose_detail": self.purpose_detail.data or None,
@@ -154,7 +154,7 @@ class NeedForm(Form):
         }
 
     def fill(self, need) -> None:
-        self.amount.data = Decimal(need.amount_fen) / WAN_FEN
+        self.amount.data = Decimal(need.amount_fen) / FEN_PER_WAN
         self.term_months.data = need.term_months
         self.purpose.data = need.purpose
         self.purpose_detail.data = need.purpose_detail

@@ -34,14 +34,15 @@ from xinyidai.domain.scope import (
     parse_month,
     shanghai_month,
 )
-from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_family
 from xinyidai.extensions import db
-from xinyidai.i18n import localized
+from xinyidai.i18n import locale_code, localized
 from xinyidai.moments import local_time
 from xinyidai.office import charts, exports, forms, reports
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.formats import ratio, wan
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -83,10 +84,6 @@ def out_of_scope(_error):
     return current_app.handle_http_exception(NotFound())
 
 
-REASON_FAMILY = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"), "public_credit": _l("公共信用"),
-    "age_size": _l("成立年限与规模"), "age_and_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
 EVIDENCE = {
     "from_grade": _l("原等级"), "to_grade": _l("现等级"), "notches": _l("下降级数"), "from_scored_at": _l("原评分时间"),
     "to_scored_at": _l("现评分时间"), "model_version": _l("模型版本"), "disbursed_on": _l("放款日期"),
@@ -98,7 +95,7 @@ EVIDENCE = {
 
 
 def reason_label(reason) -> str:
-    family = REASON_FAMILY.get(reason.family, reason.family)
+    family = reason_family(reason.family, locale_code())
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
@@ -152,9 +149,9 @@ def format_cell(kpi, cell) -> str:
         return "—"
     value = cell.value
     if kpi.unit == "wan":
-        return f"{value / 1_000_000:,.2f}"
+        return wan(value, fixed=True)
     if kpi.unit == "ratio":
-        return f"{value * 100:.1f}%"
+        return ratio(value)
     if kpi.unit == "percent":
         return f"{value:.2f}%"
     if kpi.unit == "days":

@@ -7,9 +7,9 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.i18n import localized
 from xinyidai.moments import month_label
-from xinyidai.office.exports import FEN_PER_WAN
 from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Table
 
 BRAND = "#0b4f8a"

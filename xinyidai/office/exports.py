@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
 from xinyidai.moments import stamped
@@ -27,7 +28,7 @@ from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"
-FEN_PER_WAN = 1_000_000
+
 
 
 @dataclass

@@ -24,7 +24,7 @@ from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
-from xinyidai.domain import credit_repair
+from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
     OutOfScope,
@@ -36,14 +36,15 @@ from xinyidai.domain.scope import (
     parse_month,
     shanghai_month,
 )
-from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_family
 from xinyidai.extensions import db
-from xinyidai.i18n import localized
+from xinyidai.i18n import locale_code, localized
 from xinyidai.moments import local_time
 from xinyidai.office import charts, exports, forms, reports
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.formats import ratio, wan
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -85,10 +86,6 @@ def out_of_scope(_error):
     return current_app.handle_http_exception(NotFound())
 
 
-REASON_FAMILY = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"), "public_credit": _l("公共信用"),
-    "age_size": _l("成立年限与规模"), "age_and_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
 EVIDENCE = {
     "from_grade": _l("原等级"), "to_grade": _l("现等级"), "notches": _l("下降级数"), "from_scored_at": _l("原评分时间"),
     "to_scored_at": _l("现评分时间"), "model_version": _l("模型版本"), "disbursed_on": _l("放款日期"),
@@ -100,7 +97,7 @@ EVIDENCE = {
 
 
 def reason_label(reason) -> str:
-    family = REASON_FAMILY.get(reason.family, reason.family)
+    family = reason_family(reason.family, locale_code())
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
@@ -154,9 +151,9 @@ def format_cell(kpi, cell) -> str:
         return "—"
     value = cell.value
     if kpi.unit == "wan":
-        return f"{value / 1_000_000:,.2f}"
+        return wan(value, fixed=True)
     if kpi.unit == "ratio":
-        return f"{value * 100:.1f}%"
+        return ratio(value)
     if kpi.unit == "percent":
         return f"{value:.2f}%"
     if kpi.unit == "days":
@@ -327,7 +324,7 @@ def draft_whitelist():
 def whitelist_version(version_id: int):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     grade = request.args.get("grade") if request.args.get("grade") in GRADE_SCALE else None
     rows, total = whitelist_service.candidates(db.session, version, page=page, grade=grade)
     return render_template("office/whitelist_version.html", version=version, rows=rows, total=total, page=page,
@@ -412,7 +409,7 @@ def alerts():
     status = request.args.get("status", "open")
     status = status if status in ("open", "acknowledged", "all") else "open"
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     rows, has_more = alert_service.office_alerts(db.session, office.districts, status=None if status == "all" else status,
                                                  kind=kind, page=page)
     return render_template("office/alerts.html", rows=rows, has_more=has_more, page=page, status=status, kind=kind,
@@ -507,8 +504,8 @@ def repair_evidence(case_id: int):
            detail={"case_id": case.id, "record_id": case.record_id})
     db.session.commit()
     mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]
-    return send_file(path, mimetype=mimetype, download_name=f"repair-{case.id}.{case.evidence_type}",
-                     as_attachment=True, max_age=0)
+    return current_app.response_class(path.read_bytes(), mimetype=mimetype, headers={  # 5 MB at most
+        "Content-Disposition": f"attachment; filename=repair-{case.id}.{case.evidence_type}", "Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------- plotly.js, from the installed package

@@ -38,6 +38,7 @@ from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.auth.operations import new_user
 from xinyidai.database import MAX_INT, by_id
+from xinyidai.domain import upstream
 from xinyidai.enterprise.queries import unread_query
 from xinyidai.lending.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
@@ -275,6 +276,7 @@ def publish_need(session: Session, user: User, data: dict, *, today: date | None
     session.add(need)
     session.flush()
     record("need_published", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.published")
     return need, offer_need(session, need, user, today=today)
 
 
@@ -293,6 +295,7 @@ def update_need(session: Session, user: User, need: FinancingNeed, data: dict, *
     if changed:
         record("need_updated", actor_user_id=user.id, subject_uscc=need.uscc,
                detail={"need_id": need.id, "fields": changed})
+        upstream.need_changed(session, need, "need.updated")
     return offer_need(session, need, user, today=today)
 
 
@@ -307,6 +310,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
     need.status = NeedStatus.WITHDRAWN
     need.updated_at = utcnow()
     record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.withdrawn")
     return need
 
 

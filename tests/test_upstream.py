@@ -326,3 +326,23 @@ def test_no_match_row_without_its_event(db_session, make_application):
     assert (event.event_type, event.aggregate_id, event.sequence) == ("match.created", str(application.id), 1)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Application)) >= 1
     assert date.fromisoformat(event.message["occurred_at"][:10]) <= utcnow().date()
+
+
+def test_a_lifecycle_step_without_an_event_type_of_its_own_still_goes_up(db_session, make_application, make_bank,
+                                                                         make_product, bank_api, receiver, push,
+                                                                         monkeypatch):
+    from xinyidai.domain import upstream
+
+    # as if `approved` were a state added to the lifecycle after this contract version
+    monkeypatch.delitem(upstream.EVENT_OF_STATE, upstream.S.APPROVED)
+    bank = make_bank()
+    application = make_application(product=make_product(bank=bank))
+    db_session.commit()
+    api = bank_api(bank)
+    for rule in ("claim", "approve"):
+        assert api.post(f"/api/v1/applications/{application.id}/{rule}", key=rule).status_code == 200
+    assert push().exit_code == 0
+    last = receiver.stored[-1]
+    assert last["event_type"] == "application.state_changed"
+    assert (last["payload"]["from_state"], last["payload"]["state"]) == ("claimed", "approved")
+    assert receiver.invalid == []

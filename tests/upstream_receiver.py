@@ -135,12 +135,18 @@ def _handler(receiver: Receiver):
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that gave up (its timeout) closed the socket the late answer was written to: expected here."""
+
+
 @contextmanager
 def running_receiver():
     """A receiver on a free loopback port for the block's duration."""
     receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-    server.daemon_threads = True
+    server = _QuietServer(("127.0.0.1", 0), _handler(receiver))
     receiver.server = server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -98,6 +98,10 @@ def application_moved(session: Session, application: Application, event: Applica
     base, district = _application_facts(session, application)
     payload = {**base, "channel": event.channel.value}
     to_state = event.to_state
+    if to_state not in EVENT_OF_STATE:  # a step added after this contract version: reported, never dropped
+        payload["from_state"] = getattr(event.from_state, "value", event.from_state)
+        return emit(session, "application.state_changed", ("application", str(application.id)), district, payload,
+                    occurred_at=event.occurred_at)
     if to_state is S.CLAIMED:
         payload["claimed_at"] = _timestamp(application.claimed_at or event.occurred_at)
     elif to_state in (S.APPROVED, S.DECLINED):

@@ -19,6 +19,7 @@ SCHEMA_OF = {
     "application.claimed": "claim",
     "application.approved": "decision", "application.declined": "decision",
     "application.withdrawn": "withdrawal",
+    "application.state_changed": "state_change",
     "loan.disbursed": "disbursement",
     "loan.repayment_status": "repayment",
     "whitelist.published": "whitelist",

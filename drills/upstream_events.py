@@ -50,7 +50,7 @@ def make_changes(platform, enterprises: int) -> Changes:
     from models.upstream import OutboxEvent
     from xinyidai import create_app
     from xinyidai.enterprise.operations import publish_need
-    from xinyidai.enterprise.wording import PURPOSES
+    from xinyidai.enterprise.wording import CONTACT_PREFERENCES, PURPOSES
     from xinyidai.extensions import db
     from xinyidai.lending.lifecycle import Actor, Disbursement, locked_application, transition
 
@@ -61,7 +61,8 @@ def make_changes(platform, enterprises: int) -> Changes:
     loan = {"disbursement": Disbursement(30_000_000, 380, 12, date(2026, 11, 3), GuaranteeType.CREDIT)}
     steps = [(s.CLAIMED, {}), (s.APPROVED, {}), (s.DISBURSED, loan), (s.REPAYING, {})]
     need = {"amount_fen": 50_000_000, "term_months": 12, "purpose": next(iter(PURPOSES)),
-            "guarantee_types": [g.value for g in GuaranteeType], "urgency": "normal"}
+            "guarantee_types": [g.value for g in GuaranteeType], "urgency": "normal",
+            "contact_preference": next(iter(CONTACT_PREFERENCES))}
     changes = Changes(0, 0, set())
     with app.app_context(), app.test_request_context("/"):
         session = db.session

@@ -4,6 +4,9 @@ rolled-back change; 500s and timeouts retried later; a poison event parked while
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from datetime import date, timedelta
 
 import pytest
@@ -346,3 +349,43 @@ def test_a_lifecycle_step_without_an_event_type_of_its_own_still_goes_up(db_sess
     assert last["event_type"] == "application.state_changed"
     assert (last["payload"]["from_state"], last["payload"]["state"]) == ("claimed", "approved")
     assert receiver.invalid == []
+
+
+def _certificates(folder):
+    """A CA, the receiver's certificate for 127.0.0.1 and a client certificate, all signed by the CA (openssl)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=city node test CA")
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (folder / f"{name}.ext").write_text(extension + "\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    return {name: str(folder / name) for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_https_with_a_client_certificate_the_receiver_requires(app, db_session, make_application, push, tmp_path,
+                                                                monkeypatch):
+    files = _certificates(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(files["server.crt"], files["server.key"])
+    tls.load_verify_locations(files["ca.crt"])
+    tls.verify_mode = ssl.CERT_REQUIRED
+    make_application()
+    db_session.commit()
+    with running_receiver(tls) as receiver:
+        monkeypatch.setitem(app.config, "XYD_UPSTREAM_URL", receiver.url)
+        monkeypatch.setitem(app.config, "XYD_UPSTREAM_CA", files["ca.crt"])
+        monkeypatch.setitem(app.config, "XYD_UPSTREAM_BACKOFF_SECONDS", 0)
+        refused = push()  # no client certificate: the handshake fails, the event waits for a retry
+        assert refused.exit_code == 1
+        assert outbox(db_session)[0].status is OutboxStatus.PENDING
+        monkeypatch.setitem(app.config, "XYD_UPSTREAM_CERT", files["client.crt"])
+        monkeypatch.setitem(app.config, "XYD_UPSTREAM_KEY", files["client.key"])
+        accepted = push()
+        assert accepted.exit_code == 0, accepted.output
+        assert receiver.url.startswith("https://127.0.0.1:")
+        assert [m["event_type"] for m in receiver.stored] == ["match.created"]

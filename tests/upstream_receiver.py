@@ -42,11 +42,12 @@ class Receiver:
         self.invalid: list[tuple[dict, list[str]]] = []
         self.figures: dict[tuple[str, str], dict] = {}
         self.server: ThreadingHTTPServer | None = None
+        self.scheme = "http"
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     @property
     def ids(self) -> list[str]:
@@ -143,10 +144,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_receiver():
-    """A receiver on a free loopback port for the block's duration."""
+def running_receiver(tls=None):
+    """A receiver on a free loopback port for the block's duration; `tls` (an ssl.SSLContext) serves HTTPS."""
     receiver = Receiver()
     server = _QuietServer(("127.0.0.1", 0), _handler(receiver))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        receiver.scheme = "https"
     receiver.server = server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

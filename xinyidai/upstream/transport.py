@@ -80,7 +80,9 @@ class Client:
             self.http.headers["Authorization"] = f"Bearer {self.token}"
         if self.cert:
             self.http.cert = (self.cert, self.key) if self.key else self.cert
-        self.http.verify = self.ca or True
+        # Passed with every request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's
+        # `verify`, which would silently swap the city node's CA for the system's.
+        self.verify = self.ca or True
 
     @classmethod
     def from_config(cls, config) -> Client:
@@ -92,7 +94,8 @@ class Client:
     def send(self, message: dict) -> Delivery:
         try:
             response = self.http.post(f"{self.url}/events", json=message, timeout=(min(5.0, self.timeout), self.timeout),
-                                      headers={"Idempotency-Key": message["event_id"]}, allow_redirects=False)
+                                      headers={"Idempotency-Key": message["event_id"]}, allow_redirects=False,
+                                      verify=self.verify)
         except requests.RequestException as error:
             return Delivery("failed", f"{type(error).__name__}: {error}"[:1000])
         if 200 <= response.status_code < 300:
@@ -103,7 +106,7 @@ class Client:
         """The month's figures the receiver holds for the district; None when it holds none (404).
         Raises requests' errors (OSErrors) when it cannot be asked."""
         response = self.http.get(f"{self.url}/figures/{district_code}/{month}", timeout=(min(5.0, self.timeout), self.timeout),
-                                 allow_redirects=False)
+                                 allow_redirects=False, verify=self.verify)
         if response.status_code == 404:
             return None
         if response.status_code != 200:

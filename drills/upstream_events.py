@@ -49,10 +49,10 @@ def make_changes(platform, enterprises: int) -> Changes:
     )
     from models.upstream import OutboxEvent
     from xinyidai import create_app
-    from xinyidai.enterprise.operations import publish_need
-    from xinyidai.enterprise.wording import CONTACT_PREFERENCES, PURPOSES
+    from xinyidai.domain.lifecycle import Actor, Disbursement, locked_application, transition
+    from xinyidai.domain.needs import publish_need
+    from xinyidai.domain.vocabulary import CONTACT_PREFERENCES, PURPOSES
     from xinyidai.extensions import db
-    from xinyidai.lending.lifecycle import Actor, Disbursement, locked_application, transition
 
     s = ApplicationState
     app = create_app({"SQLALCHEMY_DATABASE_URI": platform.database_url, "XYD_INSTANCE_PATH": str(platform.instance),

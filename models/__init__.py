@@ -3,9 +3,11 @@
 from models import (
     audit,
     consent,
+    credit,
     enterprise,
     identity,
     lending,
+    messages,
     monitoring,
     notification,
     scoring,
@@ -14,5 +16,5 @@ from models import (
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "enterprise", "identity", "lending", "monitoring", "notification", "scoring",
-           "sources", "upstream"]
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "lending", "messages", "monitoring",
+           "notification", "scoring", "sources", "upstream"]

@@ -19,8 +19,8 @@ from models.lending import Application, FinancingNeed
 from models.upstream import OutboxEvent, OutboxStatus, Reconciliation
 from tests.conftest import csrf_token
 from tests.upstream_receiver import running_receiver
-from xinyidai.bank.tokens import issue_token
-from xinyidai.lending.lifecycle import DECLINE_REASONS
+from xinyidai.domain.lifecycle import DECLINE_REASONS
+from xinyidai.domain.tokens import issue_token
 from xinyidai.upstream import contract
 
 LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": "2026-11-02",

@@ -19,7 +19,7 @@ def _client():
 
 
 def _month(text: str):
-    from xinyidai.office.scope import parse_month
+    from xinyidai.domain.scope import parse_month
 
     parsed = parse_month(text)
     if parsed is None:

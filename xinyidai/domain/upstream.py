@@ -170,8 +170,8 @@ def whitelist_published(session: Session, version: WhitelistVersion, superseded:
 def platform_figures(session: Session, district_code: str, month: date) -> dict:
     """{"figures": {key: value or None}, "suppressed": [keys]}: the monthly report's '本月' column of the
     district, read through the report's own function, in the contract's units (amounts in fen)."""
+    from xinyidai.domain.scope import office_scope
     from xinyidai.office.reports import month_figures
-    from xinyidai.office.scope import office_scope
 
     figures, suppressed = {}, []
     for key, (kpi, cell) in month_figures(session, office_scope(district_code), month).items():

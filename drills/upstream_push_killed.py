@@ -20,7 +20,7 @@ def run(context) -> Outcome:
     changes = ue.make_changes(platform, ENTERPRISES)
     expected = ue.unsent_ids(platform)
     with running_receiver() as receiver:
-        receiver.behaviour.delay_seconds = 0.01  # a batch takes seconds: there is a middle to kill it in
+        receiver.behaviour.answer_delay_seconds = 0.01  # stored, then answered: the kill mostly falls there
         job = ue.start_push(platform, receiver)
         reached = ue.wait_for(lambda: len(receiver.stored) >= len(expected) // 3)
         job.send_signal(signal.SIGKILL)

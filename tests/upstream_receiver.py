@@ -28,6 +28,7 @@ class Behaviour:
     stall_next: int = 0  # hold this many POSTs for `stall_seconds` before answering (a client timeout)
     stall_seconds: float = 3.0
     delay_seconds: float = 0.0  # every POST waits this long first (a slow receiver: a batch takes a while)
+    answer_delay_seconds: float = 0.0  # … or after storing, before answering: a sender cut off then resends
     reject: set[str] = field(default_factory=set)  # event ids answered 422 (poison)
     token: str | None = None  # when set, POSTs without "Authorization: Bearer <token>" get 401
 
@@ -122,7 +123,10 @@ def _handler(receiver: Receiver):
                 message = json.loads(body)
             except ValueError:
                 return self._answer(400, {"detail": "not JSON"})
-            self._answer(*receiver.accept(message))
+            status, answer = receiver.accept(message)
+            if behaviour.answer_delay_seconds:
+                time.sleep(behaviour.answer_delay_seconds)
+            self._answer(status, answer)
 
         def do_GET(self):  # noqa: N802
             parts = self.path.strip("/").split("/")

@@ -59,13 +59,12 @@ def _platform() -> str:
 
 
 def emit(bind, event_type: str, aggregate: tuple[str, str], district_code: str, payload: dict, *,
-         occurred_at: datetime | None = None, sequence: int | None = None) -> str:
+         occurred_at: datetime | None = None) -> str:
     """Write one outbox row through `bind` (the session, or the flushing connection) and return its event id.
     Does not commit: the row belongs to the caller's transaction."""
     aggregate_type, aggregate_id = aggregate
-    if sequence is None:
-        sequence = 1 + (bind.scalar(sa.select(sa.func.coalesce(sa.func.max(OutboxEvent.sequence), 0)).where(
-            OutboxEvent.aggregate_type == aggregate_type, OutboxEvent.aggregate_id == aggregate_id)) or 0)
+    sequence = 1 + (bind.scalar(sa.select(sa.func.coalesce(sa.func.max(OutboxEvent.sequence), 0)).where(
+        OutboxEvent.aggregate_type == aggregate_type, OutboxEvent.aggregate_id == aggregate_id)) or 0)
     occurred_at = occurred_at or utcnow()
     event_id = str(uuid.uuid4())
     message = {"event_id": event_id, "event_type": event_type, "schema_version": SCHEMA_VERSION,
@@ -124,9 +123,10 @@ def application_moved(session: Session, application: Application, event: Applica
 
 @sa_event.listens_for(Application, "after_insert")
 def _match_created(_mapper, connection, application: Application) -> None:
+    """Usually the aggregate's first event; not always on SQLite, which reuses the id of a deleted match."""
     payload, district = _application_facts(connection, application)
     payload.update(channel="system", match_rank=application.match_rank)
-    emit(connection, "match.created", ("application", str(application.id)), district, payload, sequence=1)
+    emit(connection, "match.created", ("application", str(application.id)), district, payload)
 
 
 @sa_event.listens_for(Application, "after_delete")

@@ -1,7 +1,18 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; importing this package registers them all."""
 
-from models import audit, consent, enterprise, identity, lending, monitoring, notification, scoring, sources
+from models import (
+           audit,
+           consent,
+           enterprise,
+           identity,
+           joint,
+           lending,
+           monitoring,
+           notification,
+           scoring,
+           sources,
+)
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "enterprise", "identity", "lending", "monitoring", "notification", "scoring",
+__all__ = ["Base", "audit", "consent", "enterprise", "identity", "joint", "lending", "monitoring", "notification", "scoring",
            "sources"]

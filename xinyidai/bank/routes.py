@@ -173,7 +173,11 @@ def pipeline():
                          page=min(max(page_number, 1), 100_000),
                          sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     args = {k: v for k, v in request.args.items() if k != "page"}
+    from xinyidai.bank.joint_routes import joint_extras
+
+    joint = joint_extras([row.application.id for row in page.rows], [row.application.uscc for row in page.rows])
     return render_template("bank/pipeline.html", form=form, page=page, args=args, claim_form=forms.ActionForm(),
+                           joint=joint,
                            sla_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]), 200 if valid else 422
 
 
@@ -188,15 +192,18 @@ def applications():
 # ---------------------------------------------------------------- one application
 
 def _render_application(application: Application, status: int = 200, **overrides):
+    from xinyidai.bank.joint_routes import joint_extras
+
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
     db.session.commit()  # the audit row of the detail view
+    joint = joint_extras([application.id], [application.uscc])
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
         "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
-        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
+        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"], "joint": joint, "confirm_form": forms.ActionForm(),
         **{k: v for k, v in overrides.items() if k != "reassign_form"},
     }
     if "disburse_form" not in overrides and application.product:

@@ -20,6 +20,7 @@ from models.identity import Role
 from models.lending import Bank
 from xinyidai.auth import role_required
 from xinyidai.auth.session import LoginUser
+from xinyidai.domain import in_principle
 from xinyidai.enterprise import forms, helpers, operations, queries
 from xinyidai.enterprise.operations import Invalid, NotFound, Refused
 from xinyidai.enterprise.schemas import need_errors
@@ -287,6 +288,7 @@ def _render_need(need, fits, offers, contact_form, status: int = 200):
         "enterprise/need.html", need=need, offers=offers, near=queries.near_misses(fits),
         grade=standing_of(db.session, need.uscc).grade, contact_form=contact_form, action_form=forms.ActionForm(),
         applications=queries.applications(db.session, need.uscc, need.id), sort=request.args.get("sort", "rank"),
+        answers=in_principle.answers_for_need(db.session, need.id), today=operations.shanghai_today(),
     ), status
 
 

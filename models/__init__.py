@@ -7,6 +7,7 @@ from models import (
            identity,
            joint,
            lending,
+           messages,
            monitoring,
            notification,
            scoring,
@@ -14,5 +15,5 @@ from models import (
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "enterprise", "identity", "joint", "lending", "monitoring", "notification", "scoring",
-           "sources"]
+__all__ = ["Base", "audit", "consent", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
+           "notification", "scoring", "sources"]

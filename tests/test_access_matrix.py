@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from models.base import utcnow
-from models.consent import Authorization
+from models.consent import Authorization, AuthorizationRequest
 from models.enterprise import CreditCommitment
 from models.identity import Role
 from models.joint import CreditPolicy
@@ -33,7 +33,7 @@ from models.scoring import ModelVersion, WhitelistVersion
 from models.sources import Delivery, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 OWN_DISTRICT, OTHER_DISTRICT, CITY = "310115", "310104", "310000"
 CALLERS = ("anonymous", "enterprise", "bank", "office", "city_office", "admin")
@@ -114,6 +114,7 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "admin": make_user(Role.ADMIN),
     }
     my_staff = make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc)
+    my_colleague, their_officer = make_user(Role.BANK, bank_id=bank_a.id), make_user(Role.BANK, bank_id=bank_b.id)
     their_staff = make_user(Role.ENTERPRISE, enterprise_uscc=theirs.uscc, is_tenant_admin=True)
     needs = []
     for enterprise, publisher in ((mine, users["enterprise"]), (theirs, their_staff)):
@@ -146,6 +147,11 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         db_session.add_all([version, alert])
         versions.append(version)
         alerts.append(alert)
+    requests = []
+    for application, enterprise, bank in ((my_application, mine, bank_a), (their_application, theirs, bank_b)):
+        requests.append(AuthorizationRequest(application_id=application.id, bank_id=bank.id, uscc=enterprise.uscc,
+                                             sources=["tax"], requested_by_id=users["bank"].id))
+    db_session.add_all(requests)
     tokens = [issue_token(db_session, bank, "matrix") for bank in (bank_a, bank_b)]
     results = Path(app.config["XYD_INSTANCE_PATH"]) / "outcome_results"
     for bank, name in ((bank_a, "own-results.csv"), (bank_b, "other-results.csv")):
@@ -160,11 +166,12 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     arguments = {
         "enterprise": {"need_id": pair(*needs), "application_id": pair(my_application, their_application),
                        "authorization_id": pair(*grants), "commitment_id": pair(*commitments),
-                       "user_id": pair(my_staff, their_staff), "product_id": (product_a.id, product_a.id)},
+                       "user_id": pair(my_staff, their_staff), "product_id": (product_a.id, product_a.id),
+                       "request_id": pair(*requests)},
         "bank": {"application_id": pair(my_application, their_application), "product_id": pair(product_a, product_b),
                  "token_id": pair(tokens[0].record, tokens[1].record),
                  "name": ("own-results.csv", "other-results.csv"),
-                 "officer_id": (users["bank"].id, their_staff.id),
+                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer),
                  "sample_id": (joint_a[0].id, joint_b[0].id), "version": (joint_a[1].version, joint_b[1].version)},
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts)},
     }

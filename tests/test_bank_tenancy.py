@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, Product
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
 
 PUBLIC_API = {"xyd-api-api-docs.openapi_json", "api_docs.interactive_docs", "api_docs.swagger_init",
@@ -93,7 +93,7 @@ def routes(app, prefix: str):
 def url_for_rule(rule, world) -> str:
     values = {"product_id": world["product"].id, "application_id": world["application"].id,
               "token_id": world["owner_token_id"], "name": world["result_name"], "filename": "swagger-ui.css",
-              "sample_id": world["sample_id"], "version": world["version"]}
+              "sample_id": world["sample_id"], "version": world["version"], "user_id": world["owner_officer"].id}
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"{rule.rule}: teach this test about {unknown}"
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda match: str(values[match.group(1)]), rule.rule)

@@ -19,8 +19,9 @@ from models.lending import (
     NeedStatus,
 )
 from tests.conftest import count_rows, csrf_token
-from xinyidai.enterprise import operations, queries
-from xinyidai.lending.lifecycle import Actor, transition
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import Actor, transition
+from xinyidai.enterprise import queries
 
 S = ApplicationState
 NEW = "/enterprise/needs/new"

@@ -18,9 +18,9 @@ from models.lending import Application, ApplicationEvent, FinancingNeed, NeedSta
 from models.scoring import ModelVersion, Score
 from tests.conftest import csrf_token
 from tests.test_bank_tenancy import logged_in, page_csrf
-from xinyidai.bank.tokens import issue_token
 from xinyidai.domain.in_principle import invoiced_sales_12m
-from xinyidai.enterprise.operations import shanghai_today
+from xinyidai.domain.needs import shanghai_today
+from xinyidai.domain.tokens import issue_token
 
 NEW = "/enterprise/needs/new"
 

@@ -24,7 +24,7 @@ from models.joint import BankModelVersion, BankSample, BankSampleRow, BankScore
 from models.lending import FinancingNeed
 from models.sources import TaxMonth
 from tests.test_bank_tenancy import logged_in, page_csrf
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 SANDBOX = "/bank/joint"
 

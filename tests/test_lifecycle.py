@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.lending import ApplicationState, Channel, GuaranteeType, NeedStatus
-from xinyidai.lending.lifecycle import (
+from xinyidai.domain.lifecycle import (
     BANK_MOVES,
     ENTERPRISE_MOVES,
     Actor,

@@ -21,10 +21,10 @@ from models.lending import (
     LoanStatus,
 )
 from models.scoring import ModelVersion, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
-from xinyidai.lending.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain.scope import Filters, office_scope
 from xinyidai.office import metrics
 from xinyidai.office.metrics import Dimension, build_table
-from xinyidai.office.scope import Filters, office_scope
 
 S = ApplicationState
 SYSTEM = Actor(Channel.SYSTEM)

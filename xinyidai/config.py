@@ -44,7 +44,7 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "XYD_LANGUAGES": ("zh", "en"),
         "XYD_CLAIM_SLA_WORKING_DAYS": int(os.environ.get("XYD_CLAIM_SLA_WORKING_DAYS", "3")),
-        # The SLA clock's overrides of China's holiday calendar (xinyidai.lending.working_days): ISO dates.
+        # The SLA clock's overrides of China's holiday calendar (xinyidai.domain.working_days): ISO dates.
         "XYD_EXTRA_DAYS_OFF": os.environ.get("XYD_EXTRA_DAYS_OFF", ""),
         "XYD_EXTRA_WORKING_DAYS": os.environ.get("XYD_EXTRA_WORKING_DAYS", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("XYD_MAX_UPLOAD_BYTES", str(32 * 1024 * 1024))),

@@ -27,9 +27,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
-from xinyidai.enterprise.wording import GUARANTEES
+from xinyidai.domain.lifecycle import DECLINE_REASONS
+from xinyidai.domain.vocabulary import GUARANTEES
+from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
+from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.i18n import Bilingual
-from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.labels import APPLICATION_STATE
 
@@ -206,3 +208,15 @@ class UploadForm(FlaskForm):
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
     ])
 
+
+
+class StaffForm(EnterpriseStaffForm):
+    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+
+    tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
+
+
+class AuthorizationRequestForm(FlaskForm):
+    note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
+                         render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
+                         description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))

@@ -16,13 +16,14 @@ from ml.reasons import FAMILIES
 from models.base import SHANGHAI, utcnow
 from models.lending import ApplicationState
 from models.scoring import GRADE_SCALE
-from xinyidai.bank import forms, operations
-from xinyidai.bank.errors import Invalid, NotFound
+from xinyidai.bank import forms
 from xinyidai.bank.joint_forms import PolicyForm, SampleForm
 from xinyidai.bank.routes import _actor, _bank_id, _plain_reason, _tenant_admin_only, bp
 from xinyidai.domain import credit_policy, in_principle, joint_models
+from xinyidai.domain import products as operations
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import IllegalTransition
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import IllegalTransition
 from xinyidai.web.forms import attach
 
 S = ApplicationState

@@ -19,8 +19,8 @@ from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
 from models.scoring import GRADE_SCALE, WhitelistEntry, WhitelistStatus, WhitelistVersion
 from xinyidai.caching import lending_version, remembered
-from xinyidai.lending.matching import latest_grade_of
-from xinyidai.lending.working_days import current_calendar
+from xinyidai.domain.matching import latest_grade_of
+from xinyidai.domain.working_days import current_calendar
 
 S = ApplicationState
 SORTS = ("newest", "oldest", "rank")

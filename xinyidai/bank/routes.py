@@ -29,20 +29,27 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.base import utcnow
-from models.identity import Role
+from models.identity import Role, User
 from models.lending import Application, ApplicationState, Bank, Channel, Product, ProductStatus
+from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
-from xinyidai.bank import forms, operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.outcomes import COLUMNS, apply_upload
-from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
-from xinyidai.enterprise import wording
+from xinyidai.domain import authorization_requests, messages, staff
+from xinyidai.domain import products as operations
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.needs import Invalid as UserInvalid
+from xinyidai.domain.needs import NotFound as UserNotFound
+from xinyidai.domain.needs import Refused
+from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
-from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState
 bp = Blueprint("bank", __name__, url_prefix="/bank")
@@ -55,6 +62,7 @@ def only_bank_officers():
 
 
 @bp.errorhandler(NotFound)
+@bp.errorhandler(UserNotFound)
 def not_found(_error):
     """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
@@ -195,7 +203,8 @@ def _render_application(application: Application, status: int = 200, **overrides
     from xinyidai.bank.joint_routes import joint_extras
 
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
-    db.session.commit()  # the audit row of the detail view
+    messages.mark_read(db.session, application, Side.BANK)
+    db.session.commit()  # the audit row of the detail view, the read marks of the enterprise's messages
     joint = joint_extras([application.id], [application.uscc])
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
@@ -204,6 +213,10 @@ def _render_application(application: Application, status: int = 200, **overrides
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"], "joint": joint, "confirm_form": forms.ActionForm(),
+        "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
+        "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
+        "may_request": authorization_requests.may_request(db.session, application),
+        "latest_request": authorization_requests.latest_request(db.session, application),
         **{k: v for k, v in overrides.items() if k != "reassign_form"},
     }
     if "disburse_form" not in overrides and application.product:
@@ -217,11 +230,11 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
-def _plain_reason(error: IllegalTransition | Invalid) -> str:
+def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
-    return _("；").join(translated(str(m)) for messages in error.errors.values() for m in messages)
+    return _("；").join(translated(str(m)) for texts in error.errors.values() for m in texts)
 
 
 def _act(application_id: int, form, build_report, form_name: str, done_message: str):
@@ -299,6 +312,44 @@ def reassign(application_id: int):
     db.session.commit()
     flash(_("已转交。"), "success")
     return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+def _write(application_id: int, form, name: str, action, done_message: str, anchor: str):
+    """A post on one application that is not a lifecycle step (a message, an authorization request)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
+    if not form.validate_on_submit():
+        csrf_or_400(form)
+        db.session.rollback()
+        return _render_application(application, 422, **{name: form})
+    try:
+        action(application, form)
+    except UserInvalid as error:
+        db.session.rollback()
+        attach(form, error.errors)
+        return _render_application(db.session.get(Application, application_id), 422, **{name: form})
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _render_application(db.session.get(Application, application_id), 409, **{name: form})
+    db.session.commit()
+    flash(done_message, "success")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + anchor)
+
+
+@bp.route("/applications/<int:application_id>/messages", methods=["POST"])
+def send_message(application_id: int):
+    return _write(application_id, forms.MessageForm(), "message_form",
+                  lambda application, f: messages.send(db.session, application, current_user.user, Side.BANK,
+                                                       f.body.data),
+                  _("留言已发送，企业会在申请页面看到。"), "#thread")
+
+
+@bp.route("/applications/<int:application_id>/authorization-request", methods=["POST"])
+def request_authorization(application_id: int):
+    return _write(application_id, forms.AuthorizationRequestForm(), "request_form",
+                  lambda application, f: authorization_requests.request_authorization(
+                      db.session, application, current_user.user, note=f.note.data),
+                  _("已向企业发出授权请求。企业同意后，本页即显示其授权范围内的明细。"), "#authorization")
 
 
 # ---------------------------------------------------------------- dashboard
@@ -411,3 +462,77 @@ def revoke(token_id: int):
     db.session.commit()
     flash(_("令牌已吊销，使用它的系统将无法再访问接口。"), "success")
     return redirect(url_for("bank.tokens"))
+
+
+# ---------------------------------------------------------------- staff (the bank's administrator)
+
+def _render_staff(form=None, status: int = 200, invited=None):
+    _tenant_admin_only()
+    rows = staff.bank_staff(db.session, _bank_id())
+    response = current_app.make_response((render_template(
+        "bank/staff.html", rows=rows, form=form or forms.StaffForm(formdata=None), invited=invited,
+        action_form=forms.RevokeForm(), colleagues=[r.user for r in rows if r.user.is_active]), status))
+    response.headers["Cache-Control"] = "no-store"  # a one-time password may be on this page
+    return response
+
+
+def _current_admin() -> User:
+    return current_user.user
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+def staff_page():
+    _tenant_admin_only()
+    form = forms.StaffForm()
+    if not form.is_submitted():
+        return _render_staff(form)
+    if form.validate():
+        try:
+            invited = staff.invite(db.session, _current_admin(), display_name=form.display_name.data,
+                                   username=form.username.data, email=form.email.data, phone=form.phone.data,
+                                   tenant_admin=bool(form.tenant_admin.data))
+        except UserInvalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        else:
+            db.session.commit()
+            return _render_staff(forms.StaffForm(formdata=None), 200, invited=invited)
+    csrf_or_400(form)
+    return _render_staff(form, 422)
+
+
+def _staff_action(action, done_message: str):
+    _tenant_admin_only()
+    if not forms.RevokeForm().validate_on_submit():
+        abort(400)
+    try:
+        action(_current_admin())
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    except UserInvalid as error:
+        db.session.rollback()
+        flash(_plain_reason(error), "error")
+    else:
+        db.session.commit()
+        flash(done_message, "success")
+    return redirect(url_for("bank.staff_page"))
+
+
+@bp.route("/staff/<int:user_id>/deactivate", methods=["POST"])
+def deactivate_staff(user_id: int):
+    return _staff_action(lambda admin: staff.deactivate_officer(db.session, admin, user_id), _("该员工账户已停用。"))
+
+
+@bp.route("/staff/<int:user_id>/role", methods=["POST"])
+def staff_role(user_id: int):
+    wanted = request.form.get("tenant_admin") == "1"
+    return _staff_action(lambda admin: staff.set_administrator(db.session, admin, user_id, tenant_admin=wanted),
+                         _("角色已更新。"))
+
+
+@bp.route("/staff/<int:user_id>/hand-over", methods=["POST"])
+def hand_over(user_id: int):
+    to_user_id = request.form.get("to_user_id", type=int) or 0
+    return _staff_action(lambda admin: staff.hand_over(db.session, admin, user_id, to_user_id),
+                         _("已转交名下的在办申请。"))

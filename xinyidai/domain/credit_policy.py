@@ -21,7 +21,7 @@ from models.joint import CreditPolicy
 from models.lending import Product
 from models.scoring import GRADE_SCALE
 from xinyidai.audit import record
-from xinyidai.bank.errors import Invalid
+from xinyidai.domain.errors import Invalid
 from xinyidai.i18n import N_
 
 MODELS = ("platform", "bank")

@@ -9,7 +9,7 @@ Rules:
   authorization; when either changes, or the policy, the bank's model in use, or the match itself, the
   live answer is withdrawn and, while the match stands, a new one is made;
 - an answer expires (`expires_on`, shown) and is never a loan: the bank confirms it with one action,
-  which is the lifecycle's matched → approved transition (`xinyidai.lending.lifecycle`) and is recorded
+  which is the lifecycle's matched → approved transition (`xinyidai.domain.lifecycle`) and is recorded
   as the bank's decision like any other.
 """
 
@@ -28,7 +28,7 @@ from models.lending import Application, ApplicationState, FinancingNeed, NeedSta
 from models.scoring import Score, grade_at_least
 from models.sources import Source, TaxMonth
 from xinyidai.domain import credit_policy
-from xinyidai.lending.lifecycle import Actor, transition
+from xinyidai.domain.lifecycle import Actor, transition
 
 S = ApplicationState
 LIVE, WITHDRAWN, CONFIRMED = "live", "withdrawn", "confirmed"
@@ -83,8 +83,8 @@ def invoiced_sales_12m(session: Session, uscc: str, as_of: date) -> int | None:
 def decide(session: Session, application: Application, policy: CreditPolicy, *, instance_path=None,
            now: datetime | None = None) -> Decision:
     """The policy's answer for one match (nothing stored)."""
-    from xinyidai.bank.privacy import live_authorization
     from xinyidai.domain import joint_models
+    from xinyidai.domain.authorizations import live_authorization
 
     now = now or utcnow()
     product: Product = application.product
@@ -301,7 +301,7 @@ def confirm(session: Session, application: Application, actor: Actor, *, idempot
     """The bank confirms its live in-principle approval: matched → approved in the lifecycle (the one state
     machine), the answer marked confirmed. The answer is checked against today's score and authorization
     first; one that no longer stands is withdrawn (and answered again) and the lifecycle refuses the move."""
-    from xinyidai.lending.lifecycle import IllegalTransition
+    from xinyidai.domain.lifecycle import IllegalTransition
 
     answer = live_answers(session, [application.id]).get(application.id)
     if answer is not None and answer.status == LIVE and application.state is S.MATCHED:

@@ -627,7 +627,7 @@ def bank_model(instance_path, version: BankModelVersion) -> WhitelistModel:
 
 def eligible_usccs(session: Session, bank_id: int, usccs, now: datetime | None = None) -> set[str]:
     """Of `usccs`, those that matched one of the bank's products and whose live authorization names the bank."""
-    from xinyidai.bank.privacy import live_authorization
+    from xinyidai.domain.authorizations import live_authorization
 
     wanted = sorted(set(usccs))
     if not wanted:

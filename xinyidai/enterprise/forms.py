@@ -33,7 +33,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from xinyidai.enterprise.wording import (
+from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
     PURPOSES,
@@ -242,3 +242,17 @@ class MarkReadForm(FlaskForm):
     """"Mark all read" on the notifications page: up to the newest notification that page showed."""
 
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
+
+
+COUNTER = _l("已输入 %(used)s / %(limit)s 字")
+
+
+class MessageForm(FlaskForm):
+    """One message of an application's thread (both portals): the limit is on the field, counted live."""
+
+    body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
+                         render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
+
+
+class AnswerRequestForm(FlaskForm):
+    """Grant or refuse a bank's authorization request: `decision` is grant or refuse."""

@@ -36,7 +36,7 @@ from models.sources import (
 )
 from xinyidai.caching import remembered
 from xinyidai.domain.credit_policy import annual_fee_bp
-from xinyidai.lending.matching import Fit
+from xinyidai.domain.matching import Fit
 
 S = ApplicationState
 MONTHS_SHOWN = 24
@@ -127,7 +127,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
-    from xinyidai.enterprise.wording import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
+    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
 
     items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]
@@ -387,6 +387,14 @@ def unread_query(user: User, *columns):
 
 def unread_count(session: Session, user: User) -> int:
     return session.scalar(unread_query(user, sa.func.count()))
+
+
+def waiting_count(session: Session, user: User) -> int:
+    """What the navigation's 通知 counts: unread news, unread bank messages and authorization requests to answer."""
+    from xinyidai.domain import authorization_requests, messages
+
+    return (unread_count(session, user) + len(messages.unread_for_enterprise(session, user.enterprise_uscc))
+            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc)))
 
 
 # ---------------------------------------------------------------- what the enterprise says itself

@@ -18,16 +18,18 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from models.enterprise import Enterprise
 from models.identity import Role
 from models.lending import Bank
+from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import LoginUser
-from xinyidai.domain import in_principle
-from xinyidai.enterprise import forms, helpers, operations, queries
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused
-from xinyidai.enterprise.schemas import need_errors
+from xinyidai.domain import authorization_requests, in_principle, messages
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import IllegalTransition
+from xinyidai.domain.matching import match_need, standing_of
+from xinyidai.domain.need_schema import need_errors
+from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
-from xinyidai.lending.lifecycle import IllegalTransition
-from xinyidai.lending.matching import match_need, standing_of
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -376,14 +378,65 @@ def applications():
     return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()))
 
 
+def _render_application(application, status: int = 200, message_form=None):
+    # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
+    read = operations.mark_notifications_read(db.session, _user(), application=application)
+    if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
+        db.session.commit()
+    return render_template(
+        "enterprise/application.html", application=application, steps=queries.timeline(db.session, application),
+        action_form=forms.ActionForm(), thread=messages.thread(db.session, application),
+        may_write=messages.may_write(application), message_form=message_form or forms.MessageForm(formdata=None),
+        pending=authorization_requests.pending_request(db.session, application),
+        grant_until=authorization_requests.grant_until()), status
+
+
 @bp.route("/applications/<int:application_id>")
 def application_detail(application_id: int):
-    application = operations.own_application(db.session, _user(), application_id)
-    # Opening the application is reading its news: the count in the navigation drops at once.
-    if operations.mark_notifications_read(db.session, _user(), application=application):
-        db.session.commit()
-    return render_template("enterprise/application.html", application=application,
-                           steps=queries.timeline(db.session, application), action_form=forms.ActionForm())
+    return _render_application(operations.own_application(db.session, _user(), application_id))
+
+
+@bp.route("/applications/<int:application_id>/messages", methods=["POST"])
+def send_message(application_id: int):
+    application = operations.own_application(db.session, _user(), application_id, lock=True)
+    form = forms.MessageForm()
+    if form.validate():
+        try:
+            messages.send(db.session, application, _user(), Side.ENTERPRISE, form.body.data)
+        except Invalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        except Refused as error:
+            db.session.rollback()
+            flash(_refusal(error), "error")
+            return redirect(url_for("enterprise.application_detail", application_id=application_id))
+        else:
+            db.session.commit()
+            flash(_("留言已发送，银行会在申请页面看到。"), "success")
+            return redirect(url_for("enterprise.application_detail", application_id=application_id) + "#thread")
+    csrf_or_400(form)
+    return _render_application(application, 422, message_form=form)
+
+
+@bp.route("/authorization-requests/<int:request_id>/answer", methods=["POST"])
+def answer_request(request_id: int):
+    """Grant or refuse a bank's authorization request in one step (from the notifications or the application)."""
+    if not forms.AnswerRequestForm().validate():
+        abort(400)
+    grant = request.form.get("decision") == "grant"
+    try:
+        answered = authorization_requests.answer(db.session, _user(), request_id, grant=grant)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+        return redirect(url_for("enterprise.notifications"))
+    except Invalid as error:
+        db.session.rollback()
+        flash(_("；").join(str(m) for texts in error.errors.values() for m in texts), "error")
+        return redirect(url_for("enterprise.notifications"))
+    db.session.commit()
+    flash(_("已授权该银行查看，您可以随时在“数据授权”中撤销。") if grant else _("已拒绝该银行的授权请求。"), "success")
+    return redirect(url_for("enterprise.application_detail", application_id=answered.application_id))
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
@@ -406,7 +459,10 @@ def withdraw_application(application_id: int):
 def notifications():
     rows = queries.notifications(db.session, _user())
     form = forms.MarkReadForm(up_to=max((n.event.id for n in rows), default=0))
-    return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form)
+    return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form,
+                           requests=authorization_requests.pending_for_enterprise(db.session, _uscc()),
+                           unread_messages=messages.unread_for_enterprise(db.session, _uscc()),
+                           grant_until=authorization_requests.grant_until(), answer_form=forms.AnswerRequestForm())
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -20,9 +20,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
+from xinyidai.moments import stamped
 from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
-from xinyidai.office.scope import Filters, Scope, add_months
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"
@@ -100,9 +101,9 @@ def scope_name(scope: Scope) -> str:
 def table_report(table: Table, scope: Scope, title: str, generated_at: datetime) -> Report:
     f = table.filters
     meta = [(_("辖区"), scope_name(scope)), (_("统计期间"), f"{f.start:%Y-%m} — {f.end:%Y-%m}"),
-            (_("生成时间"), f"{generated_at:%Y-%m-%d %H:%M} UTC")]
+            (_("生成时间"), stamped(generated_at))]
     if table.as_of is not None:  # figures from the pre-aggregated cube: as old as it is
-        meta.append((_("数据截至"), f"{table.as_of:%Y-%m-%d %H:%M} UTC"))
+        meta.append((_("数据截至"), stamped(table.as_of)))
     return Report(title, meta, [table_section(table, title[:31], title)], notes(f, table.book_month))
 
 
@@ -124,7 +125,7 @@ def monthly_report(table_for, scope: Scope, month: date, generated_at: datetime)
     report = Report(
         _("融资成效月报"),
         [(_("报送单位"), district), (_("报告月份"), f"{month:%Y-%m}"),
-         (_("生成时间"), f"{generated_at:%Y-%m-%d %H:%M} UTC")])
+         (_("生成时间"), stamped(generated_at))])
     periods = [(_("本月"), table_for(this_month, Dimension.DISTRICT)),
                (_("本年累计"), table_for(year_to_date, Dimension.DISTRICT)),
                (_("近12个月"), table_for(last_twelve, Dimension.DISTRICT))]

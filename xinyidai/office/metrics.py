@@ -45,7 +45,7 @@ from models.lending import (
 )
 from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
 from xinyidai.caching import highest_id
-from xinyidai.office.scope import Filters, Scope, add_months, shanghai_month
+from xinyidai.domain.scope import Filters, Scope, add_months, shanghai_month
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 S = ApplicationState

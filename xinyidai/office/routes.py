@@ -12,7 +12,6 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,14 +22,9 @@ from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
-from xinyidai.extensions import db
-from xinyidai.i18n import localized
-from xinyidai.monitoring import alerts as alert_service
-from xinyidai.office import charts, forms, reports
-from xinyidai.office import whitelist as whitelist_service
-from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
-from xinyidai.office.scope import (
+from xinyidai.domain import alerts as alert_service
+from xinyidai.domain import whitelist_workflow as whitelist_service
+from xinyidai.domain.scope import (
     OutOfScope,
     Scope,
     add_months,
@@ -39,6 +33,13 @@ from xinyidai.office.scope import (
     parse_month,
     shanghai_month,
 )
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.extensions import db
+from xinyidai.i18n import localized
+from xinyidai.moments import local_time
+from xinyidai.office import charts, forms, reports
+from xinyidai.office.cube import office_table
+from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -99,11 +100,27 @@ def reason_label(reason) -> str:
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
-def evidence_value(value) -> str:
+UTILITY_KIND = {"water": _l("水"), "electricity": _l("电"), "gas": _l("燃气")}
+
+
+def evidence_value(key: str, value) -> str:
+    """One piece of an alert's evidence in the page's language: stored vocabulary worded, moments in the
+    display time zone, a utility month as what was billed, paid and how late."""
+    if key == "record_kind":
+        return str(PUBLIC_CREDIT_KIND.get(value, value))
+    if key == "severity":
+        return str(SEVERITY.get(value, value))
+    if key.endswith("_scored_at") and isinstance(value, str):
+        return local_time(value)
+    if key == "months" and isinstance(value, dict):  # utility arrears: {month: {kind: {billed_fen, …}}}
+        return "; ".join(f"{month} " + ", ".join(
+            _("%(kind)s 应缴 %(billed)s 元，已缴 %(paid)s 元，逾期 %(days)s 天", kind=UTILITY_KIND.get(kind, kind),
+              billed=f"{bill.get('billed_fen', 0) / 100:,.2f}", paid=f"{bill.get('paid_fen', 0) / 100:,.2f}",
+              days=bill.get("days_late", 0)) for kind, bill in kinds.items()) for month, kinds in value.items())
     if isinstance(value, dict):
-        return "；".join(f"{k} {evidence_value(v)}" for k, v in value.items())
+        return "; ".join(f"{k} {evidence_value(k, v)}" for k, v in value.items())
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
+        return ", ".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value * 100:.1f}%"
     return str(value)
@@ -188,7 +205,7 @@ def dashboard(view: str):
         "office/dashboard.html", view=view, views=VIEWS, table=table, filters=filters, scope=scope, office=office,
         figures=charts.figures_for(table), tiles=charts.district_tiles(table) if dimension is Dimension.DISTRICT else None,
         banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
-        as_of=table.as_of and format_datetime(table.as_of, "yyyy-MM-dd HH:mm"),
+        as_of=table.as_of and local_time(table.as_of),
         refresh_minutes=math.ceil(current_app.config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0) / 60),
         districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
                                                                       if request.args.get("district") else {})})

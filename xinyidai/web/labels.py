@@ -8,7 +8,7 @@ from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
 from models.sources import DeliveryStatus, Source
-from xinyidai.enterprise.wording import GUARANTEES, PURPOSES
+from xinyidai.domain.vocabulary import GUARANTEES, PURPOSES
 
 ROLE = {
     Role.ENTERPRISE: _l("企业用户"),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from models.base import utcnow
 from models.identity import User
 from xinyidai.audit import record
-from xinyidai.auth.passwords import hash_password, verify_password
+from xinyidai.domain.passwords import hash_password, verify_password
 from xinyidai.extensions import db
 
 MAX_FAILURES = 5

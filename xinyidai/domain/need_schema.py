@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from models.lending import GuaranteeType, Urgency
-from xinyidai.enterprise.wording import CONTACT_PREFERENCES, PURPOSES
+from xinyidai.domain.vocabulary import CONTACT_PREFERENCES, PURPOSES
 
 MIN_AMOUNT_FEN = 1_000_000  # 1 万元
 MAX_AMOUNT_FEN = 100_000_000_000  # 10 亿元
@@ -55,7 +55,7 @@ class NeedSchema(Schema):
 
 def load_need(data: dict) -> dict:
     """The checked values ready for FinancingNeed(**values); raises operations.Invalid (field → messages)."""
-    from xinyidai.enterprise.operations import Invalid
+    from xinyidai.domain.needs import Invalid
 
     cleaned = {k: (v.strip() or None) if isinstance(v, str) and k == "purpose_detail" else v for k, v in data.items()}
     try:
@@ -69,7 +69,7 @@ def load_need(data: dict) -> dict:
 
 def need_errors(data: dict) -> dict:
     """The field messages `load_need` would raise, without raising: the form lists every problem at once."""
-    from xinyidai.enterprise.operations import Invalid
+    from xinyidai.domain.needs import Invalid
 
     try:
         load_need(data)

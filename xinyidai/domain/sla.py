@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.lending import Application, ApplicationEvent, ApplicationState, Channel, FinancingNeed, NeedStatus
 from xinyidai.audit import record
-from xinyidai.lending.lifecycle import transition
-from xinyidai.lending.matching import SYSTEM, newcomers_without, rematch
-from xinyidai.lending.working_days import WorkingCalendar, current_calendar
+from xinyidai.domain.lifecycle import transition
+from xinyidai.domain.matching import SYSTEM, newcomers_without, rematch
+from xinyidai.domain.working_days import WorkingCalendar, current_calendar
 
 S = ApplicationState
 

@@ -1,7 +1,7 @@
 """What a bank does, for every channel (web, API, CSV): the rules live here, views only parse and render.
 
 Nothing here commits: the caller commits the unit of work (or rolls it back on an error).
-Every state change goes through `xinyidai.lending.lifecycle.transition`.
+Every state change goes through `xinyidai.domain.lifecycle.transition`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ from models.lending import (
     ProductStatus,
 )
 from xinyidai.audit import record
-from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import ProductSchema
 from xinyidai.database import MAX_INT, by_id
-from xinyidai.i18n import N_
-from xinyidai.lending.lifecycle import (
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import (
     TERMINAL,
     Actor,
     Disbursement,
@@ -43,7 +42,8 @@ from xinyidai.lending.lifecycle import (
     locked_application,
     transition,
 )
-from xinyidai.lending.matching import assess, standing_of, turned_away_banks, within_contact_control
+from xinyidai.domain.matching import assess, standing_of, turned_away_banks, within_contact_control
+from xinyidai.i18n import N_
 
 S = ApplicationState
 

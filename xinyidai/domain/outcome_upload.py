@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
-from xinyidai.bank import operations
-from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.bank.schemas import bounded, text
 from xinyidai.database import MAX_INT
+from xinyidai.domain import products as operations
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.i18n import N_
-from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
 COLUMNS = ["application_id", "outcome", "reason_code", "reason_text", "amount_yuan", "rate_percent", "term_months",

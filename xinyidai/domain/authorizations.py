@@ -16,8 +16,8 @@ from models.lending import Application, ApplicationState
 from models.scoring import Score
 from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
 from xinyidai.audit import record
-from xinyidai.lending.lifecycle import Actor
-from xinyidai.lending.matching import standing_of
+from xinyidai.domain.lifecycle import Actor
+from xinyidai.domain.matching import standing_of
 
 MONTHS_SHOWN = 12
 

@@ -44,7 +44,7 @@ ENTERPRISE_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
 }
 # The platform (Channel.SYSTEM) records what banks report through it (imports, demo data) and may also take
 # back a match nobody has claimed: when the enterprise's contact control no longer offers it, or when the
-# bank let the claim SLA lapse (xinyidai.lending.sla).
+# bank let the claim SLA lapse (xinyidai.domain.sla).
 SYSTEM_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     **BANK_MOVES, S.MATCHED: BANK_MOVES[S.MATCHED] | {S.WITHDRAWN},
 }
@@ -188,11 +188,14 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
             _release_need(need)
     elif to_state is S.APPROVED:
         if from_state is S.MATCHED:
-            _check_in_principle(session, application, detail)
+            answer = _check_in_principle(session, application, detail)
             if need.status is not NeedStatus.OPEN:
                 raise IllegalTransition("该需求已被其他银行受理或已关闭", "the need has been claimed by another bank or is closed")
             need.status = NeedStatus.CLAIMED
             application.claimed_at, application.claimed_by_id = now, actor.user_id
+            # the approved offer: what the enterprise asked for, up to the pre-approved amount, at its rate
+            application.approved_amount_fen = min(need.amount_fen, answer.amount_fen)
+            application.approved_term_months, application.approved_rate_bp = need.term_months, answer.rate_bp
         application.decided_at = now
     elif to_state is S.DISBURSED:
         if "amount_fen" not in detail:
@@ -212,7 +215,7 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         _release_need(need)
 
 
-def _check_in_principle(session: Session, application: Application, detail: dict) -> None:
+def _check_in_principle(session: Session, application: Application, detail: dict):
     """A match is approved without a claim only on the bank's own live, unexpired in-principle approval."""
     from models.joint import InPrincipleAnswer
 
@@ -224,6 +227,7 @@ def _check_in_principle(session: Session, application: Application, detail: dict
             or answer.expires_on < utcnow().astimezone(SHANGHAI).date()):
         raise IllegalTransition("只有仍有效的预授信才能直接审批；请先受理这笔申请",
                                 "only a live in-principle approval can be approved directly; claim the application first")
+    return answer
 
 
 def _mark_first_loan(session: Session, application: Application) -> None:

@@ -36,12 +36,12 @@ from models.lending import (
 from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
-from xinyidai.auth.operations import new_user
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import in_principle
+from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
+from xinyidai.domain.matching import Fit, assess, refresh_matches, standing_of
+from xinyidai.domain.users import new_user
 from xinyidai.enterprise.queries import unread_query
-from xinyidai.lending.lifecycle import TERMINAL, Actor, locked_application, transition
-from xinyidai.lending.matching import Fit, assess, refresh_matches, standing_of
 from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
@@ -272,7 +272,7 @@ def own_need(session: Session, user: User, need_id: int, *, lock: bool = False) 
 
 def publish_need(session: Session, user: User, data: dict, *, today: date | None = None) -> tuple[FinancingNeed, list[Fit]]:
     """Publish a need and match it at once. `data` is checked by NeedSchema (raises Invalid)."""
-    from xinyidai.enterprise.schemas import load_need
+    from xinyidai.domain.need_schema import load_need
 
     values = load_need(data)
     need = FinancingNeed(uscc=user.enterprise_uscc, published_by_id=user.id, **values)
@@ -285,7 +285,7 @@ def publish_need(session: Session, user: User, data: dict, *, today: date | None
 def update_need(session: Session, user: User, need: FinancingNeed, data: dict, *,
                 today: date | None = None) -> list[Fit]:
     """Edit a need while no bank has claimed it; the matches follow the new terms."""
-    from xinyidai.enterprise.schemas import load_need
+    from xinyidai.domain.need_schema import load_need
 
     if need.status is not NeedStatus.OPEN:
         raise Refused(_l("银行已受理或需求已结束，不能再修改；如需变更，请撤回后重新发布。"))
@@ -419,7 +419,7 @@ def withdraw_commitment(session: Session, user: User, commitment_id: int) -> Cre
 
 
 def add_self_report(session: Session, user: User, *, topic: str, period: str | None, value: str) -> SelfReport:
-    from xinyidai.enterprise.wording import SELF_REPORT_TOPICS
+    from xinyidai.domain.vocabulary import SELF_REPORT_TOPICS
 
     errors: dict[str, list] = {}
     if topic not in SELF_REPORT_TOPICS:

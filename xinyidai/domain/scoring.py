@@ -21,24 +21,26 @@ from ml.score import Scored, as_json, scaling_card, score_and_store
 from ml.train import NotEnoughLabels, train
 from ml.truth import demo_quality, truth_file
 from models.scoring import ModelVersion, Score
-from xinyidai.domain import in_principle
-from xinyidai.lending.matching import latest_grades, rematch_enterprises
-from xinyidai.scoring.whitelist import whitelisted
+from xinyidai.domain import in_principle, model_registry
+from xinyidai.domain.matching import latest_grades, rematch_enterprises
+from xinyidai.domain.whitelist import whitelisted
 
 FEATURE_THREADS = 2  # a batch run's feature queries side by side (the machine has two cores)
 DATA_END_MAX_AGE = 300.0  # seconds an on-demand rescore reuses the data end found by an earlier one
 
 
 def train_and_register(session: Session, instance_path: str | Path, *, promote: bool | None = None,
-                       by: str = "xyd ml train", client=None, progress=None) -> ModelVersion:
-    """Train, write the version's folder and row; promote it if `promote` (None: when none is active)."""
+                       by: str = "xyd ml train", channel: str = "train", client=None,
+                       progress=None) -> ModelVersion:
+    """Train, write the version's folder and row; promote it (audited, through `channel`) if `promote`
+    (None: when none is active)."""
     run = train(session, client=client, progress=progress)
     run.model.card["scaling"] = scaling_card()
     if (truth := truth_file(instance_path)).exists() and (quality := demo_quality(run, truth)) is not None:
         run.model.card["demo_quality"] = quality
     version = registry.save(session, instance_path, run.model)
     if promote or (promote is None and registry.active_version(session) is None):
-        registry.promote(session, instance_path, version.version, by=by)
+        model_registry.promote(session, instance_path, version.version, by=by, channel=channel)
     session.commit()
     return version
 
@@ -102,7 +104,8 @@ def ensure_model(session: Session, instance_path: str | Path, *, score: bool = T
             current = None
     if current is None:
         try:
-            current = train_and_register(session, instance_path, promote=True, by="xyd setup", progress=progress)
+            current = train_and_register(session, instance_path, promote=True, by="xyd setup", channel="setup",
+                                         progress=progress)
         except NotEnoughLabels:
             return None
     if score and not session.scalar(sa.select(sa.func.count()).select_from(Score)

@@ -33,7 +33,7 @@ from models.scoring import (
     WhitelistVersion,
     grade_at_least,
 )
-from xinyidai.lending.lifecycle import TERMINAL, Actor, transition
+from xinyidai.domain.lifecycle import TERMINAL, Actor, transition
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from models.scoring import (
     WhitelistVersion,
 )
 from xinyidai.audit import record
-from xinyidai.lending.matching import rematch_enterprises
-from xinyidai.office.scope import OutOfScope, Scope
+from xinyidai.domain.matching import rematch_enterprises
+from xinyidai.domain.scope import OutOfScope, Scope
 
 W = WhitelistStatus
 DEFAULT_MIN_GRADE = "BBB"

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from models.identity import District, Role, User
 from models.lending import Bank
 from xinyidai.audit import record
-from xinyidai.auth.operations import new_user, temporary_password
 from xinyidai.database import by_id
-from xinyidai.enterprise.operations import Invalid, NotFound, deactivate, username_taken
+from xinyidai.domain.needs import Invalid, NotFound, deactivate, username_taken
+from xinyidai.domain.users import new_user, temporary_password
 
 
 @dataclass(frozen=True)

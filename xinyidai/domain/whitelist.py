@@ -1,7 +1,7 @@
 """Who is on a district's whitelist: gates passed and grade at or above the district's threshold
 (WhitelistPolicy.min_grade, DEFAULT_MIN_GRADE where the office has set none).
 
-Drafts are the office workflow's (`xinyidai.office.whitelist.build_draft`: entries added / kept against
+Drafts are the office workflow's (`xinyidai.domain.whitelist_workflow.build_draft`: entries added / kept against
 the published list, with the model version and threshold behind them); this module decides membership
 for freshly computed scores and draws a draft for every district after a batch run.
 """
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from models.enterprise import Enterprise, EnterpriseStatus
 from models.scoring import GRADE_SCALE, WhitelistPolicy, WhitelistVersion, grade_at_least
-from xinyidai.office.whitelist import DEFAULT_MIN_GRADE, WorkflowError, build_draft
+from xinyidai.domain.whitelist_workflow import DEFAULT_MIN_GRADE, WorkflowError, build_draft
 
 
 def thresholds(session: Session) -> dict[str, str]:

@@ -18,8 +18,8 @@ from models.base import utcnow
 from models.identity import ApiToken
 from models.lending import Bank
 from xinyidai.audit import record
-from xinyidai.bank.errors import Invalid, NotFound
 from xinyidai.database import by_id
+from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.i18n import N_
 
 TOKEN_PREFIX = "xyd_"  # noqa: S105 -- a public marker, not a secret

@@ -1,19 +1,20 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; importing this package registers them all."""
 
 from models import (
-           audit,
-           consent,
-           enterprise,
-           identity,
-           joint,
-           lending,
-           messages,
-           monitoring,
-           notification,
-           scoring,
-           sources,
+    audit,
+    consent,
+    credit,
+    enterprise,
+    identity,
+    joint,
+    lending,
+    messages,
+    monitoring,
+    notification,
+    scoring,
+    sources,
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
            "notification", "scoring", "sources"]

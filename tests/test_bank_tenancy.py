@@ -20,7 +20,7 @@ from xinyidai.extensions import db
 PUBLIC_API = {"xyd-api-api-docs.openapi_json", "api_docs.interactive_docs", "api_docs.swagger_init",
               "api_docs.swagger_asset"}
 API_BODIES = {
-    "api.decline": {"reason_code": "other"},
+    "api.decline": {"reason_code": "other", "reason_text": "矩阵测试"},
     "api.disburse": {"amount_fen": 100_000, "rate_bp": 400, "term_months": 12, "disbursed_on": "2026-11-02",
                      "guarantee_type": "信用"},
     "api.repayment": {"status": "repaying"},

@@ -19,14 +19,16 @@ import pytest
 
 from models.base import utcnow
 from models.consent import Authorization
+from models.credit import CreditReport, RepairCase, RepairState
 from models.identity import Role
 from models.lending import LoanPerformance, LoanStatus
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, Score, ScoreReason, WhitelistEntry, WhitelistStatus, WhitelistVersion
-from models.sources import Delivery, DeliveryRejection, Source
+from models.sources import Delivery, DeliveryRejection, PublicCreditEvent, PublicCreditKind, Severity, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_english_pages import chinese_on
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
+from xinyidai.domain.credit_repair import evidence_dir, evidence_path
 from xinyidai.domain.scope import add_months, shanghai_month
 from xinyidai.domain.tokens import issue_token
 
@@ -40,7 +42,7 @@ ROLE_OF_PREFIX = {"/enterprise": "enterprise", "/bank": "bank", "/office": "offi
 ANY_USER_PATHS = ("/home", "/account/password")
 # A checkbox submits a stored code (guarantee types are stored as Chinese words); only its label shows.
 INPUT_VALUE = re.compile(r'(<input\b[^>]*?)\svalue="[^"]*"')
-PUBLIC_PATHS = ("/", "/login", "/register", "/healthz", "/readyz", "/static/<path:filename>")
+PUBLIC_PATHS = ("/", "/login", "/register", "/healthz", "/readyz", "/static/<path:filename>", "/verify")
 
 
 @pytest.fixture
@@ -135,6 +137,36 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
     results = Path(app.config["XYD_INSTANCE_PATH"]) / "outcome_results" / str(bank.id)
     results.mkdir(parents=True, exist_ok=True)
     (results / "pages-results.csv").write_text("line,result\n2,applied\n")
+    # Credit repair (issue 17): an unrepaired record with an open case, a repaired one with its closed case, and a
+    # report the enterprise issued.
+    today = utcnow().date()
+    records = [PublicCreditEvent(record_id=f"PAGES-PC-{n}", uscc=enterprises[0].uscc, kind=kind, severity=severity,
+                                 decided_on=today - timedelta(days=300), repaired_on=repaired)
+               for n, (kind, severity, repaired) in enumerate((
+                   (PublicCreditKind.ADMINISTRATIVE_PENALTY, Severity.GENERAL, None),
+                   (PublicCreditKind.DISHONEST_DEBTOR, Severity.SERIOUS, today - timedelta(days=10)),
+                   (PublicCreditKind.ABNORMAL_OPERATION, Severity.GENERAL, None)))]
+    db_session.add_all(records)
+    db_session.flush()
+    cases = [RepairCase(record_id=records[0].record_id, uscc=enterprises[0].uscc, district_code=DISTRICT,
+                        applied_on=today - timedelta(days=20), applied_by_id=owner.id, commitment_signed=True,
+                        evidence_name="receipt.pdf", evidence_type="pdf", evidence_bytes=2048,
+                        evidence_sha256="b" * 64, due_on=today - timedelta(days=5)),
+             RepairCase(record_id=records[1].record_id, uscc=enterprises[0].uscc, district_code=DISTRICT,
+                        state=RepairState.REPAIRED, applied_on=today - timedelta(days=30), applied_by_id=owner.id,
+                        commitment_signed=True, evidence_name="court.png", evidence_type="png", evidence_bytes=4096,
+                        evidence_sha256="e" * 64, due_on=today - timedelta(days=20), decided_on=today - timedelta(days=10),
+                        closed_via="office", closed_at=utcnow(), decision_note="Court confirmed the payment")]
+    db_session.add_all(cases)
+    db_session.add(CreditReport(number="XYD20260101PAGES2", uscc=enterprises[0].uscc, enterprise_name=enterprises[0].name,
+                                language="en", window_start=today - timedelta(days=365), window_end=today,
+                                sections=["registry", "public_credit"], valid_until=utcnow() + timedelta(days=30),
+                                digest="c" * 64, code_hash="d" * 64, issued_by_id=owner.id))
+    db_session.flush()
+    for case in cases:
+        evidence_file = evidence_path(evidence_dir(app.instance_path), case)
+        evidence_file.parent.mkdir(parents=True, exist_ok=True)
+        evidence_file.write_bytes(b"%PDF-1.4\n")
     users["office"] = make_user(Role.OFFICE, district_code=DISTRICT, display_name="Dana District")
     users["city_office"] = make_user(Role.OFFICE, district_code=CITY, display_name="Chris City")
     users["admin"] = make_user(Role.ADMIN, display_name="Ops Admin")
@@ -143,7 +175,8 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
                          "authorization_id": [grant.id], "user_id": [staff.id]}
     bank_values = {"application_id": [a.id for a in applications.values()], "product_id": [product.id],
                    "token_id": [token.record.id], "name": ["pages-results.csv"]}
-    office_values = {"version_id": [published.id, draft.id], "alert_id": [a.id for a in alerts]}
+    office_values = {"version_id": [published.id, draft.id], "alert_id": [a.id for a in alerts],
+                     "case_id": [c.id for c in cases]}
     admin_values = {"bank_id": [bank.id], "version": ["pages-model"], "delivery_id": [delivery.id],
                     "user_id": [staff.id]}
     return {"users": users, "values": {"enterprise": enterprise_values, "bank": bank_values, "office": office_values,

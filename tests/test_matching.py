@@ -7,7 +7,8 @@ from datetime import date
 from models.enterprise import EnterpriseStatus
 from models.lending import Application, FinancingNeed, GuaranteeType, ProductStatus
 from models.scoring import grade_at_least
-from xinyidai.domain.matching import Standing, assess, match_need, refresh_matches
+from xinyidai.domain.matching import assess, match_need, refresh_matches
+from xinyidai.domain.standing import Standing
 
 TODAY = date(2026, 11, 22)
 

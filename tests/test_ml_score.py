@@ -20,7 +20,8 @@ from models.enterprise import EnterpriseStatus
 from models.scoring import GRADE_SCALE, Score, ScoreReason, WhitelistEntry, WhitelistPolicy, WhitelistVersion
 from models.sources import PublicCreditEvent, TaxRating
 from xinyidai.domain import scoring as service
-from xinyidai.domain.whitelist import draft_all, whitelisted
+from xinyidai.domain.whitelist import whitelisted
+from xinyidai.domain.whitelist_workflow import draft_all
 
 AS_OF = date(2026, 11, 1)
 

@@ -58,7 +58,7 @@ def lend(db_session, make_application):
             moment = when + timedelta(days=gap_days * i, hours=i)
             detail = {}
             if state is S.DECLINED:
-                detail = {"reason_code": "other"}
+                detail = {"reason_code": "other", "reason_text": "policy change"}
             elif state is S.DISBURSED:
                 detail = {"disbursement": Disbursement(amount_fen, rate_bp, 12, moment.date(), guarantee)}
             elif state in (S.OVERDUE, S.DEFAULTED):

@@ -14,7 +14,7 @@ from flask_login import current_user
 from xinyidai.admin.forms import DeliveryUploadForm
 from xinyidai.admin.routes import bp
 from xinyidai.domain import deliveries
-from xinyidai.domain.needs import Invalid, NotFound
+from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.extensions import db
 from xinyidai.web.forms import attach, csrf_or_400
 from xinyidai.web.labels import SOURCE

@@ -27,7 +27,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
-from xinyidai.domain.lifecycle import DECLINE_REASONS
+from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.vocabulary import GUARANTEES
 from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
 from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
@@ -102,16 +103,13 @@ class ProductForm(FlaskForm):
 
     # form field -> service field, with the conversion
     def to_service(self) -> dict:
-        def fen(value):
-            return int((value * 100).to_integral_value())
-
         return {
             "code": self.code.data.strip(), "name_zh": self.name_zh.data.strip(), "name_en": self.name_en.data.strip(),
             "programme": (self.programme.data or "").strip() or None,
             "min_amount_fen": fen(self.min_amount.data), "max_amount_fen": fen(self.max_amount.data),
             "min_term_months": self.min_term_months.data, "max_term_months": self.max_term_months.data,
-            "min_rate_bp": fen(self.min_rate.data), "max_rate_bp": fen(self.max_rate.data),
-            "fee_bp": fen(self.fee.data) if self.fee.data is not None else 0,
+            "min_rate_bp": basis_points(self.min_rate.data), "max_rate_bp": basis_points(self.max_rate.data),
+            "fee_bp": basis_points(self.fee.data) if self.fee.data is not None else 0,
             "guarantee_type": self.guarantee_type.data, "eligible_districts": self.eligible_districts.data or [],
             "eligible_industries": self.eligible_industries.data or [], "min_grade": self.min_grade.data or None,
             "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),
@@ -161,7 +159,24 @@ class PipelineFilterForm(FlaskForm):
 
 class DeclineForm(ActionForm):
     reason_code = SelectField(_l("拒绝原因"), choices=options([(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
-    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
+    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
+                                description=_l("企业会看到拒绝原因和这段说明；选择“其他原因”时必填"),
+                                render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.reason_code.data in REASONS_NEEDING_TEXT and not (self.reason_text.data or "").strip():
+            self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
+            valid = False
+        return valid
+
+
+class ApproveForm(ActionForm):
+    """审批通过 with the terms approved (filled in from the need and the product; the officer adjusts)."""
+
+    amount = _yuan_field(_l("批准金额（元）"))
+    term_months = IntegerField(_l("批准期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    rate = _percent_field(_l("批准年利率（%）"))
 
 
 class DisburseForm(ActionForm):
@@ -220,3 +235,11 @@ class AuthorizationRequestForm(FlaskForm):
     note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
                          render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
                          description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))
+
+
+class AttachReportForm(FlaskForm):
+    """A credit report (专用信用报告) the enterprise handed to the bank: its number, code and (optionally) the file."""
+
+    number = StringField(_l("报告编号"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=32)])
+    code = StringField(_l("验证码"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=16)])
+    report = FileField(_l("报告文件（PDF，可选）"), description=_l("附上文件时，平台同时比对文件摘要。"))

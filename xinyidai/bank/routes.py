@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from flask import (
@@ -36,15 +37,13 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, messages, staff
+from xinyidai.domain import authorization_requests, credit_report, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view
-from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
-from xinyidai.domain.needs import Invalid as UserInvalid
-from xinyidai.domain.needs import NotFound as UserNotFound
-from xinyidai.domain.needs import Refused
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
@@ -62,7 +61,6 @@ def only_bank_officers():
 
 
 @bp.errorhandler(NotFound)
-@bp.errorhandler(UserNotFound)
 def not_found(_error):
     """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
@@ -70,22 +68,13 @@ def not_found(_error):
 
 
 @bp.context_processor
-def money_helpers():
-    def yuan(fen):
-        return "—" if fen is None else f"{fen / 100:,.2f}"
-
-    def percent(basis_points):
-        return "—" if basis_points is None else f"{basis_points / 100:.2f}%"
-
-    def ratio(value):
-        return "—" if value is None else f"{value * 100:.1f}%"
-
+def bank_helpers():
     def score_reason(reason: dict) -> str:
         """A score reason (as the privacy view hands it out) in the scoring engine's words, in the page's
         language — never a feature code."""
         return wording.reason_text(reason["family"], reason["feature"], reason["contribution"], locale_code())
 
-    return {"yuan": yuan, "percent": percent, "ratio": ratio, "decline_reasons": DECLINE_REASONS,
+    return {"decline_reasons": DECLINE_REASONS,
             "now_ts": utcnow().timestamp(), "score_reason": score_reason}
 
 
@@ -161,9 +150,6 @@ def product_status(product_id: int):
 # ---------------------------------------------------------------- the pipeline
 
 def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
-    def fen(value):
-        return None if value is None else int((value * 100).to_integral_value())
-
     return PipelineFilters(
         district=form.district.data or None, industry=form.industry.data or None,
         min_amount_fen=fen(form.min_amount.data), max_amount_fen=fen(form.max_amount.data),
@@ -199,6 +185,15 @@ def applications():
 
 # ---------------------------------------------------------------- one application
 
+def _approve_form(application: Application) -> forms.ApproveForm:
+    """Proposed terms: the need's amount and term, the product's lowest rate."""
+    form = forms.ApproveForm(formdata=None)
+    form.amount.data = Decimal(application.need.amount_fen) / 100
+    form.term_months.data = application.need.term_months
+    form.rate.data = Decimal(application.product.min_rate_bp) / 100
+    return form
+
+
 def _render_application(application: Application, status: int = 200, **overrides):
     from xinyidai.bank.joint_routes import joint_extras
 
@@ -209,19 +204,26 @@ def _render_application(application: Application, status: int = 200, **overrides
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
-        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
+        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": _approve_form(application),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
+        "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
+        "credit_reports": credit_report.attachments_of(db.session, application.id),
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"], "joint": joint, "confirm_form": forms.ActionForm(),
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),
         "latest_request": authorization_requests.latest_request(db.session, application),
-        **{k: v for k, v in overrides.items() if k != "reassign_form"},
+        **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
     if "disburse_form" not in overrides and application.product:
-        context["disburse_form"].guarantee_type.data = application.product.guarantee_type.value
-        context["disburse_form"].term_months.data = application.need.term_months
+        disburse = context["disburse_form"]
+        disburse.guarantee_type.data = application.product.guarantee_type.value
+        disburse.term_months.data = application.approved_term_months or application.need.term_months
+        if application.approved_amount_fen:
+            disburse.amount.data = Decimal(application.approved_amount_fen) / 100
+        if application.approved_rate_bp is not None:
+            disburse.rate.data = Decimal(application.approved_rate_bp) / 100
     return render_template("bank/application.html", **context), status
 
 
@@ -230,7 +232,7 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
-def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
+def _plain_reason(error: IllegalTransition | Invalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
@@ -254,16 +256,50 @@ def _act(application_id: int, form, build_report, form_name: str, done_message: 
     return redirect(url_for("bank.application_detail", application_id=application_id))
 
 
+@bp.route("/applications/<int:application_id>/credit-report", methods=["POST"])
+def attach_credit_report(application_id: int):
+    """Attach a credit report the enterprise gave the bank; the platform checks it like /verify (audited)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id)
+    form = forms.AttachReportForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_application(application, 422, attach_form=form)
+    upload = form.report.data
+    file_bytes = upload.read(credit_report_max_bytes() + 1) if upload and getattr(upload, "filename", "") else None
+    attachment = credit_report.attach_to_application(db.session, application, form.number.data, form.code.data,
+                                                     user_id=current_user.id, file_bytes=file_bytes,
+                                                     remote_addr=request.remote_addr)
+    db.session.commit()
+    if attachment.outcome == credit_report.GENUINE and attachment.file_matches is not False:
+        flash(_("报告核验通过：真实有效，已附到本申请。"), "success")
+    else:
+        flash(_("报告核验未通过，已记录在本申请中，请查看结果。"), "error")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + "#credit-reports")
+
+
+def credit_report_max_bytes() -> int:
+    from xinyidai.web.verify import MAX_PDF_BYTES
+
+    return MAX_PDF_BYTES
+
+
 @bp.route("/applications/<int:application_id>/claim", methods=["POST"])
 def claim(application_id: int):
     return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.CLAIMED), "claim_form",
                 _("已受理。其他银行不能再受理这笔需求。"))
 
 
+def _fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
 @bp.route("/applications/<int:application_id>/approve", methods=["POST"])
 def approve(application_id: int):
-    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.APPROVED), "approve_form",
-                _("已审批通过。"))
+    return _act(application_id, forms.ApproveForm(),
+                lambda f: operations.OutcomeReport(S.APPROVED, approval=operations.Approval(
+                    _fen(f.amount.data), f.term_months.data, _fen(f.rate.data))),
+                "approve_form", _("已审批通过，企业会看到批准的金额、期限和利率。"))
 
 
 @bp.route("/applications/<int:application_id>/decline", methods=["POST"])
@@ -277,8 +313,7 @@ def decline(application_id: int):
 @bp.route("/applications/<int:application_id>/disburse", methods=["POST"])
 def disburse(application_id: int):
     def report(f):
-        loan = Disbursement(int((f.amount.data * 100).to_integral_value()), int((f.rate.data * 100).to_integral_value()),
-                            f.term_months.data, f.disbursed_on.data, f.guarantee_type.data)
+        loan = Disbursement(fen(f.amount.data), basis_points(f.rate.data), f.term_months.data, f.disbursed_on.data, f.guarantee_type.data)
         return operations.OutcomeReport(S.DISBURSED, disbursement=loan)
 
     return _act(application_id, forms.DisburseForm(), report, "disburse_form", _("放款信息已报送。"))
@@ -289,9 +324,8 @@ def repayment(application_id: int):
     form = forms.RepaymentForm()
 
     def report(f):
-        outstanding = None if f.outstanding.data is None else int((f.outstanding.data * 100).to_integral_value())
         return operations.OutcomeReport(S(f.status.data), days_past_due=f.days_past_due.data, as_of=f.as_of.data,
-                                        outstanding_fen=outstanding)
+                                        outstanding_fen=fen(f.outstanding.data))
 
     return _act(application_id, form, report, "repayment_form", _("还款状态已报送。"))
 
@@ -323,7 +357,7 @@ def _write(application_id: int, form, name: str, action, done_message: str, anch
         return _render_application(application, 422, **{name: form})
     try:
         action(application, form)
-    except UserInvalid as error:
+    except Invalid as error:
         db.session.rollback()
         attach(form, error.errors)
         return _render_application(db.session.get(Application, application_id), 422, **{name: form})
@@ -491,7 +525,7 @@ def staff_page():
             invited = staff.invite(db.session, _current_admin(), display_name=form.display_name.data,
                                    username=form.username.data, email=form.email.data, phone=form.phone.data,
                                    tenant_admin=bool(form.tenant_admin.data))
-        except UserInvalid as error:
+        except Invalid as error:
             db.session.rollback()
             attach(form, error.errors)
         else:
@@ -510,7 +544,7 @@ def _staff_action(action, done_message: str):
     except Refused as error:
         db.session.rollback()
         flash(str(error.message), "error")
-    except UserInvalid as error:
+    except Invalid as error:
         db.session.rollback()
         flash(_plain_reason(error), "error")
     else:

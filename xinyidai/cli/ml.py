@@ -229,7 +229,7 @@ def _print_one(result: dict) -> None:
 @with_appcontext
 def whitelist_command() -> None:
     """Draw a draft whitelist for every district from the latest scores (offices confirm and publish)."""
-    from xinyidai.domain.whitelist import draft_all
+    from xinyidai.domain.whitelist_workflow import draft_all
     from xinyidai.extensions import db
 
     drafts = draft_all(db.session)

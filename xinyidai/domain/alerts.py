@@ -82,3 +82,21 @@ def acknowledge(session: Session, alert: Alert, user_id: int) -> bool:
            detail={"alert_id": alert.id, "kind": alert.kind.value, "event_key": alert.event_key})
     session.flush()
     return True
+
+
+REPAIRABLE_KINDS = (AlertKind.DISHONEST_RECORD, AlertKind.SERIOUS_PENALTY)
+
+
+def mark_records_repaired(session: Session, repaired: dict, usccs) -> int:
+    """The lending banks' open alerts about these public-credit records say the record was repaired (and when);
+    each stays open until the bank or office acknowledges it. Returns how many alerts changed."""
+    if not repaired:
+        return 0
+    changed = 0
+    for alert in session.scalars(sa.select(Alert).where(Alert.uscc.in_(list(usccs)), Alert.kind.in_(REPAIRABLE_KINDS),
+                                                        Alert.acknowledged_at.is_(None))):
+        record_id = (alert.evidence or {}).get("record_id")
+        if record_id in repaired and (alert.evidence or {}).get("repaired_on") != repaired[record_id].isoformat():
+            alert.evidence = {**alert.evidence, "repaired_on": repaired[record_id].isoformat()}
+            changed += 1
+    return changed

@@ -13,11 +13,10 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.lending import Application, ApplicationState
-from models.scoring import Score
 from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
 from xinyidai.audit import record
 from xinyidai.domain.lifecycle import Actor
-from xinyidai.domain.matching import standing_of
+from xinyidai.domain.standing import latest_score, standing_of
 
 MONTHS_SHOWN = 12
 
@@ -100,7 +99,7 @@ def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict
         "public_credit_events": [],
     }
     detail["self_reported"] = self_reported(session, enterprise.uscc)
-    score = session.scalar(sa.select(Score).where(Score.uscc == enterprise.uscc).order_by(Score.scored_at.desc()).limit(1))
+    score = latest_score(session, enterprise.uscc)
     if score is not None:
         detail["score"] = {"as_of": score.as_of.isoformat(), "points": score.points, "grade": score.grade,
                            "pd_12m": score.pd_12m, "gates_passed": score.gates_passed,

@@ -61,6 +61,9 @@ DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "other": ("其他原因", "other reason"),
 }
 
+# A code that says nothing by itself: the enterprise must be told the reason in words.
+REASONS_NEEDING_TEXT = frozenset({"other"})
+
 
 class IllegalTransition(Exception):
     """The move is not allowed from the application's current state (HTTP 409). str() is Chinese."""
@@ -182,6 +185,8 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         code = detail.get("reason_code")
         if code not in DECLINE_REASONS:
             raise IllegalTransition("拒绝时必须给出有效的原因代码", f"a decline needs a reason code, one of: {', '.join(DECLINE_REASONS)}")
+        if code in REASONS_NEEDING_TEXT and actor.channel is not Channel.SYSTEM and not (detail.get("reason_text") or "").strip():
+            raise IllegalTransition("选择“其他原因”时须写明具体原因", "a decline for “other reason” needs the reason in words")
         application.decline_reason_code, application.decline_reason_text = code, detail.get("reason_text")
         application.decided_at = now
         if holds_claim:
@@ -197,6 +202,10 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
             application.approved_amount_fen = min(need.amount_fen, answer.amount_fen)
             application.approved_term_months, application.approved_rate_bp = need.term_months, answer.rate_bp
         application.decided_at = now
+        # The terms approved (when the bank gives them): the offer the enterprise sees before the disbursement.
+        application.approved_amount_fen = detail.get("approved_amount_fen")
+        application.approved_term_months = detail.get("approved_term_months")
+        application.approved_rate_bp = detail.get("approved_rate_bp")
     elif to_state is S.DISBURSED:
         if "amount_fen" not in detail:
             raise IllegalTransition("放款须报送金额、利率、期限、日期和担保方式",

@@ -27,13 +27,10 @@ from models.lending import (
 )
 from models.scoring import (
     GRADE_SCALE,
-    Score,
-    WhitelistEntry,
-    WhitelistStatus,
-    WhitelistVersion,
     grade_at_least,
 )
 from xinyidai.domain.lifecycle import TERMINAL, Actor, transition
+from xinyidai.domain.standing import Standing, latest_grade_of, standing_of
 
 
 @dataclass(frozen=True)
@@ -41,14 +38,6 @@ class Reason:
     code: str
     zh: str
     en: str
-
-
-@dataclass
-class Standing:
-    """What the rules need to know about the enterprise beyond the registry."""
-
-    grade: str | None = None
-    whitelisted: bool = False
 
 
 @dataclass
@@ -113,30 +102,6 @@ def _rank(need: FinancingNeed, product: Product, standing: Standing) -> float:
     fit = (amount_fit + rate_fit + unsecured) / 3
     grade = (1 - GRADE_SCALE.index(standing.grade) / len(GRADE_SCALE)) if standing.grade in GRADE_SCALE else 0.3
     return round(0.5 * fit + 0.5 * grade, 6)
-
-
-def latest_grade_of(uscc) -> sa.ScalarSelect:
-    """The enterprise's latest grade as a (correlated) subquery: what matching, re-matching and the pipeline read."""
-    return (sa.select(Score.grade).where(Score.uscc == uscc).order_by(Score.scored_at.desc()).limit(1)
-            .scalar_subquery())
-
-
-def standing_of(session: Session, uscc: str) -> Standing:
-    """The enterprise's latest grade and whether the latest published whitelist of its district lists it."""
-    grade = session.scalar(sa.select(latest_grade_of(uscc)))
-    latest = (
-        sa.select(WhitelistVersion.id)
-        .join(Enterprise, Enterprise.district_code == WhitelistVersion.district_code)
-        .where(Enterprise.uscc == uscc, WhitelistVersion.status == WhitelistStatus.PUBLISHED)
-        .order_by(WhitelistVersion.published_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    listed = session.scalar(
-        sa.select(sa.func.count()).select_from(WhitelistEntry).where(
-            WhitelistEntry.whitelist_version_id == latest, WhitelistEntry.uscc == uscc)
-    )
-    return Standing(grade=grade, whitelisted=bool(listed))
 
 
 def match_need(session: Session, need: FinancingNeed, today: date | None = None) -> list[Fit]:

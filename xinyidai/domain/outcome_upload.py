@@ -27,6 +27,7 @@ from xinyidai.database import MAX_INT
 from xinyidai.domain import products as operations
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.i18n import N_
 
 S = ApplicationState
@@ -89,20 +90,16 @@ class UploadSummary:
         return sum(1 for row in self.results if row.result == result)
 
 
-def _fen(yuan: Decimal) -> int:
-    return int((yuan * 100).to_integral_value())
-
-
 def _report(row: dict) -> operations.OutcomeReport:
     outcome = S(row["outcome"])
     loan = None
     if outcome is S.DISBURSED:
-        loan = Disbursement(_fen(row["amount_yuan"]), int((row["rate_percent"] * 100).to_integral_value()),
+        loan = Disbursement(fen(row["amount_yuan"]), basis_points(row["rate_percent"]),
                             row["term_months"], row["disbursed_on"], row["guarantee_type"])
     return operations.OutcomeReport(
         outcome, reason_code=row.get("reason_code"), reason_text=row.get("reason_text"), disbursement=loan,
         days_past_due=row.get("days_past_due"), as_of=row.get("as_of"),
-        outstanding_fen=_fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None)
+        outstanding_fen=fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None)
 
 
 def _row_key(row: dict) -> str:

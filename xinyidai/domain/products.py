@@ -22,6 +22,7 @@ from models.lending import (
     Application,
     ApplicationEvent,
     ApplicationState,
+    Channel,
     FinancingNeed,
     LoanPerformance,
     LoanStatus,
@@ -42,7 +43,8 @@ from xinyidai.domain.lifecycle import (
     locked_application,
     transition,
 )
-from xinyidai.domain.matching import assess, standing_of, turned_away_banks, within_contact_control
+from xinyidai.domain.matching import assess, turned_away_banks, within_contact_control
+from xinyidai.domain.standing import standing_of
 from xinyidai.i18n import N_
 
 S = ApplicationState
@@ -139,11 +141,26 @@ def update_product(session: Session, product: Product, data: dict, actor: Actor,
         setattr(product, key, value)
     if changed:
         session.flush()
+        withdrawn = withdraw_untouched_matches(session, product, actor) if changed.get("status") == "paused" else 0
         record("product_updated", **_actor_fields(actor),
                detail={"bank_id": product.bank_id, "product_id": product.id, "fields": sorted(changed),
-                       "channel": actor.channel.value})
+                       "channel": actor.channel.value, **({"matches_withdrawn": withdrawn} if withdrawn else {})})
         match_new_needs(session, product, today)
     return product
+
+
+def withdraw_untouched_matches(session: Session, product: Product, actor: Actor) -> int:
+    """A paused product takes back its matches nobody has claimed yet: they would sit in the pipeline of a
+    product the bank no longer offers. The platform withdraws them (the enterprise is told why); claimed ones
+    stay with the officer, who finishes or declines them."""
+    untouched = session.scalars(sa.select(Application.id).where(
+        Application.product_id == product.id, Application.state == S.MATCHED).order_by(Application.id)).all()
+    platform = Actor(Channel.SYSTEM, user_id=actor.user_id, token_id=actor.token_id)
+    for application_id in untouched:
+        application = locked_application(session, application_id)
+        if application.state is S.MATCHED:
+            transition(session, application, S.WITHDRAWN, platform, detail={"reason": "product_paused"})
+    return len(untouched)
 
 
 def set_product_status(session: Session, product: Product, status: ProductStatus, actor: Actor) -> Product:
@@ -196,6 +213,15 @@ def match_new_needs(session: Session, product: Product, today: date | None = Non
 # ---------------------------------------------------------------- decisions and outcomes
 
 @dataclass(frozen=True)
+class Approval:
+    """The terms a bank approves: what the enterprise is offered before the loan is made."""
+
+    amount_fen: int
+    term_months: int
+    rate_bp: int
+
+
+@dataclass(frozen=True)
 class OutcomeReport:
     """One decision or loan outcome, however it arrived (web form, API body, CSV row)."""
 
@@ -206,9 +232,13 @@ class OutcomeReport:
     days_past_due: int | None = None
     as_of: date | None = None
     outstanding_fen: int | None = None
+    approval: Approval | None = None
 
     def transition_detail(self) -> dict:
         detail: dict = {}
+        if self.outcome is S.APPROVED and self.approval is not None:
+            detail.update(approved_amount_fen=self.approval.amount_fen, approved_term_months=self.approval.term_months,
+                          approved_rate_bp=self.approval.rate_bp)
         if self.outcome is S.DECLINED:
             detail.update(reason_code=self.reason_code, reason_text=self.reason_text)
         if self.outcome is S.DISBURSED:

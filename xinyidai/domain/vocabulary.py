@@ -56,10 +56,16 @@ PUBLIC_CREDIT_KIND = {
 }
 SEVERITY = {Severity.MINOR: _l("轻微"), Severity.GENERAL: _l("一般"), Severity.SERIOUS: _l("严重")}
 
-REASON_FAMILIES = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"),
-    "public_credit": _l("公共信用"), "age_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
+
+
+def reason_family(family: str, locale: str) -> str:
+    """A score reason's family in plain words, as the scoring engine names it (ml/reasons.py FAMILIES)."""
+    from ml.reasons import FAMILIES
+
+    zh, en = FAMILIES.get(family, (family, family))
+    return en if locale == "en" else zh
+
+
 FAMILY_ADVICE = {
     "tax": _l("按月如实申报纳税、按时缴税，开票销售额稳定会提升评分。"),
     "employment": _l("按时足额缴纳社保和公积金，避免欠缴。"),
@@ -85,3 +91,15 @@ def reason_text(family: str, feature: str, contribution: float, locale: str) -> 
 
     words = worded({"family": family, "feature": feature, "contribution": contribution})
     return words["en"] if locale == "en" else words["zh"]
+
+# What an enterprise can do after each kind of decline (shown beside the reason).
+DECLINE_NEXT_STEPS = {
+    "insufficient_cash_flow": _l("可在“信用画像”中补充近期经营数据，或选择金额更小、期限更长的产品。"),
+    "credit_record": _l("请在“信用画像”中查看相关记录和修复建议；完成信用修复后可重新申请。"),
+    "insufficient_guarantee": _l("可考虑提供抵押或保证，或选择有政府性融资担保的产品。"),
+    "outside_policy": _l("需求已重新开放给其他匹配的银行，您可以在需求页比较其他产品。"),
+    "incomplete_information": _l("请在本页给银行留言确认需补充的资料，补齐后可重新申请。"),
+    "enterprise_unreachable": _l("请核对企业的联系电话和邮箱，并留意银行来电；需求已重新开放。"),
+    "enterprise_declined_offer": _l("需求已重新开放，您可以选择其他产品。"),
+    "other": _l("如有疑问，可在本页给银行留言。"),
+}

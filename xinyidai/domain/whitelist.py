@@ -1,9 +1,10 @@
-"""Who is on a district's whitelist: gates passed and grade at or above the district's threshold
-(WhitelistPolicy.min_grade, DEFAULT_MIN_GRADE where the office has set none).
+"""A district's whitelist (DESIGN §4, 白名单): its threshold, who is on it, and the one "latest published
+whitelist of a district" query that matching, the portals, the pipeline and the office figures read.
 
-Drafts are the office workflow's (`xinyidai.domain.whitelist_workflow.build_draft`: entries added / kept against
-the published list, with the model version and threshold behind them); this module decides membership
-for freshly computed scores and draws a draft for every district after a batch run.
+Membership: gates passed and grade at or above the district's threshold (WhitelistPolicy.min_grade,
+DEFAULT_MIN_GRADE where the office has set none). "Latest published" is one total order: the newest
+`published_at`, ties broken by the higher id (publishing supersedes the previous version, so normally
+there is only one). The office's draft → confirm → publish workflow is `whitelist_workflow`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,54 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models.enterprise import Enterprise, EnterpriseStatus
-from models.scoring import GRADE_SCALE, WhitelistPolicy, WhitelistVersion, grade_at_least
-from xinyidai.domain.whitelist_workflow import DEFAULT_MIN_GRADE, WorkflowError, build_draft
+from models.enterprise import Enterprise
+from models.scoring import (
+    GRADE_SCALE,
+    WhitelistEntry,
+    WhitelistPolicy,
+    WhitelistStatus,
+    WhitelistVersion,
+    grade_at_least,
+)
+
+DEFAULT_MIN_GRADE = "BBB"
+PUBLISHED_NEWEST_FIRST = (WhitelistVersion.published_at.desc(), WhitelistVersion.id.desc())
+
+
+def policy_of(session: Session, district_code: str) -> WhitelistPolicy | None:
+    return session.get(WhitelistPolicy, district_code)
+
+
+def latest_published_ids(districts=None):
+    """(district_code, version_id) of each district's latest published whitelist (of `districts`, when given),
+    as a subquery."""
+    ranked = (sa.select(WhitelistVersion.district_code, WhitelistVersion.id.label("version_id"),
+                        sa.func.row_number().over(partition_by=WhitelistVersion.district_code,
+                                                  order_by=PUBLISHED_NEWEST_FIRST).label("n"))
+              .where(WhitelistVersion.status == WhitelistStatus.PUBLISHED))
+    if districts is not None:
+        ranked = ranked.where(WhitelistVersion.district_code.in_(list(districts)))
+    ranked = ranked.subquery()
+    return sa.select(ranked.c.district_code, ranked.c.version_id).where(ranked.c.n == 1).subquery()
+
+
+def latest_published(session: Session, district_code: str) -> WhitelistVersion | None:
+    latest = latest_published_ids([district_code])
+    return session.scalar(sa.select(WhitelistVersion).join(latest, latest.c.version_id == WhitelistVersion.id))
+
+
+def published_versions(session: Session, districts) -> list[WhitelistVersion]:
+    """The latest published version of each of `districts` that has one."""
+    latest = latest_published_ids(districts)
+    return list(session.scalars(sa.select(WhitelistVersion).join(latest, latest.c.version_id == WhitelistVersion.id)
+                                .order_by(WhitelistVersion.district_code)))
+
+
+def listed_expression(uscc, district_code) -> sa.Exists:
+    """Whether the latest published whitelist of `district_code` lists `uscc` (values or outer columns)."""
+    latest = latest_published_ids()
+    return sa.exists().where(WhitelistEntry.whitelist_version_id == latest.c.version_id,
+                             latest.c.district_code == district_code, WhitelistEntry.uscc == uscc)
 
 
 def thresholds(session: Session) -> dict[str, str]:
@@ -44,16 +90,3 @@ def whitelisted(session: Session, frame: pd.DataFrame) -> pd.Series:
 
 def is_whitelisted(grade: str, gates_passed: bool, min_grade: str) -> bool:
     return bool(gates_passed) and grade_at_least(grade, min_grade)
-
-
-def draft_all(session: Session, *, user_id: int | None = None) -> list[WhitelistVersion]:
-    """A draft whitelist for every district with operating enterprises scored by the active model."""
-    districts = session.scalars(sa.select(Enterprise.district_code).where(
-        Enterprise.status == EnterpriseStatus.OPERATING).distinct().order_by(Enterprise.district_code)).all()
-    drafts = []
-    for code in districts:
-        try:
-            drafts.append(build_draft(session, code, user_id))
-        except WorkflowError:
-            continue  # nobody of that district scored yet
-    return drafts

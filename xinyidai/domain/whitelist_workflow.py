@@ -31,9 +31,10 @@ from models.scoring import (
 from xinyidai.audit import record
 from xinyidai.domain.matching import rematch_enterprises
 from xinyidai.domain.scope import OutOfScope, Scope
+from xinyidai.domain.standing import latest_score_ids
+from xinyidai.domain.whitelist import DEFAULT_MIN_GRADE, latest_published, policy_of
 
 W = WhitelistStatus
-DEFAULT_MIN_GRADE = "BBB"
 
 
 class WorkflowError(Exception):
@@ -42,10 +43,6 @@ class WorkflowError(Exception):
     def __init__(self, zh: str, en: str):
         super().__init__(zh)
         self.zh, self.en = zh, en
-
-
-def policy_of(session: Session, district_code: str) -> WhitelistPolicy | None:
-    return session.get(WhitelistPolicy, district_code)
 
 
 def set_threshold(session: Session, district_code: str, min_grade: str, user_id: int) -> WhitelistPolicy:
@@ -68,24 +65,6 @@ def active_model(session: Session) -> ModelVersion | None:
     return session.scalar(sa.select(ModelVersion).where(ModelVersion.is_active))
 
 
-def latest_scores(model_version: str, district_code: str):
-    """The newest score of each operating enterprise of the district under `model_version` (a subquery)."""
-    ranked = (sa.select(Score.id.label("score_id"), Score.uscc,
-                        sa.func.row_number().over(partition_by=Score.uscc,
-                                                  order_by=(Score.scored_at.desc(), Score.id.desc())).label("n"))
-              .join(Enterprise, Enterprise.uscc == Score.uscc)
-              .where(Score.model_version == model_version, Enterprise.district_code == district_code,
-                     Enterprise.status == EnterpriseStatus.OPERATING)
-              .subquery())
-    return sa.select(ranked.c.score_id, ranked.c.uscc).where(ranked.c.n == 1).subquery()
-
-
-def latest_published(session: Session, district_code: str) -> WhitelistVersion | None:
-    return session.scalar(sa.select(WhitelistVersion).where(
-        WhitelistVersion.district_code == district_code, WhitelistVersion.status == W.PUBLISHED)
-        .order_by(WhitelistVersion.published_at.desc(), WhitelistVersion.id.desc()).limit(1))
-
-
 def build_draft(session: Session, district_code: str, user_id: int) -> WhitelistVersion:
     """A new draft from the latest scores at the district's threshold; WorkflowError without an active
     model or without scores."""
@@ -94,7 +73,9 @@ def build_draft(session: Session, district_code: str, user_id: int) -> Whitelist
         raise WorkflowError("尚无启用的评分模型，无法生成白名单", "no active scoring model: a whitelist cannot be drawn up")
     policy = policy_of(session, district_code)
     min_grade = policy.min_grade if policy else DEFAULT_MIN_GRADE
-    newest = latest_scores(model.version, district_code)
+    newest = latest_score_ids(Score.model_version == model.version, Score.uscc.in_(
+        sa.select(Enterprise.uscc).where(Enterprise.district_code == district_code,
+                                         Enterprise.status == EnterpriseStatus.OPERATING)))
     if not session.scalar(sa.select(sa.func.count()).select_from(newest)):
         raise WorkflowError("本区企业尚未按当前模型评分", "no enterprise of the district has been scored by the active model")
     eligible = GRADE_SCALE[: GRADE_SCALE.index(min_grade) + 1]
@@ -220,3 +201,16 @@ def removed_since_previous(session: Session, version: WhitelistVersion) -> int:
     mine = sa.select(WhitelistEntry.uscc).where(WhitelistEntry.whitelist_version_id == version.id)
     return int(session.scalar(sa.select(sa.func.count()).select_from(WhitelistEntry).where(
         WhitelistEntry.whitelist_version_id == previous.id, WhitelistEntry.uscc.not_in(mine))) or 0)
+
+
+def draft_all(session: Session, *, user_id: int | None = None) -> list[WhitelistVersion]:
+    """A draft whitelist for every district with operating enterprises scored by the active model."""
+    districts = session.scalars(sa.select(Enterprise.district_code).where(
+        Enterprise.status == EnterpriseStatus.OPERATING).distinct().order_by(Enterprise.district_code)).all()
+    drafts = []
+    for code in districts:
+        try:
+            drafts.append(build_draft(session, code, user_id))
+        except WorkflowError:
+            continue  # nobody of that district scored yet
+    return drafts

@@ -36,6 +36,8 @@ def init_app(app) -> None:
         ("enterprise.needs", _l("融资需求")),
         ("enterprise.applications", _l("申请跟踪")),
         ("enterprise.profile", _l("信用画像")),
+        ("enterprise.reports", _l("信用报告")),
+        ("enterprise.repair", _l("信用修复")),
         ("enterprise.authorizations", _l("数据授权")),
         ("enterprise.notifications", NotificationsLabel()),
         ("enterprise.staff", _l("员工账户")),

@@ -33,6 +33,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from xinyidai.domain.money import FEN_PER_WAN, fen_from_wan
 from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
@@ -42,13 +43,12 @@ from xinyidai.domain.vocabulary import (
     URGENCY,
 )
 from xinyidai.i18n import locale_code
-from xinyidai.web.labels import SOURCE
+from xinyidai.web.labels import REPORT_SECTIONS, SOURCE
 
 REQUIRED = _l("请填写此项。")
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
-WAN_FEN = 1_000_000  # fen in one 万元
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -191,7 +191,7 @@ class NeedForm(FlaskForm):
         """What the service checks: amounts in fen; a field that did not parse is None."""
         amount = self.amount.data
         return {
-            "amount_fen": int(amount * WAN_FEN) if amount is not None else None,
+            "amount_fen": fen_from_wan(amount),
             "term_months": self.term_months.data,
             "purpose": self.purpose.data or None,
             "purpose_detail": self.purpose_detail.data or None,
@@ -203,7 +203,7 @@ class NeedForm(FlaskForm):
         }
 
     def fill(self, need) -> None:
-        self.amount.data = Decimal(need.amount_fen) / WAN_FEN
+        self.amount.data = Decimal(need.amount_fen) / FEN_PER_WAN
         self.term_months.data = need.term_months
         self.purpose.data = need.purpose
         self.purpose_detail.data = need.purpose_detail
@@ -256,3 +256,23 @@ class MessageForm(FlaskForm):
 
 class AnswerRequestForm(FlaskForm):
     """Grant or refuse a bank's authorization request: `decision` is grant or refuse."""
+
+
+
+class CreditReportForm(FlaskForm):
+    """专用信用报告: the sections, the window (years back) and the language; the rules are the domain's."""
+
+    sections = MultiCheckboxField(_l("报告内容"), choices=options(REPORT_SECTIONS.items()),
+                                  default=list(REPORT_SECTIONS))
+    years = SelectField(_l("时间范围"), default="3", validate_choice=False,
+                        choices=options((str(n), _l("最近 %(count)s 年", count=n)) for n in range(1, 6)))
+    language = RadioField(_l("报告语言"), default="zh", validate_choice=False,
+                          choices=options([("zh", _l("中文")), ("en", _l("英文"))]))
+
+
+class RepairApplicationForm(FlaskForm):
+    """信用修复: the date the enterprise applied to the deciding authority, its evidence and its commitment."""
+
+    applied_on = DayField(_l("申请日期"), validators=[InputRequired(message=REQUIRED)],
+                          description=_l("向认定单位（或通过“信用中国（上海）”）提交修复申请的日期。"))
+    commitment_signed = BooleanField(_l("已签署信用修复承诺书"))

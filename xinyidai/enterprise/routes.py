@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.enterprise import Enterprise
@@ -20,13 +30,14 @@ from models.identity import Role
 from models.lending import Bank
 from models.messages import Side
 from xinyidai.auth import role_required
-from xinyidai.auth.session import LoginUser
-from xinyidai.domain import authorization_requests, in_principle, messages
+from xinyidai.auth.session import start_session
+from xinyidai.domain import authorization_requests, credit_repair, credit_report, in_principle, messages
 from xinyidai.domain import needs as operations
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
-from xinyidai.domain.matching import match_need, standing_of
+from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
-from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.domain.standing import standing_of
 from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
@@ -97,11 +108,7 @@ def register():
                     "如果贵企业已开通账户，请联系企业管理员为您添加员工账户。"), "error")
         else:
             db.session.commit()
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            login_user(LoginUser(user))
+            start_session(user)
             flash(_("注册成功。下一步：授权银行查看您的信用信息。"), "success")
             return redirect(url_for("enterprise.authorizations"))
     csrf_or_400(form)
@@ -240,6 +247,105 @@ def self_report():
             return redirect(url_for("enterprise.profile") + "#self-reports")
     csrf_or_400(form)
     return _render_profile(422, report_form=form)
+
+
+# ---------------------------------------------------------------- the enterprise's own credit report (专用信用报告)
+
+def _render_reports(form, status: int = 200):
+    return render_template("enterprise/reports.html", form=form, action_form=forms.ActionForm(),
+                           reports=credit_report.reports_of(db.session, _uscc()), now=operations.utcnow()), status
+
+
+@bp.route("/reports", methods=["GET"])
+def reports():
+    return _render_reports(forms.CreditReportForm(formdata=None))
+
+
+@bp.route("/reports", methods=["POST"])
+def generate_report():
+    """Issue a report and answer with its PDF (the platform keeps only its header and digest)."""
+    from xinyidai.web import credit_report_pdf
+    from xinyidai.web.verify import verify_url
+
+    form = forms.CreditReportForm()
+    if not form.validate():
+        csrf_or_400(form)
+    try:
+        request_ = credit_report.report_request(form.sections.data, form.years.data, form.language.data)
+    except credit_report.ReportRefused as error:
+        form.sections.errors = [error.en if locale_code() == "en" else error.zh]
+        return _render_reports(form, 422)
+    issued = credit_report.issue_report(
+        db.session, db.session.get(Enterprise, _uscc()), request_, render=credit_report_pdf.render,
+        verify_url=verify_url, by_user_id=_user().id, remote_addr=request.remote_addr,
+        valid_days=current_app.config.get("XYD_CREDIT_REPORT_VALID_DAYS", credit_report.VALID_DAYS))
+    db.session.commit()
+    response = make_response(issued.pdf)
+    response.headers.update({"Content-Type": "application/pdf", "Cache-Control": "no-store",
+                             "Content-Disposition": f"attachment; filename={issued.report.number}.pdf"})
+    return response
+
+
+@bp.route("/reports/<int:report_id>/revoke", methods=["POST"])
+def revoke_report(report_id: int):
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        changed = credit_report.revoke_report(db.session, _uscc(), report_id, _user().id)
+    except credit_report.ReportNotFound:
+        raise NotFound(report_id) from None
+    db.session.commit()
+    flash(_("报告已作废，银行核验时会看到“已作废”。") if changed else _("该报告此前已作废。"), "success" if changed else "info")
+    return redirect(url_for("enterprise.reports"))
+
+
+# ---------------------------------------------------------------- credit repair (信用修复)
+
+def _render_repair(form=None, record_id: str | None = None, status: int = 200):
+    cases = credit_repair.cases_of(db.session, _uscc())
+    if credit_repair.mark_outcomes_seen(db.session, _uscc()):
+        db.session.commit()
+    return render_template("enterprise/repair.html", paths=credit_repair.repair_paths(db.session, _uscc(),
+                                                                                      operations.shanghai_today()),
+                           cases=cases, form=form or forms.RepairApplicationForm(formdata=None),
+                           failed_record=record_id, locale=locale_code()), status
+
+
+@bp.route("/repair")
+def repair():
+    return _render_repair()
+
+
+@bp.route("/repair/<record_id>/apply", methods=["POST"])
+def apply_repair(record_id: str):
+    """Record that the enterprise applied to the deciding authority, with its evidence file."""
+    try:
+        credit_repair.own_record(db.session, _user(), record_id)
+    except credit_repair.RecordNotFound:
+        raise NotFound(record_id) from None
+    form = forms.RepairApplicationForm()
+    if form.validate():
+        upload = request.files.get("evidence")
+        evidence = credit_repair.Evidence.from_upload(upload) if upload and upload.filename else None
+        try:
+            credit_repair.apply_for_repair(db.session, _user(), record_id, applied_on=form.applied_on.data,
+                                           commitment_signed=form.commitment_signed.data, evidence=evidence,
+                                           today=operations.shanghai_today(),
+                                           evidence_dir=credit_repair.evidence_dir(current_app.instance_path),
+                                           max_bytes=current_app.config.get("XYD_REPAIR_EVIDENCE_MAX_BYTES",
+                                                                            credit_repair.MAX_EVIDENCE_BYTES))
+        except credit_repair.RecordNotFound:
+            db.session.rollback()
+            raise NotFound(record_id) from None
+        except credit_repair.RepairRefused as error:
+            db.session.rollback()
+            form.applied_on.errors = [error.en if locale_code() == "en" else error.zh]
+        else:
+            db.session.commit()
+            flash(_("已记录修复申请。认定单位作出决定后，平台会更新记录并重新评分。"), "success")
+            return redirect(url_for("enterprise.repair") + f"#record-{record_id}")
+    csrf_or_400(form)
+    return _render_repair(form, record_id, 422)
 
 
 # ---------------------------------------------------------------- financing needs
@@ -462,7 +568,8 @@ def notifications():
     return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form,
                            requests=authorization_requests.pending_for_enterprise(db.session, _uscc()),
                            unread_messages=messages.unread_for_enterprise(db.session, _uscc()),
-                           grant_until=authorization_requests.grant_until(), answer_form=forms.AnswerRequestForm())
+                           grant_until=authorization_requests.grant_until(), answer_form=forms.AnswerRequestForm(),
+                           repairs=credit_repair.recent_outcomes(db.session, _uscc()))
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
 from xinyidai.moments import stamped
@@ -27,7 +28,7 @@ from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"
-FEN_PER_WAN = 1_000_000
+
 
 
 @dataclass
@@ -46,8 +47,15 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+def not_yet_reported(banks: int) -> str:
+    return _("未报送（%(n)s 家银行待报送）", n=banks)
+
+
 def export_value(kpi: Kpi, cell) -> object:
-    """A cell as written to a file: a number in the column's unit, "*" when suppressed, "" when undefined."""
+    """A cell as written to a file: a number in the column's unit, "*" when suppressed, "" when undefined,
+    "not yet reported" for a month-end figure of a month some banks have not reported."""
+    if cell.pending:
+        return not_yet_reported(cell.pending)
     if cell.suppressed:
         return SUPPRESSED
     value = cell.value
@@ -81,7 +89,7 @@ def table_section(table: Table, name: str, title: str, keys: list[str] | None = 
 
 def notes(table_filters: Filters, book_month: date | None) -> list[str]:
     lines = [
-        _("标“*”的单元格涉及不足 5 户企业，按规定不予显示；同一列只有一格被隐藏时，另一格也一并隐藏。"),
+        _("标“*”的单元格涉及不足 5 户企业，按规定不予显示；由其计算的平均用时、利率、金额和占比一并隐藏；合计会暴露被隐藏单元格时，其他单元格也一并隐藏。"),
         _("金额单位：万元；利率为按金额加权的年利率；占比、逾期率、违约率、获贷率为百分比。"),
         _("各项按发生月份统计（上海时间）：需求按发布时间，受理按受理时间，审批按审批时间，放款按放款日期。"),
         _("违约率：期内放款中目前已违约的笔数占比；白名单获贷率：现行白名单企业中发布后获得贷款的比例。"),

@@ -23,6 +23,7 @@ from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
+from xinyidai.domain import credit_repair
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
     OutOfScope,
@@ -33,14 +34,15 @@ from xinyidai.domain.scope import (
     parse_month,
     shanghai_month,
 )
-from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_family
 from xinyidai.extensions import db
-from xinyidai.i18n import localized
+from xinyidai.i18n import locale_code, localized
 from xinyidai.moments import local_time
-from xinyidai.office import charts, forms, reports
+from xinyidai.office import charts, exports, forms, reports
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.formats import ratio, wan
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -76,27 +78,24 @@ def only_offices():
 
 @bp.errorhandler(OutOfScope)
 @bp.errorhandler(alert_service.AlertNotFound)
+@bp.errorhandler(credit_repair.RecordNotFound)
 def out_of_scope(_error):
     db.session.rollback()
     return current_app.handle_http_exception(NotFound())
 
 
-REASON_FAMILY = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"), "public_credit": _l("公共信用"),
-    "age_size": _l("成立年限与规模"), "age_and_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
 EVIDENCE = {
     "from_grade": _l("原等级"), "to_grade": _l("现等级"), "notches": _l("下降级数"), "from_scored_at": _l("原评分时间"),
     "to_scored_at": _l("现评分时间"), "model_version": _l("模型版本"), "disbursed_on": _l("放款日期"),
     "record_id": _l("记录编号"), "record_kind": _l("记录类型"), "severity": _l("严重程度"), "decided_on": _l("决定日期"),
     "from_month": _l("起始月份"), "to_month": _l("最新月份"), "from_headcount": _l("起始参保人数"),
     "to_headcount": _l("最新参保人数"), "drop": _l("降幅"), "since_month": _l("欠缴起始月份"), "months": _l("欠缴月份"),
-    "from_score_id": _l("原评分编号"), "to_score_id": _l("现评分编号"),
+    "from_score_id": _l("原评分编号"), "to_score_id": _l("现评分编号"), "repaired_on": _l("已修复（修复日期）"),
 }
 
 
 def reason_label(reason) -> str:
-    family = REASON_FAMILY.get(reason.family, reason.family)
+    family = reason_family(reason.family, locale_code())
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
@@ -130,7 +129,8 @@ def evidence_value(key: str, value) -> str:
 def office_helpers():
     return {"kpi_by_key": KPI_BY_KEY, "min_enterprises": MIN_ENTERPRISES, "alert_kind": ALERT_KIND,
             "whitelist_status": WHITELIST_STATUS, "format_cell": format_cell, "reason_label": reason_label,
-            "evidence_label": lambda key: EVIDENCE.get(key, key), "evidence_value": evidence_value}
+            "evidence_label": lambda key: EVIDENCE.get(key, key), "evidence_value": evidence_value,
+            "words_kind": PUBLIC_CREDIT_KIND, "words_severity": SEVERITY}
 
 
 def _user_names(ids) -> dict[int, str]:
@@ -141,15 +141,17 @@ def _user_names(ids) -> dict[int, str]:
 
 
 def format_cell(kpi, cell) -> str:
+    if cell.pending:
+        return exports.not_yet_reported(cell.pending)
     if cell.suppressed:
         return "*"
     if cell.value is None:
         return "—"
     value = cell.value
     if kpi.unit == "wan":
-        return f"{value / 1_000_000:,.2f}"
+        return wan(value, fixed=True)
     if kpi.unit == "ratio":
-        return f"{value * 100:.1f}%"
+        return ratio(value)
     if kpi.unit == "percent":
         return f"{value:.2f}%"
     if kpi.unit == "days":
@@ -367,6 +369,84 @@ def acknowledge_alert(alert_id: int):
     flash(_("预警已确认知悉。") if changed else _("该预警此前已确认。"), "success" if changed else "info")
     return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/office/alerts")
                     else url_for("office.alerts"))
+
+
+# ---------------------------------------------------------------- credit repair (信用修复) applications
+
+@bp.route("/repairs")
+def repairs():
+    office = office_scope(current_user.district_code)
+    state = request.args.get("state", "applied")
+    state = state if state in ("applied", "repaired", "rejected", "all") else "applied"
+    rows = credit_repair.office_cases(db.session, office.districts, state=None if state == "all" else state)
+    return render_template("office/repairs.html", rows=rows, state=state, today=_shanghai_today(),
+                           districts=SHANGHAI_DISTRICTS)
+
+
+def _shanghai_today() -> date:
+    from models.base import SHANGHAI, utcnow
+
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+def _render_repair_case(case, form, status: int = 200):
+    from models.enterprise import Enterprise
+    from models.sources import PublicCreditEvent
+
+    return render_template("office/repair_case.html", case=case, form=form, today=_shanghai_today(),
+                           event=db.session.get(PublicCreditEvent, case.record_id),
+                           enterprise=db.session.get(Enterprise, case.uscc),
+                           applicant=_user_names([case.applied_by_id]).get(case.applied_by_id),
+                           decider=_user_names([case.decided_by_id]).get(case.decided_by_id)), status
+
+
+@bp.route("/repairs/<int:case_id>")
+def repair_case(case_id: int):
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id)
+    form = forms.RepairOutcomeForm(formdata=None, decided_on=_shanghai_today())
+    return _render_repair_case(case, form)
+
+
+@bp.route("/repairs/<int:case_id>/outcome", methods=["POST"])
+def repair_outcome(case_id: int):
+    """Record the deciding authority's outcome; a repair re-scores, re-matches and updates alerts at once."""
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id, lock=True)
+    form = forms.RepairOutcomeForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_repair_case(case, form, 422)
+    try:
+        credit_repair.record_outcome(db.session, case, form.outcome.data, decided_on=form.decided_on.data,
+                                     note=form.note.data, user_id=current_user.id, today=_shanghai_today(),
+                                     instance_path=current_app.config["XYD_INSTANCE_PATH"])
+    except credit_repair.RepairRefused as error:
+        db.session.rollback()
+        form.outcome.errors = [localized(error.zh, error.en)]
+        return _render_repair_case(credit_repair.office_case(db.session, office_scope(current_user.district_code)
+                                                             .districts, case_id), form, 409 if "办结" in error.zh else 422)
+    db.session.commit()
+    flash(_("已登记：记录已修复，企业已重新评分并重新匹配。") if form.outcome.data == "repaired"
+          else _("已登记不予修复，企业会看到说明。"), "success")
+    return redirect(url_for("office.repair_case", case_id=case_id))
+
+
+@bp.route("/repairs/<int:case_id>/evidence")
+def repair_evidence(case_id: int):
+    """The enterprise's evidence file, as uploaded (audited)."""
+    from xinyidai.audit import record
+
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id)
+    path = credit_repair.evidence_path(credit_repair.evidence_dir(current_app.instance_path), case) \
+        if case.evidence_sha256 else None
+    if path is None or not path.is_file():
+        abort(404)
+    record("credit_repair_evidence_viewed", subject_uscc=case.uscc, **_audit_fields(),
+           detail={"case_id": case.id, "record_id": case.record_id})
+    db.session.commit()
+    mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]
+    return send_file(path, mimetype=mimetype, download_name=f"repair-{case.id}.{case.evidence_type}",
+                     as_attachment=True, max_age=0)
 
 
 # ---------------------------------------------------------------- plotly.js, from the installed package

@@ -39,6 +39,7 @@ class RejectionOut(Schema):
     line = fields.Integer()
     field = fields.String()
     reason = fields.String()
+    reason_en = fields.String()
 
 
 class SampleOut(Schema):

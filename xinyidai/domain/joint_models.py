@@ -120,7 +120,7 @@ def read_sample(payload: bytes, filename: str = "") -> tuple[str, list[tuple[int
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
-                rows.append((number, f"列数 {len(cells)} 与表头的 {len(header)} 列不符"))
+                rows.append((number, f"cells:{len(cells)}:{len(header)}"))
                 continue
             rows.append((number, dict(zip(header, cells, strict=True))))
     except csv.Error as error:
@@ -151,44 +151,53 @@ def _read_json(text: str) -> tuple[str, list[tuple[int, dict | str]]]:
 
 
 def _validated(rows: list[tuple[int, dict | str]], known: set[str], today: date):
-    """(good rows as (line, uscc, observed_on, outcome), rejections)."""
+    """(good rows as (line, uscc, observed_on, outcome), rejections with the reason in both languages)."""
     good, rejections, seen = [], [], set()
 
-    def reject(line, column, reason):
-        rejections.append({"line": line, "field": column, "reason": reason})
+    def reject(line, column, zh, en):
+        rejections.append({"line": line, "field": column, "reason": zh, "reason_en": en})
 
     for line, row in rows:
+        if isinstance(row, str) and row.startswith("cells:"):
+            _tag, got, want = row.split(":")
+            reject(line, "-", f"列数 {got} 与表头的 {want} 列不符", f"{got} cells where the header has {want}")
+            continue
         if isinstance(row, str):
-            reject(line, "-", row)
+            reject(line, "-", *_LINE_PROBLEMS.get(row, (row, row)))
             continue
         try:
             uscc = validate_uscc(str(row.get("uscc") or "").strip())
         except InvalidUSCC as error:
-            reject(line, "uscc", str(error))
+            reject(line, "uscc", error.zh, error.en)
             continue
         if uscc not in known:
-            reject(line, "uscc", "平台登记中没有这家企业")
+            reject(line, "uscc", "平台登记中没有这家企业", "no such enterprise in the platform's registry")
             continue
         raw_day = str(row.get("observed_on") or "").strip()
         try:
             observed_on = date.fromisoformat(raw_day[:10])
         except ValueError:
-            reject(line, "observed_on", "日期应为 YYYY-MM-DD")
+            reject(line, "observed_on", "日期应为 YYYY-MM-DD", "the date must be YYYY-MM-DD")
             continue
         if not EARLIEST <= observed_on < today:
-            reject(line, "observed_on", f"日期须在 {EARLIEST.isoformat()} 到今天之前")
+            reject(line, "observed_on", f"日期须在 {EARLIEST.isoformat()} 到今天之前",
+                   f"the date must lie between {EARLIEST.isoformat()} and yesterday")
             continue
         outcome = row.get("outcome")
         outcome = str(int(outcome)) if isinstance(outcome, bool) else str(outcome if outcome is not None else "").strip()
         if outcome not in ("0", "1"):
-            reject(line, "outcome", "结果应为 0（正常）或 1（违约）")
+            reject(line, "outcome", "结果应为 0（正常）或 1（违约）", "the outcome must be 0 (repaid) or 1 (defaulted)")
             continue
         if (uscc, observed_on) in seen:
-            reject(line, "-", "同一企业同一日期的行重复")
+            reject(line, "-", "同一企业同一日期的行重复", "the same enterprise and date twice")
             continue
         seen.add((uscc, observed_on))
         good.append((line, uscc, observed_on, int(outcome)))
     return good, rejections
+
+
+_LINE_PROBLEMS = {"不是有效的 JSON": ("不是有效的 JSON", "not valid JSON"),
+                  "不是 JSON 对象": ("不是 JSON 对象", "not a JSON object")}
 
 
 def _known_usccs(session: Session, candidates: set[str]) -> set[str]:

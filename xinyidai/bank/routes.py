@@ -37,7 +37,7 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, credit_report, messages, staff
+from xinyidai.domain import authorization_requests, credit_report, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view
@@ -162,7 +162,7 @@ def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
 def pipeline():
     form = forms.PipelineFilterForm(request.args)
     valid = form.validate()
-    page_number = request.args.get("page", 1, type=int) or 1
+    page_number = inputs.page_number(request.args.get("page"))
     page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
                          page=min(max(page_number, 1), 100_000),
                          sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
@@ -179,7 +179,7 @@ def pipeline():
 def applications():
     state = request.args.get("state") or None
     states = [S(state)] if state in {s.value for s in S} else None
-    page = bank_applications(db.session, _bank_id(), states, page=request.args.get("page", 1, type=int) or 1)
+    page = bank_applications(db.session, _bank_id(), states, page=inputs.page_number(request.args.get("page")))
     return render_template("bank/applications.html", page=page, state=states[0] if states else None)
 
 

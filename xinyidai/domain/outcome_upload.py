@@ -24,6 +24,7 @@ from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
 from xinyidai.bank.schemas import bounded, text
 from xinyidai.database import MAX_INT
+from xinyidai.domain import inputs
 from xinyidai.domain import products as operations
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
@@ -37,22 +38,23 @@ OUTCOMES = [S.CLAIMED, S.APPROVED, S.DECLINED, S.DISBURSED, S.REPAYING, S.OVERDU
 MAX_ROWS = 50_000
 
 
-def _yuan(**kwargs) -> fields.Decimal:
-    return fields.Decimal(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("1000000000000")), **kwargs)
+def _yuan(*, low: str = "0", **kwargs) -> fields.Decimal:
+    """Yuan through `inputs.Amount`: plain notation, bounded before any arithmetic."""
+    return inputs.Amount(places=2, validate=validate.Range(min=Decimal(low), max=Decimal("1000000000000")), **kwargs)
 
 
 class OutcomeRow(Schema):
     application_id = bounded(1, MAX_INT, strict=False, required=True)
     outcome = fields.String(required=True, validate=validate.OneOf([s.value for s in OUTCOMES]))
     reason_code = fields.String(validate=validate.OneOf(list(DECLINE_REASONS)))
-    reason_text = text(500)
-    amount_yuan = _yuan()
-    rate_percent = fields.Decimal(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("36")))
+    reason_text = text(500, multiline=True)
+    amount_yuan = _yuan(low="0.01")  # a disbursement of nothing is refused here as on the web and the API
+    rate_percent = inputs.Amount(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("36")))
     term_months = bounded(1, 360, strict=False)
-    disbursed_on = fields.Date()
+    disbursed_on = inputs.Day()
     guarantee_type = fields.Enum(GuaranteeType, by_value=True)
     days_past_due = bounded(0, 36500, strict=False)
-    as_of = fields.Date()
+    as_of = inputs.Day()
     outstanding_yuan = _yuan()
 
     @validates_schema

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from models.base import SHANGHAI
 from models.identity import CITY_CODE
+from xinyidai.domain import inputs
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 DEFAULT_MONTHS = 12
@@ -124,5 +125,5 @@ def filters_from_args(args, today: datetime | None = None) -> Filters:
         start = add_months(end, -(MAX_MONTHS - 1))
     bank = args.get("bank", "")
     industry = args.get("industry") or None
-    return Filters(start, end, int(bank) if bank.isdigit() else None,
+    return Filters(start, end, inputs.parse_id(bank),
                    industry if industry in INDUSTRY_SECTIONS else None)

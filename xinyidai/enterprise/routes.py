@@ -31,7 +31,7 @@ from models.lending import Bank
 from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import start_session
-from xinyidai.domain import authorization_requests, credit_repair, credit_report, in_principle, messages
+from xinyidai.domain import authorization_requests, credit_repair, credit_report, in_principle, inputs, messages
 from xinyidai.domain import needs as operations
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
@@ -148,7 +148,7 @@ def grant():
         try:
             operations.grant_authorization(db.session, _user(), operations.Grant(
                 sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
-                bank_ids=[int(i) if i.isdigit() else -1 for i in form.bank_ids.data or []],
+                bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from models.scoring import GRADE_SCALE
+from xinyidai.web.forms import Form
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something (draft, confirm, publish, acknowledge): the CSRF token only."""
 
 
-class ThresholdForm(FlaskForm):
+class ThresholdForm(Form):
     min_grade = SelectField(_l("白名单门槛（最低评分等级）"), choices=[SelectChoice(g, g) for g in GRADE_SCALE],
                             validators=[InputRequired()],
                             description=_l("评分等级达到此等级或更高、且通过全部准入规则的企业进入白名单候选。"))
 
 
-class RepairOutcomeForm(FlaskForm):
+class RepairOutcomeForm(Form):
     """The deciding authority's answer to a credit-repair application, as the office records it."""
 
     outcome = RadioField(_l("认定单位的决定"), validate_choice=False,

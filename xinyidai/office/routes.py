@@ -23,7 +23,7 @@ from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
-from xinyidai.domain import credit_repair
+from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
     OutOfScope,
@@ -306,7 +306,7 @@ def draft_whitelist():
 def whitelist_version(version_id: int):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     grade = request.args.get("grade") if request.args.get("grade") in GRADE_SCALE else None
     rows, total = whitelist_service.candidates(db.session, version, page=page, grade=grade)
     return render_template("office/whitelist_version.html", version=version, rows=rows, total=total, page=page,
@@ -350,7 +350,7 @@ def alerts():
     status = request.args.get("status", "open")
     status = status if status in ("open", "acknowledged", "all") else "open"
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     rows, has_more = alert_service.office_alerts(db.session, office.districts, status=None if status == "all" else status,
                                                  kind=kind, page=page)
     return render_template("office/alerts.html", rows=rows, has_more=has_more, page=page, status=status, kind=kind,
@@ -445,8 +445,8 @@ def repair_evidence(case_id: int):
            detail={"case_id": case.id, "record_id": case.record_id})
     db.session.commit()
     mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]
-    return send_file(path, mimetype=mimetype, download_name=f"repair-{case.id}.{case.evidence_type}",
-                     as_attachment=True, max_age=0)
+    return current_app.response_class(path.read_bytes(), mimetype=mimetype, headers={  # 5 MB at most
+        "Content-Disposition": f"attachment; filename=repair-{case.id}.{case.evidence_type}", "Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------- plotly.js, from the installed package

@@ -31,7 +31,14 @@ from models.lending import Bank
 from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import start_session
-from xinyidai.domain import authorization_requests, credit_repair, credit_report, in_principle, inputs, messages
+from xinyidai.domain import (
+    authorization_requests,
+    credit_repair,
+    credit_report,
+    in_principle,
+    inputs,
+    messages,
+)
 from xinyidai.domain import needs as operations
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition

@@ -1,16 +1,16 @@
 """joint modelling (联合建模) and in-principle approval (预授信): bank samples and their rows, bank model versions,
 bank scores, credit policies, in-principle answers
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
 
 import sqlalchemy as sa
 
@@ -38,6 +37,7 @@ def make_changes(platform, enterprises: int) -> Changes:
     """For `enterprises` operating enterprises without an open need: publish a need through the enterprise
     service (matching runs), then claim, approve, disburse and report repaying its first match — one committed
     transaction per step. Every ROLLED_BACK_EVERY-th enterprise's publish-and-claim is rolled back after it was made."""
+    from models.base import SHANGHAI, utcnow
     from models.enterprise import Enterprise, EnterpriseStatus
     from models.lending import (
         Application,
@@ -58,7 +58,7 @@ def make_changes(platform, enterprises: int) -> Changes:
     app = create_app({"SQLALCHEMY_DATABASE_URI": platform.database_url, "XYD_INSTANCE_PATH": str(platform.instance),
                       "SECRET_KEY": "drill-secret"})
     actor = Actor(Channel.SYSTEM)
-    loan = {"disbursement": Disbursement(30_000_000, 380, 12, date(2026, 11, 3), GuaranteeType.CREDIT)}
+    loan = {"disbursement": Disbursement(30_000_000, 380, 12, utcnow().astimezone(SHANGHAI).date(), GuaranteeType.CREDIT)}
     steps = [(s.CLAIMED, {}), (s.APPROVED, {}), (s.DISBURSED, loan), (s.REPAYING, {})]
     need = {"amount_fen": 50_000_000, "term_months": 12, "purpose": next(iter(PURPOSES)),
             "guarantee_types": [g.value for g in GuaranteeType], "urgency": "normal",

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from jsonschema import Draft202012Validator
 
-from models.base import utcnow
+from models.base import SHANGHAI, utcnow
 from models.identity import Role
 from models.lending import Application, FinancingNeed
 from models.upstream import OutboxEvent, OutboxStatus, Reconciliation
@@ -23,7 +23,10 @@ from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.domain.tokens import issue_token
 from xinyidai.upstream import contract
 
-LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": "2026-11-02",
+# Disbursed today (a loan cannot be dated before its claim): the figures tested are this month's.
+TODAY = utcnow().astimezone(SHANGHAI).date()
+MONTH = f"{TODAY:%Y-%m}"
+LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": TODAY.isoformat(),
         "guarantee_type": "信用"}
 
 
@@ -145,7 +148,7 @@ def test_a_rolled_back_change_sends_nothing(db_session, make_application, make_b
     before = len(outbox(db_session))
     # the state moves (overdue), then the month-end row is refused: the whole report is rolled back
     refused = api.post(f"/api/v1/applications/{application.id}/repayment",
-                       {"status": "overdue", "days_past_due": 5, "as_of": "2026-10-31", "outstanding_fen": 1}, key="x")
+                       {"status": "overdue", "days_past_due": 5, "as_of": (TODAY - timedelta(days=1)).isoformat(), "outstanding_fen": 1}, key="x")
     assert refused.status_code == 422
     assert len(outbox(db_session)) == before
     assert push().exit_code == 0
@@ -276,17 +279,17 @@ def test_monthly_figures_go_up_and_reconcile_lists_every_difference(db_session, 
     api = bank_api(bank)
     for application in applications[:5]:
         lend(api, application.id)
-    queued = cli.invoke(args=["upstream", "figures", "--month", "2026-11", "--district", "310115"])
+    queued = cli.invoke(args=["upstream", "figures", "--month", MONTH, "--district", "310115"])
     assert queued.exit_code == 0, queued.output
     assert push().exit_code == 0
     [figures] = [m for m in receiver.stored if m["event_type"] == "figures.monthly"]
     assert figures["payload"]["figures"]["disbursed"] == 5
     assert figures["payload"]["figures"]["disbursed_amount"] == 5 * 40_000_000
-    agreed = cli.invoke(args=["upstream", "reconcile", "--month", "2026-11", "--district", "310115"])
+    agreed = cli.invoke(args=["upstream", "reconcile", "--month", MONTH, "--district", "310115"])
     assert agreed.exit_code == 0
     assert "agrees" in agreed.output
     lend(api, applications[5].id)  # a loan of November reported after the figures went up
-    differs = cli.invoke(args=["upstream", "reconcile", "--month", "2026-11", "--district", "310115"])
+    differs = cli.invoke(args=["upstream", "reconcile", "--month", MONTH, "--district", "310115"])
     assert differs.exit_code == 1
     assert "disbursed: receiver 5, platform 6" in differs.output
     assert f"disbursed_amount: receiver {5 * 40_000_000}, platform {6 * 40_000_000}" in differs.output
@@ -294,7 +297,7 @@ def test_monthly_figures_go_up_and_reconcile_lists_every_difference(db_session, 
     assert {d["figure"] for d in last.differences} >= {"disbursed", "disbursed_amount"}
     login(make_user(Role.ADMIN))
     page = client.get("/admin/upstream").get_data(as_text=True)
-    assert "2026-11" in page
+    assert MONTH in page
     assert "disbursed_amount" in page
 
 

@@ -5,24 +5,33 @@ source strings worded when rendered)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from xinyidai import uscc as uscc_rules
 from xinyidai.admin.audit_search import AuditFilters
 from xinyidai.enterprise.forms import REQUIRED, USERNAME, _email, _phone, options
 from xinyidai.i18n import locale_code
+from xinyidai.web.forms import Form
 
 
-class AuditSearchForm(FlaskForm):
+class AuditSearchForm(Form):
     class Meta:
         csrf = False
 
     actor = StringField(_l("操作人（用户名或用户编号）"), validators=[Optional(), Length(max=120)])
-    action = StringField(_l("操作类型"), validators=[
+    # A list of the known kinds; a code from a link (a newer kind) is still searched.
+    action = SelectField(_l("操作类型"), validate_choice=False, choices=[], validators=[
         Optional(), Length(max=48), Regexp(r"^[a-z_]+$", message=_l("操作类型只含小写字母和下划线，例如 view_credit_detail。"))])
+
+    def __init__(self, *args, **kwargs):
+        from xinyidai.admin.audit_words import AUDIT_ACTIONS
+
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("", _l("全部类型")), *(SelectChoice(code, label) for code, label in sorted(
+            AUDIT_ACTIONS.items(), key=lambda item: str(item[1])))]
     uscc = StringField(_l("企业（统一社会信用代码）"), validators=[Optional(), Length(max=40)])
     date_from = DateField(_l("开始日期"), validators=[Optional()])
     date_to = DateField(_l("结束日期"), validators=[Optional()])
@@ -66,7 +75,7 @@ def _phone_field(label) -> StringField:
     return StringField(label, validators=[Optional(), Length(max=32, message=TOO_LONG), _phone])
 
 
-class BankForm(FlaskForm):
+class BankForm(Form):
     """A participating bank and its first administrator."""
 
     code = StringField(_l("银行代码"), description=_l("2–32 个字母、数字或连字符，例如 ICBC-SH；保存为大写，之后不能更改。"),
@@ -83,7 +92,7 @@ class BankForm(FlaskForm):
         return {name: getattr(self, f"officer_{name}").data for name in ("display_name", "username", "email", "phone")}
 
 
-class OfficeUserForm(FlaskForm):
+class OfficeUserForm(Form):
     district = SelectField(_l("所属区（或市级）"), validate_choice=False)
     display_name = _name_field(_l("姓名"))
     username = _username_field(_l("用户名"))
@@ -102,18 +111,18 @@ class OfficeUserForm(FlaskForm):
         return {name: getattr(self, name).data for name in ("display_name", "username", "email", "phone")}
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: CSRF only."""
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Promotion and rollback change every score from then on: the operator ticks a box to say so."""
 
     confirm = BooleanField(_l("我已核对模型卡，确认执行"),
                            validators=[DataRequired(message=_l("请先勾选确认，再执行此操作。"))])
 
 
-class DeliveryUploadForm(FlaskForm):
+class DeliveryUploadForm(Form):
     source = SelectField(_l("数据来源"), validate_choice=False)
     file = FileField(_l("交付文件（CSV 或 JSON Lines）"), validators=[
         FileRequired(message=_l("请选择要上传的文件。")),

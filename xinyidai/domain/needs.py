@@ -37,7 +37,8 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
-from xinyidai.domain import upstream
+from xinyidai.domain import in_principle, upstream
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
@@ -47,26 +48,6 @@ from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
 MAX_AUTHORIZATION_DAYS = 366
-
-
-class NotFound(Exception):
-    """No such object in the caller's enterprise (another enterprise's object looks exactly the same)."""
-
-
-class Invalid(Exception):
-    """Input that breaks a rule; `errors` maps a field name to its messages (lazy, worded on render)."""
-
-    def __init__(self, errors: dict[str, list]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-class Refused(Exception):
-    """A request the current state does not allow; `message` says why in plain words."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 def shanghai_today(now: datetime | None = None) -> date:
@@ -121,14 +102,16 @@ def register_enterprise(session: Session, registration: Registration, *, remote_
     user = new_user(username=registration.username.strip(), display_name=registration.contact_name.strip(),
                     email=registration.contact_email or None, phone=registration.contact_phone.strip(),
                     role=Role.ENTERPRISE, enterprise_uscc=uscc, is_tenant_admin=True, password=registration.password)
-    if username_taken(session, registration.username):
-        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise = session.get(Enterprise, uscc, with_for_update=True)
     reason = _refusal(session, enterprise, registration.name)
     if reason:
         record("registration_refused", subject_uscc=uscc if enterprise else None, remote_addr=remote_addr,
                actor_label=registration.username[:120], detail={"uscc": uscc, "reason": reason})
         raise RegistrationRefused(reason)
+    # Only someone who passed the registry check (a real, unregistered enterprise and its exact name) learns
+    # that a username is taken: the form is no oracle for which usernames exist.
+    if username_taken(session, registration.username):
+        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise.contact_name = registration.contact_name.strip()
     enterprise.contact_phone = registration.contact_phone.strip()
     enterprise.contact_email = registration.contact_email or None
@@ -232,6 +215,7 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     authorization.banks = banks
     session.add(authorization)
     session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
     record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
@@ -254,6 +238,8 @@ def revoke_authorization(session: Session, user: User, authorization_id: int, *,
     if authorization.revoked_at is not None or authorization.expires_at <= now:
         raise Refused(_l("该授权已撤销或已到期，无需再撤销。"))
     authorization.revoked_at, authorization.revoked_by_id = now, user.id
+    session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # answers resting on it are withdrawn
     record("authorization_revoked", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id)
     return authorization
@@ -310,6 +296,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
                        detail={"reason": "need_withdrawn"})
     need.status = NeedStatus.WITHDRAWN
     need.updated_at = utcnow()
+    in_principle.refresh_need(session, need)  # its in-principle answers go with it
     record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
     upstream.need_changed(session, need, "need.withdrawn")
     return need

@@ -20,7 +20,7 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.identity import User
-from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed, Product
+from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
 from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
@@ -35,6 +35,7 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
 from xinyidai.domain.standing import latest_score
 from xinyidai.domain.whitelist import latest_published, policy_of
@@ -121,7 +122,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
-    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
+    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, gate_text, reason_family
 
     items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]
@@ -150,7 +151,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     for reason in (score.reasons if score else []):
         if reason.contribution > 0 and reason.family in FAMILY_ADVICE and reason.family not in covered:
             covered.add(reason.family)
-            items.append(Advice(_("“%(family)s”方面拉低了评分", family=REASON_FAMILIES.get(reason.family, reason.family)),
+            items.append(Advice(_("“%(family)s”方面拉低了评分", family=reason_family(reason.family, locale)),
                                 str(FAMILY_ADVICE[reason.family])))
     return items
 
@@ -257,11 +258,6 @@ class Offer:
     min_cost_bp: int
     max_cost_bp: int
     record: BankRecord | None
-
-
-def annual_fee_bp(product: Product, term_months: int) -> int:
-    """The product's fee (a one-off charge on the amount, in basis points) spread over the term as a yearly rate."""
-    return round(product.fee_bp * 12 / max(term_months, 1))
 
 
 def offers(session: Session, need: FinancingNeed, fits: list[Fit]) -> list[Offer]:

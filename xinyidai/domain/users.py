@@ -113,6 +113,35 @@ def temporary_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+class ResetRefused(Exception):
+    """A password reset that may not happen (str() is Chinese; .en the English)."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(zh)
+        self.zh, self.en = zh, en
+
+
+def reset_password(session, actor: User, username: str, remote_addr: str | None = None) -> tuple[User, str]:
+    """"Forgot password", operator-driven: a new one-time password for `username`, which its holder must
+    replace at the next login. Every session of the user ends and a lock-out is lifted. Nobody resets their
+    own password this way (they change it). Audited as password_reset; the password itself is never stored
+    or logged, only returned to be shown once."""
+    user = session.scalar(sa.select(User).where(User.username == (username or "").strip()))
+    if user is None:
+        raise ResetRefused("没有这个用户名", "no such username")
+    if user.id == actor.id:
+        raise ResetRefused("不能重置自己的密码，请在“修改密码”页面修改", "you cannot reset your own password: change it instead")
+    if not user.is_active:
+        raise ResetRefused("该账户已停用", "that account is deactivated")
+    password = temporary_password()
+    set_password(user, password)
+    user.must_change_password = True
+    user.failed_logins, user.locked_until = 0, None
+    record("password_reset", actor_user_id=actor.id, remote_addr=remote_addr,
+           detail={"user_id": user.id, "username": user.username, "role": user.role.value})
+    return user, password
+
+
 def new_user(**fields) -> User:
     """A user with a hashed password; `must_change_password=True` makes them choose their own at first login."""
     password = fields.pop("password")

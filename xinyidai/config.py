@@ -55,6 +55,9 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        # A session ends after this long without a request, and this long after its login (xinyidai.auth.session).
+        "XYD_SESSION_IDLE_MINUTES": int(os.environ.get("XYD_SESSION_IDLE_MINUTES", "30")),
+        "XYD_SESSION_MAX_HOURS": int(os.environ.get("XYD_SESSION_MAX_HOURS", "12")),
         "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
         # Office dashboards read a pre-aggregated cube at most this old (xinyidai.office.cube).
         "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),

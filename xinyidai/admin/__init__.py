@@ -18,4 +18,4 @@ def init_app(app) -> None:
     add_nav_item(app, "admin.banks", _l("合作银行"), Role.ADMIN, order=20)
     add_nav_item(app, "admin.offices", _l("金融办用户"), Role.ADMIN, order=30)
     add_nav_item(app, "admin.models", _l("评分模型"), Role.ADMIN, order=40)
-    add_nav_item(app, "admin.deliveries", _l("数据交付"), Role.ADMIN, order=50)
+    add_nav_item(app, "admin.deliveries_page", _l("数据交付"), Role.ADMIN, order=50)

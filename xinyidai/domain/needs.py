@@ -101,14 +101,16 @@ def register_enterprise(session: Session, registration: Registration, *, remote_
     user = new_user(username=registration.username.strip(), display_name=registration.contact_name.strip(),
                     email=registration.contact_email or None, phone=registration.contact_phone.strip(),
                     role=Role.ENTERPRISE, enterprise_uscc=uscc, is_tenant_admin=True, password=registration.password)
-    if username_taken(session, registration.username):
-        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise = session.get(Enterprise, uscc, with_for_update=True)
     reason = _refusal(session, enterprise, registration.name)
     if reason:
         record("registration_refused", subject_uscc=uscc if enterprise else None, remote_addr=remote_addr,
                actor_label=registration.username[:120], detail={"uscc": uscc, "reason": reason})
         raise RegistrationRefused(reason)
+    # Only someone who passed the registry check (a real, unregistered enterprise and its exact name) learns
+    # that a username is taken: the form is no oracle for which usernames exist.
+    if username_taken(session, registration.username):
+        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise.contact_name = registration.contact_name.strip()
     enterprise.contact_phone = registration.contact_phone.strip()
     enterprise.contact_email = registration.contact_email or None

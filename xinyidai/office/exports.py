@@ -157,6 +157,17 @@ def monthly_report(table_for, scope: Scope, month: date, generated_at: datetime)
     return report
 
 
+def whitelist_csv(version, rows: list[tuple[str, str, str]]) -> bytes:
+    """The published whitelist of a district: a header naming the version, then USCC, name and grade."""
+    district = SHANGHAI_DISTRICTS.get(version.district_code, (version.district_code, version.district_code))
+    report = Report(_("信易贷白名单"), [
+        (_("辖区"), localized(*district)), (_("版本"), f"#{version.id}"), (_("门槛"), version.min_grade),
+        (_("模型"), version.model_version), (_("发布时间"), stamped(version.published_at))])
+    report.sections.append(Section(_("白名单"), _("名单企业"), [_("统一社会信用代码"), _("企业名称"), _("等级")],
+                                   [list(row) for row in rows]))
+    return to_csv(report)
+
+
 # ---------------------------------------------------------------- writers
 
 def to_csv(report: Report) -> bytes:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from models.scoring import GRADE_SCALE
 from xinyidai.web.forms import Form
@@ -29,3 +29,18 @@ class RepairOutcomeForm(Form):
     decided_on = DateField(_l("决定日期"), validators=[InputRequired(message=_l("请填写有效日期，例如 2026-12-31。"))])
     note = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
                          description=_l("不予修复时必须注明理由；企业会看到这段说明。"))
+
+
+class PublishForm(Form):
+    """Publishing changes what every bank and the matching read at once: the publisher ticks a box to say so."""
+
+    confirm = BooleanField(_l("我已核对名单及调整理由，确认发布"),
+                           validators=[DataRequired(message=_l("请先勾选确认，再发布名单。"))])
+
+
+class OverrideForm(Form):
+    """Include or exclude one firm of a draft; the reason is required (the rule is in the domain)."""
+
+    uscc = StringField(_l("统一社会信用代码"), validators=[Length(max=18)])
+    action = HiddenField(validators=[Optional()])
+    reason = StringField(_l("理由"), validators=[Length(max=500)])

@@ -21,12 +21,14 @@ from models.identity import Role, User
 from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
+from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
 from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
     OutOfScope,
+    ReversedPeriod,
     Scope,
     add_months,
     filters_from_args,
@@ -199,7 +201,12 @@ def _download(content: bytes, mimetype: str, filename: str):
 @bp.route("/dashboard/<view>")
 def dashboard(view: str):
     dimension = _view(view)
-    scope, filters = _scope(), _filters()
+    scope, status = _scope(), 200
+    try:
+        filters = _filters()
+    except ReversedPeriod as error:  # said on the page, the default period shown meanwhile
+        flash(localized(error.zh, error.en), "error")
+        filters, status = filters_from_args({}), 422
     table = office_table(db.session, scope, filters, dimension, pre_aggregated=_pre_aggregated())
     office = office_scope(current_user.district_code)
     banks = db.session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).order_by(Bank.code)).all()
@@ -209,8 +216,15 @@ def dashboard(view: str):
         banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
         as_of=table.as_of and local_time(table.as_of),
         refresh_minutes=math.ceil(current_app.config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0) / 60),
-        districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
-                                                                      if request.args.get("district") else {})})
+        months=_month_choices(filters), districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
+                                                                      if request.args.get("district") else {})}), status
+
+
+def _month_choices(filters) -> list[date]:
+    """The months a period may start or end in: the last three years, newest first, and the chosen ones."""
+    latest = shanghai_month()
+    months = {add_months(latest, -i) for i in range(36)} | {filters.start, filters.end}
+    return sorted(months, reverse=True)
 
 
 @bp.route("/dashboard/<view>/export.<file_format>")
@@ -219,7 +233,11 @@ def dashboard_export(view: str, file_format: str):
     dimension = _view(view)
     if file_format not in reports.FORMATS:
         abort(404)
-    scope, filters = _scope(), _filters()
+    scope = _scope()
+    try:
+        filters = _filters()
+    except ReversedPeriod as error:
+        return current_app.response_class(localized(error.zh, error.en), status=422, mimetype="text/plain")
     content, mimetype, filename = reports.table_file(
         db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),
         pre_aggregated=_pre_aggregated())
@@ -313,20 +331,30 @@ def whitelist_version(version_id: int):
                            grade=grade, grades=GRADE_SCALE, per_page=50, action_form=forms.ActionForm(),
                            removed=whitelist_service.removed_since_previous(db.session, version),
                            confirmer=_user_names([version.confirmed_by_id]).get(version.confirmed_by_id),
+                           publish_form=forms.PublishForm(), override_form=forms.OverrideForm(),
+                           overrides=whitelist_service.overrides(db.session, version),
+                           deciders=_user_names(o.decided_by_id for o, _n in whitelist_service.overrides(db.session, version)),
                            district_name=localized(*SHANGHAI_DISTRICTS[version.district_code]))
 
 
-def _workflow_step(version_id: int, step, done: str):
+def _workflow_step(version_id: int, step, done: str, form=None):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id, lock=True)
-    if not forms.ActionForm().validate_on_submit():
-        abort(400)
+    form = form or forms.ActionForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors or not form.errors:
+            abort(400)
+        db.session.rollback()
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return whitelist_version(version_id), 422  # the page again, saying why (a browser shows no 4xx redirect)
     try:
         step(db.session, version, current_user.id)
     except whitelist_service.WorkflowError as error:
         db.session.rollback()
         flash(localized(error.zh, error.en), "error")
-        return redirect(url_for("office.whitelist_version", version_id=version_id)), 409
+        return whitelist_version(version_id), 409
     db.session.commit()
     flash(done, "success")
     return redirect(url_for("office.whitelist_version", version_id=version_id))
@@ -334,12 +362,43 @@ def _workflow_step(version_id: int, step, done: str):
 
 @bp.route("/whitelist/versions/<int:version_id>/confirm", methods=["POST"])
 def confirm_whitelist(version_id: int):
-    return _workflow_step(version_id, whitelist_service.confirm, _("名单已确认，可以发布。"))
+    return _workflow_step(version_id, whitelist_service.confirm,
+                          _("名单已确认。请由另一位工作人员核对后发布。"))
 
 
 @bp.route("/whitelist/versions/<int:version_id>/publish", methods=["POST"])
 def publish_whitelist(version_id: int):
-    return _workflow_step(version_id, whitelist_service.publish, _("名单已发布，银行与匹配即刻按此版本执行。"))
+    return _workflow_step(version_id, whitelist_service.publish, _("名单已发布，银行与匹配即刻按此版本执行。"),
+                          form=forms.PublishForm())
+
+
+@bp.route("/whitelist/versions/<int:version_id>/overrides", methods=["POST"])
+def override_whitelist(version_id: int):
+    """Include or exclude one firm of a draft, with a reason (the form on each row and above the list)."""
+    form = forms.OverrideForm()
+
+    def step(session, version, user_id):
+        whitelist_service.override(session, version, (form.uscc.data or "").strip().upper(), form.action.data,
+                                   form.reason.data, user_id)
+
+    done = _("已纳入该企业。") if form.action.data == "include" else _("已移出该企业。")
+    return _workflow_step(version_id, step, done, form=form)
+
+
+@bp.route("/whitelist/versions/<int:version_id>/list.csv")
+def download_whitelist(version_id: int):
+    """The published list (USCC, name, grade) as a CSV; audited like every export."""
+    version = whitelist_service.office_version(db.session, office_scope(current_user.district_code), version_id)
+    try:
+        rows = whitelist_service.published_list(db.session, version)
+    except whitelist_service.WorkflowError:
+        abort(404)
+    content = exports.whitelist_csv(version, rows)
+    filename = f"xinyidai-whitelist-{version.district_code}-v{version.id}.csv"
+    record("export", **_audit_fields(), detail={"what": "whitelist", "version_id": version.id,
+                                                "district_code": version.district_code, "rows": len(rows),
+                                                "filename": filename})
+    return _download(content, "text/csv", filename)
 
 
 # ---------------------------------------------------------------- alerts

@@ -181,8 +181,11 @@ def pipeline():
     args = {k: v for k, v in request.args.items() if k != "page"} if valid else {}
     authorized = {row.application.uscc for row in page.rows
                   if live_authorization(db.session, row.application.uscc, _bank_id()) is not None}
+    from xinyidai.bank.joint_routes import joint_extras
+
+    joint = joint_extras([row.application.id for row in page.rows], [row.application.uscc for row in page.rows])
     return render_template("bank/pipeline.html", form=form, page=page, args=args, claim_form=forms.ActionForm(),
-                           rejected=rejected, authorized=authorized,
+                           rejected=rejected, authorized=authorized, joint=joint,
                            sla_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]), 200 if valid else 422
 
 
@@ -206,9 +209,12 @@ def _approve_form(application: Application) -> forms.ApproveForm:
 
 
 def _render_application(application: Application, status: int = 200, **overrides):
+    from xinyidai.bank.joint_routes import joint_extras
+
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
     messages.mark_read(db.session, application, Side.BANK)
     db.session.commit()  # the audit row of the detail view, the read marks of the enterprise's messages
+    joint = joint_extras([application.id], [application.uscc])
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
@@ -217,7 +223,7 @@ def _render_application(application: Application, status: int = 200, **overrides
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
         "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
         "credit_reports": credit_report.attachments_of(db.session, application.id),
-        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
+        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"], "joint": joint, "confirm_form": forms.ActionForm(),
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),

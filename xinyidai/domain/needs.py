@@ -37,6 +37,7 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
+from xinyidai.domain import in_principle
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
@@ -214,6 +215,7 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     authorization.banks = banks
     session.add(authorization)
     session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
     record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
@@ -236,6 +238,8 @@ def revoke_authorization(session: Session, user: User, authorization_id: int, *,
     if authorization.revoked_at is not None or authorization.expires_at <= now:
         raise Refused(_l("该授权已撤销或已到期，无需再撤销。"))
     authorization.revoked_at, authorization.revoked_by_id = now, user.id
+    session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # answers resting on it are withdrawn
     record("authorization_revoked", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id)
     return authorization
@@ -290,6 +294,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
                        detail={"reason": "need_withdrawn"})
     need.status = NeedStatus.WITHDRAWN
     need.updated_at = utcnow()
+    in_principle.refresh_need(session, need)  # its in-principle answers go with it
     record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
     return need
 

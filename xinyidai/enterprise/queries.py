@@ -20,7 +20,7 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.identity import User
-from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed, Product
+from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
 from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
@@ -35,6 +35,7 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
 from xinyidai.domain.standing import latest_score
 from xinyidai.domain.whitelist import latest_published, policy_of
@@ -257,11 +258,6 @@ class Offer:
     min_cost_bp: int
     max_cost_bp: int
     record: BankRecord | None
-
-
-def annual_fee_bp(product: Product, term_months: int) -> int:
-    """The product's fee (a one-off charge on the amount, in basis points) spread over the term as a yearly rate."""
-    return round(product.fee_bp * 12 / max(term_months, 1))
 
 
 def offers(session: Session, need: FinancingNeed, fits: list[Fit]) -> list[Offer]:

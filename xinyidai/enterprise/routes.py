@@ -31,7 +31,14 @@ from models.lending import Bank
 from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import start_session
-from xinyidai.domain import authorization_requests, credit_repair, credit_report, inputs, messages
+from xinyidai.domain import (
+    authorization_requests,
+    credit_repair,
+    credit_report,
+    in_principle,
+    inputs,
+    messages,
+)
 from xinyidai.domain import needs as operations
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
@@ -398,6 +405,7 @@ def _render_need(need, fits, offers, contact_form, status: int = 200):
         "enterprise/need.html", need=need, offers=offers, near=queries.near_misses(fits),
         grade=standing_of(db.session, need.uscc).grade, contact_form=contact_form, action_form=forms.ActionForm(),
         applications=queries.applications(db.session, need.uscc, need.id), sort=request.args.get("sort", "rank"),
+        answers=in_principle.answers_for_need(db.session, need.id), today=operations.shanghai_today(),
     ), status
 
 

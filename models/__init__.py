@@ -6,6 +6,7 @@ from models import (
     credit,
     enterprise,
     identity,
+    joint,
     lending,
     messages,
     monitoring,
@@ -15,5 +16,5 @@ from models import (
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "lending", "messages", "monitoring",
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
            "notification", "scoring", "sources"]

@@ -27,6 +27,7 @@ from models.consent import Authorization, AuthorizationRequest
 from models.credit import CreditReport, RepairCase
 from models.enterprise import CreditCommitment
 from models.identity import Role
+from models.joint import CreditPolicy
 from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, WhitelistStatus, WhitelistVersion
@@ -101,13 +102,16 @@ def access_of(endpoint: str) -> Access | None:
 # ---------------------------------------------------------------- the two tenants of every kind
 
 @pytest.fixture
-def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application):
+def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application, make_bank_model):
     """Two of everything: enterprises in two districts, two banks, and each one's needs, applications,
     authorizations, commitments, staff, tokens, result files, whitelist versions and alerts."""
     now = utcnow()
     mine, theirs = make_enterprise(district_code=OWN_DISTRICT), make_enterprise(district_code=OTHER_DISTRICT)
     bank_a, bank_b = make_bank(), make_bank()
+    joint_a, joint_b = make_bank_model(bank_a), make_bank_model(bank_b)  # (sample, model version) of each bank
     product_a, product_b = make_product(bank=bank_a), make_product(bank=bank_b)
+    db_session.add_all([CreditPolicy(product_id=p.id, model="platform", min_band="BBB", sales_share_bp=2000)
+                        for p in (product_a, product_b)])
     users = {
         "enterprise": make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc, is_tenant_admin=True),
         "bank": make_user(Role.BANK, bank_id=bank_a.id, is_tenant_admin=True),
@@ -198,7 +202,8 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "bank": {"application_id": pair(my_application, their_application), "product_id": pair(product_a, product_b),
                  "token_id": pair(tokens[0].record, tokens[1].record),
                  "name": ("own-results.csv", "other-results.csv"),
-                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer)},
+                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer),
+                 "sample_id": (joint_a[0].id, joint_b[0].id), "version": (joint_a[1].version, joint_b[1].version)},
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts), "case_id": pair(*cases)},
     }
     arguments["city_office"] = arguments["office"]

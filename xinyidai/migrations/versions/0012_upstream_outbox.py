@@ -1,15 +1,15 @@
 """upstream_outbox and upstream_reconciliations: the events the district reports up to the city node, written
 in the transaction of each change, and the monthly reconciliations of its figures (xinyidai.domain.upstream)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

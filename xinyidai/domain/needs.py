@@ -440,6 +440,8 @@ def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int
     # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
     # the first inserted instead of failing on the primary key.
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    # RETURNING counts what was inserted: psycopg reports rowcount -1 for an INSERT … SELECT … ON CONFLICT,
+    # which made an opened application look "nothing read" and skip its commit on PostgreSQL.
     statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
-                 .on_conflict_do_nothing())
-    return session.execute(statement).rowcount
+                 .on_conflict_do_nothing().returning(NotificationRead.__table__.c.event_id))
+    return len(session.execute(statement).all())

@@ -167,7 +167,7 @@ def authorizations(session: Session, uscc: str) -> list[Authorization]:
 class BankVisibility:
     bank: Bank
     sources: set[str]
-    until: datetime | None
+    until: date | None  # the last day (Shanghai) the longest of those authorizations runs
 
 
 def visibility_by_bank(session: Session, uscc: str, now: datetime | None = None) -> list[BankVisibility]:
@@ -178,7 +178,7 @@ def visibility_by_bank(session: Session, uscc: str, now: datetime | None = None)
     for bank in session.scalars(sa.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)):
         covering = [a for a in live if a.names_bank(bank.id)]
         rows.append(BankVisibility(bank, {s for a in covering for s in a.sources},
-                                   max((a.expires_at for a in covering), default=None)))
+                                   max((a.last_day for a in covering), default=None)))
     return rows
 
 

@@ -45,9 +45,11 @@ from xinyidai.domain.lifecycle import IllegalTransition
 from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
 from xinyidai.domain.standing import standing_of
+from xinyidai.domain.working_days import current_calendar
 from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
+from xinyidai.moments import local_date
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -488,7 +490,13 @@ def apply(need_id: int, product_id: int):
 
 @bp.route("/applications")
 def applications():
-    return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()))
+    calendar, days = current_calendar(), current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]
+
+    def claim_due(application) -> str:
+        return local_date(calendar.add_working_days(application.created_at, days))
+
+    return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()),
+                           claim_due=claim_due)
 
 
 def _render_application(application, status: int = 200, message_form=None):

@@ -63,7 +63,7 @@ ACCESS: dict[str, Access] = {
     "web.office_home": Access("office"), "web.admin_home": Access("admin"),
     # the platform operator
     "admin.audit_log": Access("admin"), "admin.audit_export": Access("admin"),
-    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
     "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
     "admin.rollback_model": Access("admin"),

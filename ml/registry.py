@@ -72,11 +72,8 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
-         version: str | None = None) -> ModelVersion:
-    """Write the version's folder and add its ModelVersion row (inactive)."""
-    version = version or new_version_name(instance_path)
-    folder = store_path(instance_path) / version
+def write_folder(folder: Path, model: WhitelistModel, version: str) -> dict:
+    """Write a version's files into a new `folder` (model.txt, card.json, card.md); returns the card."""
     folder.mkdir(parents=True, exist_ok=False)
     _write_atomically(folder / MODEL_FILE, model.booster.model_to_string(num_iteration=model.best_iteration))
     card = {**model.card, "version": version, "features_in_order": model.features, "categories": model.categories,
@@ -84,8 +81,15 @@ def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
             "model_sha256": _sha256(folder / MODEL_FILE)}
     _write_atomically(folder / CARD_FILE, json.dumps(card, ensure_ascii=False, indent=2, default=str))
     _write_atomically(folder / CARD_MD, card_text.markdown(card))
-    row = ModelVersion(version=version, path=f"{STORE}/{version}", card=json.loads(json.dumps(card, default=str)),
-                       is_active=False)
+    return json.loads(json.dumps(card, default=str))
+
+
+def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
+         version: str | None = None) -> ModelVersion:
+    """Write the version's folder and add its ModelVersion row (inactive)."""
+    version = version or new_version_name(instance_path)
+    card = write_folder(store_path(instance_path) / version, model, version)
+    row = ModelVersion(version=version, path=f"{STORE}/{version}", card=card, is_active=False)
     session.add(row)
     session.flush()
     return row
@@ -94,22 +98,25 @@ def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
 def load(instance_path: str | Path, version: ModelVersion) -> WhitelistModel:
     """The version's model, checked against the SHA-256 its database row recorded; ModelUnavailable when
     a file is missing, altered or unreadable."""
-    folder = folder_of(instance_path, version)
+    return load_folder(folder_of(instance_path, version), version.card or {}, version.version)
+
+
+def load_folder(folder: Path, card: dict, name: str) -> WhitelistModel:
+    """The model in `folder`, checked against the SHA-256 `card` recorded (ModelUnavailable otherwise)."""
     model_file = folder / MODEL_FILE
-    expected = (version.card or {}).get("model_sha256")
+    expected = card.get("model_sha256")
     if not model_file.is_file():
-        raise ModelUnavailable(f"model {version.version}: {model_file} is missing")
+        raise ModelUnavailable(f"model {name}: {model_file} is missing")
     if expected and _sha256(model_file) != expected:
-        raise ModelUnavailable(f"model {version.version}: {model_file} does not match its recorded SHA-256 "
+        raise ModelUnavailable(f"model {name}: {model_file} does not match its recorded SHA-256 "
                                "(damaged or replaced)")
     try:
         booster = lgb.Booster(model_file=str(model_file))
     except lgb.basic.LightGBMError as error:
-        raise ModelUnavailable(f"model {version.version}: LightGBM cannot read {model_file}: {error}") from None
-    card = version.card or {}
+        raise ModelUnavailable(f"model {name}: LightGBM cannot read {model_file}: {error}") from None
     features = card.get("features_in_order") or booster.feature_name()
     if booster.feature_name() != features:
-        raise ModelUnavailable(f"model {version.version}: the model file's features differ from its card")
+        raise ModelUnavailable(f"model {name}: the model file's features differ from its card")
     return WhitelistModel(booster, Calibration.from_dict(card["calibration"]), features,
                           card.get("categories") or {}, card)
 

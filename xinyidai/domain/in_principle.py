@@ -217,9 +217,11 @@ def answered_usccs(session: Session, bank_id: int | None = None) -> list[str]:
 
 def policy_changed(session: Session, product: Product) -> int:
     """A product's policy changed: its open matches are answered again under the new one."""
-    needs = session.scalars(sa.select(FinancingNeed).join(Application, Application.need_id == FinancingNeed.id)
-                            .where(Application.product_id == product.id, Application.state == S.MATCHED,
-                                   FinancingNeed.status == NeedStatus.OPEN).distinct()).all()
+    need_ids = sa.select(Application.need_id).where(Application.product_id == product.id,
+                                                    Application.state == S.MATCHED)
+    needs = session.scalars(sa.select(FinancingNeed).where(FinancingNeed.id.in_(need_ids),  # (no DISTINCT over JSON)
+                                                           FinancingNeed.status == NeedStatus.OPEN)
+                            .order_by(FinancingNeed.id)).all()
     for answer in session.scalars(sa.select(InPrincipleAnswer).where(InPrincipleAnswer.product_id == product.id,
                                                                      InPrincipleAnswer.status == LIVE)):
         _withdraw(answer, "policy_changed", utcnow())

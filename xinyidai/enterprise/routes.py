@@ -501,9 +501,9 @@ def applications():
 
 def _render_application(application, status: int = 200, message_form=None):
     # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
-    read = operations.mark_notifications_read(db.session, _user(), application=application)
-    if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
-        db.session.commit()
+    operations.mark_notifications_read(db.session, _user(), application=application)
+    messages.mark_read(db.session, application, Side.ENTERPRISE)
+    db.session.commit()
     return render_template(
         "enterprise/application.html", application=application, steps=queries.timeline(db.session, application),
         action_form=forms.ActionForm(), thread=messages.thread(db.session, application),

@@ -73,7 +73,7 @@ def main() -> None:
                                                     progress=step)
             session.commit()
             train_s = time.perf_counter() - started
-            marks = [("features", started), *sorted(steps.items(), key=lambda item: item[1])]
+            marks = [("reading the sample", started), *sorted(steps.items(), key=lambda item: item[1])]
             parts = ", ".join(f"{a} {b_t - a_t:.1f} s" for (a, a_t), (_b, b_t) in zip(marks, marks[1:], strict=False))
             oot = version.report["splits"]["oot"]
             print(f"sample of {upload.sample.accepted:,} rows ({upload.sample.defaults} defaults): upload "

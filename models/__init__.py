@@ -13,8 +13,9 @@ from models import (
     notification,
     scoring,
     sources,
+    upstream,
 )
 from models.base import Base
 
 __all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
-           "notification", "scoring", "sources"]
+           "notification", "scoring", "sources", "upstream"]

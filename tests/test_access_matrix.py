@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from models.base import utcnow
 from models.consent import Authorization, AuthorizationRequest
@@ -32,6 +33,7 @@ from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, WhitelistStatus, WhitelistVersion
 from models.sources import Delivery, PublicCreditEvent, PublicCreditKind, Severity, Source
+from models.upstream import OutboxEvent, OutboxStatus
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
 from xinyidai.domain.credit_repair import evidence_dir, evidence_path
@@ -63,12 +65,13 @@ ACCESS: dict[str, Access] = {
     "web.office_home": Access("office"), "web.admin_home": Access("admin"),
     # the platform operator
     "admin.audit_log": Access("admin"), "admin.audit_export": Access("admin"),
-    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
     "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
     "admin.rollback_model": Access("admin"),
     "admin.deliveries_page": Access("admin"), "admin.delivery": Access("admin"),
     "admin.delivery_rejections": Access("admin"),
+    "admin.upstream_page": Access("admin"), "admin.upstream_requeue": Access("admin"),
     # the office: its district's aggregates, whitelist and alerts
     "office.dashboard": Access("office", OTHER_DISTRICT_QUERY),
     "office.dashboard_export": Access("office", OTHER_DISTRICT_QUERY),
@@ -183,6 +186,8 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
                                              sources=["tax"], requested_by_id=users["bank"].id))
     db_session.add_all(requests)
     tokens = [issue_token(db_session, bank, "matrix") for bank in (bank_a, bank_b)]
+    parked = db_session.scalar(sa.select(OutboxEvent).where(OutboxEvent.aggregate_id == str(my_application.id)))
+    parked.status = OutboxStatus.PARKED  # the operator may requeue it
     results = Path(app.config["XYD_INSTANCE_PATH"]) / "outcome_results"
     for bank, name in ((bank_a, "own-results.csv"), (bank_b, "other-results.csv")):
         (results / str(bank.id)).mkdir(parents=True, exist_ok=True)
@@ -209,7 +214,8 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     arguments["city_office"] = arguments["office"]
     # The operator is not a tenant: every object is "own" (both sides the same, so only one call each).
     arguments["admin"] = {"bank_id": (bank_a.id, bank_a.id), "version": ("matrix-model", "matrix-model"),
-                          "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id)}
+                          "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id),
+                          "event_id": (parked.event_id, parked.event_id)}
     return {"users": users, "arguments": arguments, "tokens": [t.token for t in tokens],
             "names": (mine.name, theirs.name), "usccs": (mine.uscc, theirs.uscc)}
 

@@ -77,6 +77,16 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_REPAIR_EVIDENCE_MAX_BYTES": int(os.environ.get("XYD_REPAIR_EVIDENCE_MAX_BYTES", str(5 * 1024 * 1024))),
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
         "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
+        # Reporting up to the city node (xyd upstream push / reconcile; xinyidai.upstream.transport).
+        "XYD_UPSTREAM_URL": os.environ.get("XYD_UPSTREAM_URL", ""),
+        "XYD_UPSTREAM_TOKEN": os.environ.get("XYD_UPSTREAM_TOKEN", ""),
+        "XYD_UPSTREAM_CERT": os.environ.get("XYD_UPSTREAM_CERT", ""),
+        "XYD_UPSTREAM_KEY": os.environ.get("XYD_UPSTREAM_KEY", ""),
+        "XYD_UPSTREAM_CA": os.environ.get("XYD_UPSTREAM_CA", ""),
+        "XYD_UPSTREAM_PLATFORM": os.environ.get("XYD_UPSTREAM_PLATFORM", "xinyidai"),
+        "XYD_UPSTREAM_TIMEOUT_SECONDS": float(os.environ.get("XYD_UPSTREAM_TIMEOUT_SECONDS", "10")),
+        "XYD_UPSTREAM_BACKOFF_SECONDS": float(os.environ.get("XYD_UPSTREAM_BACKOFF_SECONDS", "30")),
+        "XYD_UPSTREAM_BACKOFF_MAX_SECONDS": float(os.environ.get("XYD_UPSTREAM_BACKOFF_MAX_SECONDS", "3600")),
     }
     if "XYD_CACHE" in os.environ:  # unset: on, except in tests (xinyidai.caching)
         settings["XYD_CACHE"] = os.environ["XYD_CACHE"] == "1"

@@ -56,6 +56,23 @@ def bank(bank_id: int):
                            action_form=ActionForm())
 
 
+@bp.route("/banks/<int:bank_id>/deactivate", methods=["POST"])
+def deactivate_bank(bank_id: int):
+    """The bank leaves the platform (its logins end, its products stop matching, SMEs no longer see it)."""
+    if not ActionForm().validate():
+        abort(400)
+    if request.form.get("confirm") != "y":
+        flash(_("请先勾选确认，再停用该银行。"), "error")
+        return redirect(url_for("admin.bank", bank_id=bank_id))
+    try:
+        found = onboarding.deactivate_bank(db.session, current_user.user, bank_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash(_("已停用合作银行 %(name)s。", name=localized(found.name_zh, found.name_en)), "success")
+    return redirect(url_for("admin.bank", bank_id=bank_id))
+
+
 # ---------------------------------------------------------------- office staff
 
 def _district_choice() -> str:

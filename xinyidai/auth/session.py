@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 
 from models.identity import User
+from xinyidai.domain.users import may_log_in
 from xinyidai.extensions import db, login_manager
 
 
@@ -74,7 +75,7 @@ def load_user(session_id: str) -> LoginUser | None:
     if not within_lifetime():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_nonce != nonce:
+    if user is None or not may_log_in(user) or user.session_nonce != nonce:
         return None
     return LoginUser(user)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DecimalField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional
@@ -13,9 +12,10 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.forms import REQUIRED, options
 from xinyidai.domain.credit_policy import MAX_VALID_DAYS, PolicyInput
+from xinyidai.web.forms import Form
 
 
-class SampleForm(FlaskForm):
+class SampleForm(Form):
     file = FileField(_l("样本文件（CSV 或 JSON）"), validators=[
         FileRequired(message=_l("请选择要上传的样本文件")),
         FileAllowed(["csv", "txt", "json", "jsonl", "ndjson"], message=_l("只接受 CSV 或 JSON 文件")),
@@ -27,7 +27,7 @@ def _rate_field(band: str):
                                                                             message=_l("年利率须在 0% 到 36% 之间"))])
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(Form):
     model = SelectField(_l("使用的模型"), choices=options([("platform", _l("平台信用评分")),
                                                        ("bank", _l("本行联合模型"))]))
     max_pd = DecimalField(_l("违约概率上限（%）"), places=2, validators=[

@@ -25,6 +25,7 @@ from models.lending import (
     GuaranteeType,
     NeedStatus,
 )
+from xinyidai.domain import upstream
 
 S = ApplicationState
 
@@ -159,6 +160,7 @@ def transition(
     )
     session.add(event)
     session.flush()
+    upstream.application_moved(session, application, event, by_enterprise=by_enterprise)
     return event
 
 

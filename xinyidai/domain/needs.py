@@ -37,7 +37,7 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
-from xinyidai.domain import in_principle
+from xinyidai.domain import in_principle, upstream
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
@@ -263,6 +263,7 @@ def publish_need(session: Session, user: User, data: dict, *, today: date | None
     session.add(need)
     session.flush()
     record("need_published", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.published")
     return need, offer_need(session, need, user, today=today)
 
 
@@ -281,6 +282,7 @@ def update_need(session: Session, user: User, need: FinancingNeed, data: dict, *
     if changed:
         record("need_updated", actor_user_id=user.id, subject_uscc=need.uscc,
                detail={"need_id": need.id, "fields": changed})
+        upstream.need_changed(session, need, "need.updated")
     return offer_need(session, need, user, today=today)
 
 
@@ -296,6 +298,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
     need.updated_at = utcnow()
     in_principle.refresh_need(session, need)  # its in-principle answers go with it
     record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.withdrawn")
     return need
 
 
@@ -440,6 +443,8 @@ def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int
     # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
     # the first inserted instead of failing on the primary key.
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    # RETURNING counts what was inserted: psycopg reports rowcount -1 for an INSERT … SELECT … ON CONFLICT,
+    # which made an opened application look "nothing read" and skip its commit on PostgreSQL.
     statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
-                 .on_conflict_do_nothing())
-    return session.execute(statement).rowcount
+                 .on_conflict_do_nothing().returning(NotificationRead.__table__.c.event_id))
+    return len(session.execute(statement).all())

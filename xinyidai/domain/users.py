@@ -56,6 +56,18 @@ def _forget_failures(username: str, remote_addr: str | None) -> None:
         _store().clear(name)
 
 
+def may_log_in(user: User) -> bool:
+    """An active account, and for a bank officer a bank still on the platform."""
+    if not user.is_active:
+        return False
+    if user.bank_id is not None:
+        from models.lending import Bank
+
+        bank = db.session.get(Bank, user.bank_id)
+        return bank is not None and bank.is_active
+    return True
+
+
 def authenticate(username: str, password: str, remote_addr: str | None = None) -> User | None:
     """The user when the password is right and the account is usable; None otherwise (and the failure is audited)."""
     if throttled(username, remote_addr):
@@ -69,9 +81,9 @@ def authenticate(username: str, password: str, remote_addr: str | None = None) -
         _note_failure(username, remote_addr)
         record("login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "unknown_user"})
         return None
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    if not verify_password(user.password_hash, password) or not may_log_in(user):
         _note_failure(username, remote_addr)
-        reason = "inactive" if not user.is_active else "bad_password"
+        reason = "inactive" if not may_log_in(user) else "bad_password"
         record("login_failed", actor_user_id=user.id, remote_addr=remote_addr, detail={"reason": reason})
         return None
     _forget_failures(username, remote_addr)

@@ -35,6 +35,7 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
 from xinyidai.domain.standing import latest_score
@@ -175,7 +176,7 @@ def visibility_by_bank(session: Session, uscc: str, now: datetime | None = None)
     now = now or utcnow()
     live = [a for a in authorizations(session, uscc) if a.is_live(now)]
     rows = []
-    for bank in session.scalars(sa.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)):
+    for bank in session.scalars(sa.select(Bank).where(serves_enterprises()).order_by(Bank.code)):
         covering = [a for a in live if a.names_bank(bank.id)]
         rows.append(BankVisibility(bank, {s for a in covering for s in a.sources},
                                    max((a.last_day for a in covering), default=None)))

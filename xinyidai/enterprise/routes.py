@@ -40,6 +40,7 @@ from xinyidai.domain import (
     messages,
 )
 from xinyidai.domain import needs as operations
+from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
 from xinyidai.domain.matching import match_need
@@ -128,7 +129,7 @@ def register():
 
 def _authorization_form(form=None):
     form = form or forms.AuthorizationForm()
-    banks = db.session.scalars(db.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)).all()
+    banks = db.session.scalars(db.select(Bank).where(serves_enterprises()).order_by(Bank.code)).all()
     form.bank_ids.choices = forms.options((str(bank.id), bank.name_en if locale_code() == "en" else bank.name_zh)
                                           for bank in banks)
     if not form.is_submitted():

@@ -19,8 +19,8 @@ from pathlib import Path
 from bench.ingest_bench import _codes, _write_files
 from models.identity import Role
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
 from xinyidai.database import ensure_reference_data
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 from xinyidai.ingest import ingest_file
 

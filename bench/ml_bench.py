@@ -334,15 +334,15 @@ def _timed(work) -> float:
 def rescoring(instance: Path, version) -> tuple[float, float]:
     import sqlalchemy as sa
 
-    from ml import registry
     from models.enterprise import Enterprise
+    from xinyidai.domain import model_registry
+    from xinyidai.domain import scoring as service
     from xinyidai.extensions import db
-    from xinyidai.scoring import service
 
     app = _app(instance)
     with app.app_context():
         _register(db.session, version)
-        registry.promote(db.session, instance, version.version, by="ml_bench")
+        model_registry.promote(db.session, instance, version.version, by="ml_bench", channel="bench")
         db.session.commit()
         sample = db.session.scalars(sa.select(Enterprise.uscc).order_by(sa.func.random()).limit(RESCORES + 10)).all()
         for uscc in sample[:10]:

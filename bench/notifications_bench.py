@@ -26,9 +26,10 @@ from models.identity import Role, User
 from models.lending import Application, ApplicationEvent, Bank, FinancingNeed, Product
 from models.notification import NotificationRead
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
 from xinyidai.database import ensure_reference_data
-from xinyidai.enterprise import operations, queries
+from xinyidai.domain import needs as operations
+from xinyidai.domain.users import new_user
+from xinyidai.enterprise import queries
 from xinyidai.extensions import db
 
 APPLICATIONS_EACH = 10

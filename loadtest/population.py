@@ -82,8 +82,8 @@ def fixture(database_url: str, instance: Path) -> dict:
     from models.identity import Role, User
     from models.lending import Bank
     from xinyidai import create_app
-    from xinyidai.auth.operations import new_user, set_password
-    from xinyidai.bank.tokens import issue_token
+    from xinyidai.domain.tokens import issue_token
+    from xinyidai.domain.users import new_user, set_password
     from xinyidai.extensions import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "XYD_INSTANCE_PATH": str(instance),

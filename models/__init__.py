@@ -1,7 +1,19 @@
 """Typed SQLAlchemy 2 models, one module per aggregate; importing this package registers them all."""
 
-from models import audit, consent, enterprise, identity, lending, monitoring, notification, scoring, sources
+from models import (
+    audit,
+    consent,
+    credit,
+    enterprise,
+    identity,
+    lending,
+    messages,
+    monitoring,
+    notification,
+    scoring,
+    sources,
+)
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "enterprise", "identity", "lending", "monitoring", "notification", "scoring",
-           "sources"]
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "lending", "messages", "monitoring",
+           "notification", "scoring", "sources"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import USCC, Base, utcnow
+from models.base import USCC, Base, enum_column, utcnow
 
 authorization_banks = sa.Table(
     "authorization_banks",
@@ -40,3 +41,35 @@ class Authorization(Base):
 
     def names_bank(self, bank_id: int) -> bool:
         return self.all_banks or any(bank.id == bank_id for bank in self.banks)
+
+
+class AuthorizationRequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class AuthorizationRequest(Base):
+    """A bank that holds an application asks the enterprise for an authorization naming it (请求授权).
+
+    The enterprise answers once: granting creates an ordinary Authorization (the one rule for what a bank may
+    see), refusing records the refusal. At most one request of a bank per application is pending."""
+
+    __tablename__ = "authorization_requests"
+    __table_args__ = (sa.Index("ix_authorization_requests_uscc_status", "uscc", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("applications.id"), index=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id"))
+    uscc: Mapped[str] = mapped_column(USCC, sa.ForeignKey("enterprises.uscc"))
+    sources: Mapped[list[str]] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    status: Mapped[AuthorizationRequestStatus] = mapped_column(
+        enum_column(AuthorizationRequestStatus), default=AuthorizationRequestStatus.PENDING)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None]
+    authorization_id: Mapped[int | None] = mapped_column(sa.ForeignKey("authorizations.id"))
+
+    bank = orm.relationship("Bank")

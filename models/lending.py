@@ -163,6 +163,10 @@ class Application(Base):
     decided_at: Mapped[datetime | None]
     decline_reason_code: Mapped[str | None] = mapped_column(sa.String(32))
     decline_reason_text: Mapped[str | None] = mapped_column(sa.String(500))
+    # What the bank approved (an offer the disbursement may differ from, e.g. the enterprise takes less).
+    approved_amount_fen: Mapped[int | None] = mapped_column(Fen)
+    approved_term_months: Mapped[int | None]
+    approved_rate_bp: Mapped[int | None]
     disbursed_amount_fen: Mapped[int | None] = mapped_column(Fen)
     rate_bp: Mapped[int | None]
     term_months: Mapped[int | None]

@@ -20,8 +20,8 @@ from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import Bank
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
 from xinyidai.database import ensure_reference_data
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 from xinyidai.i18n import compile_catalogues, forget_loaded_translations
 from xinyidai.uscc import ALPHABET, make_uscc

@@ -23,16 +23,18 @@ from pathlib import Path
 import pytest
 
 from models.base import utcnow
-from models.consent import Authorization
+from models.consent import Authorization, AuthorizationRequest
+from models.credit import CreditReport, RepairCase
 from models.enterprise import CreditCommitment
 from models.identity import Role
 from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, WhitelistVersion
-from models.sources import Delivery, Source
+from models.sources import Delivery, PublicCreditEvent, PublicCreditKind, Severity, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.credit_repair import evidence_dir, evidence_path
+from xinyidai.domain.tokens import issue_token
 
 OWN_DISTRICT, OTHER_DISTRICT, CITY = "310115", "310104", "310000"
 CALLERS = ("anonymous", "enterprise", "bank", "office", "city_office", "admin")
@@ -53,6 +55,7 @@ OTHER_DISTRICT_QUERY = {"district": OTHER_DISTRICT}
 ACCESS: dict[str, Access] = {
     # the shell, logging in, health
     "web.index": Access(PUBLIC), "auth.login": Access(PUBLIC), "registration.register": Access(PUBLIC),
+    "verify.verify": Access(PUBLIC),  # checking a credit report needs no login (issue 17)
     "health.healthz": Access(PUBLIC), "health.readyz": Access(PUBLIC), "static": Access(PUBLIC),
     "web.home": Access(ANY_USER), "auth.logout": Access(ANY_USER), "auth.change_password": Access(ANY_USER),
     "web.enterprise_home": Access("enterprise"), "web.bank_home": Access("bank"),
@@ -77,6 +80,8 @@ ACCESS: dict[str, Access] = {
     "office.publish_whitelist": Access("office"),
     "office.alerts": Access("office"), "office.acknowledge_alert": Access("office"),
     "office.plotly_js": Access("office"),
+    "office.repairs": Access("office"), "office.repair_case": Access("office"), "office.repair_outcome": Access("office"),
+    "office.repair_evidence": Access("office"),
     # the API's public description
     "xyd-api-api-docs.openapi_json": Access(API_DOCS), "api_docs.interactive_docs": Access(API_DOCS),
     "api_docs.swagger_init": Access(API_DOCS), "api_docs.swagger_asset": Access(API_DOCS),
@@ -110,6 +115,7 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "admin": make_user(Role.ADMIN),
     }
     my_staff = make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc)
+    my_colleague, their_officer = make_user(Role.BANK, bank_id=bank_a.id), make_user(Role.BANK, bank_id=bank_b.id)
     their_staff = make_user(Role.ENTERPRISE, enterprise_uscc=theirs.uscc, is_tenant_admin=True)
     needs = []
     for enterprise, publisher in ((mine, users["enterprise"]), (theirs, their_staff)):
@@ -142,6 +148,34 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         db_session.add_all([version, alert])
         versions.append(version)
         alerts.append(alert)
+    reports, records, cases = [], [], []
+    for enterprise, granter in ((mine, users["enterprise"]), (theirs, their_staff)):
+        report = CreditReport(number=f"XYD20260101M{len(reports)}ATRX", uscc=enterprise.uscc, enterprise_name=enterprise.name,
+                              language="zh", window_start=now.date() - timedelta(days=365), window_end=now.date(),
+                              sections=["registry"], valid_until=now + timedelta(days=30), digest="0" * 64,
+                              code_hash="0" * 64, issued_by_id=granter.id)
+        event = PublicCreditEvent(record_id=f"MATRIX-{enterprise.uscc}", uscc=enterprise.uscc,
+                                  kind=PublicCreditKind.ADMINISTRATIVE_PENALTY, severity=Severity.GENERAL,
+                                  decided_on=now.date() - timedelta(days=200))
+        db_session.add_all([report, event])
+        db_session.flush()
+        case = RepairCase(record_id=event.record_id, uscc=enterprise.uscc, district_code=enterprise.district_code,
+                          applied_on=now.date() - timedelta(days=3), applied_by_id=granter.id, commitment_signed=True,
+                          evidence_name="receipt.pdf", evidence_type="pdf", evidence_bytes=9, evidence_sha256="a" * 64,
+                          due_on=now.date() + timedelta(days=5))
+        db_session.add(case)
+        db_session.flush()
+        evidence = evidence_path(evidence_dir(app.instance_path), case)
+        evidence.parent.mkdir(parents=True, exist_ok=True)
+        evidence.write_bytes(b"%PDF-1.4\n")
+        reports.append(report)
+        records.append(event)
+        cases.append(case)
+    requests = []
+    for application, enterprise, bank in ((my_application, mine, bank_a), (their_application, theirs, bank_b)):
+        requests.append(AuthorizationRequest(application_id=application.id, bank_id=bank.id, uscc=enterprise.uscc,
+                                             sources=["tax"], requested_by_id=users["bank"].id))
+    db_session.add_all(requests)
     tokens = [issue_token(db_session, bank, "matrix") for bank in (bank_a, bank_b)]
     results = Path(app.config["XYD_INSTANCE_PATH"]) / "outcome_results"
     for bank, name in ((bank_a, "own-results.csv"), (bank_b, "other-results.csv")):
@@ -156,12 +190,14 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     arguments = {
         "enterprise": {"need_id": pair(*needs), "application_id": pair(my_application, their_application),
                        "authorization_id": pair(*grants), "commitment_id": pair(*commitments),
-                       "user_id": pair(my_staff, their_staff), "product_id": (product_a.id, product_a.id)},
+                       "user_id": pair(my_staff, their_staff), "product_id": (product_a.id, product_a.id),
+                       "report_id": pair(*reports), "record_id": (records[0].record_id, records[1].record_id),
+                       "request_id": pair(*requests)},
         "bank": {"application_id": pair(my_application, their_application), "product_id": pair(product_a, product_b),
                  "token_id": pair(tokens[0].record, tokens[1].record),
                  "name": ("own-results.csv", "other-results.csv"),
-                 "officer_id": (users["bank"].id, their_staff.id)},
-        "office": {"version_id": pair(*versions), "alert_id": pair(*alerts)},
+                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer)},
+        "office": {"version_id": pair(*versions), "alert_id": pair(*alerts), "case_id": pair(*cases)},
     }
     arguments["city_office"] = arguments["office"]
     # The operator is not a tenant: every object is "own" (both sides the same, so only one call each).

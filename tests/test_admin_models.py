@@ -89,7 +89,7 @@ def test_promotion_needs_the_confirmation_box_then_is_recorded(client, admin, st
     assert newer.promoted_by == admin.username
     entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "model_promoted"))
     assert entry.actor_user_id == admin.id
-    assert entry.detail == {"version": newer.version, "previous": None}
+    assert entry.detail == {"version": newer.version, "previous": None, "channel": "admin"}
 
 
 def test_a_damaged_model_file_is_refused_and_the_active_model_stays(client, admin, store, db_session):
@@ -123,7 +123,7 @@ def test_rollback_brings_back_the_previous_version_and_is_refused_without_one(cl
     assert response.headers["Location"] == "/admin/models"
     assert active(db_session) == [older.version]
     entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "model_rolled_back"))
-    assert entry.detail == {"version": older.version, "previous": newer.version}
+    assert entry.detail == {"version": older.version, "previous": newer.version, "channel": "admin"}
 
 
 def test_an_unknown_version_is_404(client, admin):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from models.identity import ApiToken
 from models.lending import Application, ApplicationEvent, Product
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount_fen": 10_000_000,
            "max_amount_fen": 300_000_000, "min_term_months": 3, "max_term_months": 36, "min_rate_bp": 300,

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from models.lending import FinancingNeed
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 
 EXAMPLES = 30
 

@@ -12,8 +12,8 @@ from models.audit import AuditEntry
 from models.base import utcnow
 from models.identity import Role
 from tests.conftest import TEST_PASSWORD, csrf_token
-from xinyidai.auth.operations import MAX_FAILURES
-from xinyidai.auth.passwords import verify_password
+from xinyidai.domain.passwords import verify_password
+from xinyidai.domain.users import MAX_FAILURES
 
 NEW_PASSWORD = "a much longer new passphrase"
 FAILURE = "用户名或密码错误，或账户暂时被锁定。请稍后再试。"

@@ -7,7 +7,7 @@ import json
 import sqlalchemy as sa
 
 from models.identity import ApiToken
-from xinyidai.bank.tokens import token_hash
+from xinyidai.domain.tokens import token_hash
 
 
 def test_bank_list_json(cli, make_bank):

@@ -12,8 +12,8 @@ from models.consent import Authorization
 from models.identity import Role
 from models.lending import Bank
 from tests.conftest import TEST_PASSWORD, csrf_token
-from xinyidai.bank.tokens import issue_token
-from xinyidai.enterprise import operations
+from xinyidai.domain import needs as operations
+from xinyidai.domain.tokens import issue_token
 
 PLEDGE = "本企业承诺所填报信息真实有效，按时足额偿还贷款本息。"
 WITHDRAWN_PLEDGE = "本企业承诺一年内不新增对外担保，已撤回的这条不应显示。"

@@ -20,12 +20,12 @@ from models.lending import (
     LoanPerformance,
     ProductStatus,
 )
-from xinyidai.bank import operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, pipeline_page
-from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition, transition
-from xinyidai.lending.working_days import add_working_days, working_days_between
+from xinyidai.domain import products as operations
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import Actor, Disbursement, IllegalTransition, transition
+from xinyidai.domain.working_days import add_working_days, working_days_between
 
 S = ApplicationState
 PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount_fen": 10_000_000,

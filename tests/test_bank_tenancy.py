@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, Product
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
 
 PUBLIC_API = {"xyd-api-api-docs.openapi_json", "api_docs.interactive_docs", "api_docs.swagger_init",
               "api_docs.swagger_asset"}
 API_BODIES = {
-    "api.decline": {"reason_code": "other"},
+    "api.decline": {"reason_code": "other", "reason_text": "矩阵测试"},
     "api.disburse": {"amount_fen": 100_000, "rate_bp": 400, "term_months": 12, "disbursed_on": "2026-11-02",
                      "guarantee_type": "信用"},
     "api.repayment": {"status": "repaying"},
@@ -85,7 +85,8 @@ def routes(app, prefix: str):
 
 def url_for_rule(rule, world) -> str:
     values = {"product_id": world["product"].id, "application_id": world["application"].id,
-              "token_id": world["owner_token_id"], "name": world["result_name"], "filename": "swagger-ui.css"}
+              "token_id": world["owner_token_id"], "name": world["result_name"], "filename": "swagger-ui.css",
+              "user_id": world["owner_officer"].id}
     unknown = set(rule.arguments) - set(values)
     assert not unknown, f"{rule.rule}: teach this test about {unknown}"
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda match: str(values[match.group(1)]), rule.rule)

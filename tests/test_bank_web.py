@@ -47,6 +47,7 @@ def open_match(db_session, make_enterprise, make_application, product, **need_fi
     return make_application(product=product, need=need)
 
 
+APPROVAL = {"amount": "500000", "term_months": "12", "rate": "3.50"}
 PRODUCT_FORM = {"code": "KC9", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount": "100000",
                 "max_amount": "3000000", "min_term_months": "3", "max_term_months": "36", "min_rate": "3.00",
                 "max_rate": "4.80", "fee": "0", "guarantee_type": "信用", "min_grade": "", "min_years_operating": "0",
@@ -88,7 +89,7 @@ def test_working_an_application_from_claim_to_repayment(client, officer, db_sess
     assert application.state.value == "claimed"
     assert application.claimed_by_id == officer.id
     assert f"#{application.id}" not in text(client.get("/bank/pipeline"))
-    assert post(client, f"{path}/approve", {"idempotency_key": "web-a1"}, path).status_code == 302
+    assert post(client, f"{path}/approve", {"idempotency_key": "web-a1", **APPROVAL}, path).status_code == 302
     missing = post(client, f"{path}/disburse", {"idempotency_key": "web-d1", "amount": "400000", "rate": "3.85",
                                                "term_months": "12", "guarantee_type": "信用"}, path)
     assert missing.status_code == 422
@@ -130,7 +131,7 @@ def test_an_illegal_move_is_409_with_a_plain_reason(client, officer, db_session,
                                                     make_application):
     application = open_match(db_session, make_enterprise, make_application, make_product(bank=_bank(db_session, officer)))
     path = f"/bank/applications/{application.id}"
-    response = post(client, f"{path}/approve", {"idempotency_key": "k"}, path)
+    response = post(client, f"{path}/approve", {"idempotency_key": "k", **APPROVAL}, path)
     assert response.status_code == 409
     assert "不能把申请从“matched”改为“approved”" in text(response)
 
@@ -165,7 +166,7 @@ def test_dashboard_and_its_export(client, officer, db_session, make_product, mak
     application = open_match(db_session, make_enterprise, make_application, product)
     path = f"/bank/applications/{application.id}"
     post(client, f"{path}/claim", {"idempotency_key": "c"}, path)
-    post(client, f"{path}/approve", {"idempotency_key": "a"}, path)
+    post(client, f"{path}/approve", {"idempotency_key": "a", **APPROVAL}, path)
     page = client.get("/bank/dashboard")
     assert page.status_code == 200
     assert "DASH1" in text(page)
@@ -290,6 +291,6 @@ def test_the_refusal_reason_follows_the_page_language(client, officer, db_sessio
     application = open_match(db_session, make_enterprise, make_application, make_product(bank=_bank(db_session, officer)))
     path = f"/bank/applications/{application.id}"
     client.get(f"{path}?lang=en")
-    response = post(client, f"{path}/approve", {"idempotency_key": "k-en"}, path)
+    response = post(client, f"{path}/approve", {"idempotency_key": "k-en", **APPROVAL}, path)
     assert response.status_code == 409
     assert "an application cannot move from matched to approved" in text(response)

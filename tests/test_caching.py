@@ -15,7 +15,7 @@ from models.lending import Channel
 from xinyidai import create_app
 from xinyidai.bank.queries import shared_dashboard
 from xinyidai.caching import remembered
-from xinyidai.lending.lifecycle import Actor, transition
+from xinyidai.domain.lifecycle import Actor, transition
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

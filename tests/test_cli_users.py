@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 
 from models.identity import Role, User
-from xinyidai.auth.passwords import verify_password
+from xinyidai.domain.passwords import verify_password
 
 
 def test_create_the_first_admin_with_a_password_from_stdin(cli, db_session):

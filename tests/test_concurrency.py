@@ -37,8 +37,8 @@ from models.lending import (
 from tests.conftest import TEST_PASSWORD, app_with_schema, fresh_uscc
 from tests.live_server import throwaway_database
 from tests.test_enterprise_needs import need_form
-from xinyidai.auth.operations import new_user
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
+from xinyidai.domain.users import new_user
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),

@@ -17,7 +17,6 @@ from flask import current_app
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, LoanPerformance
 from models.sources import Delivery
-from xinyidai.auth.operations import authenticate
 from xinyidai.demo import clock
 from xinyidai.demo.deliveries import FILES, write_deliveries
 from xinyidai.demo.logins import DEMO_PASSWORD, demo_logins
@@ -25,7 +24,8 @@ from xinyidai.demo.population import draw_enterprises
 from xinyidai.demo.risk import features_as_of, true_pd
 from xinyidai.demo.seed import generate, seed_demo, write_truth
 from xinyidai.demo.store import DemoAlreadySeeded
-from xinyidai.lending.lifecycle import BANK_MOVES, DECLINE_REASONS, ENTERPRISE_MOVES
+from xinyidai.domain.lifecycle import BANK_MOVES, DECLINE_REASONS, ENTERPRISE_MOVES
+from xinyidai.domain.users import authenticate
 from xinyidai.reference import SHANGHAI_DISTRICTS
 from xinyidai.uscc import validate_uscc
 

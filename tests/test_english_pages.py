@@ -28,7 +28,7 @@ from models.sources import (
     TaxRating,
 )
 from tests.conftest import csrf_token
-from xinyidai.lending.lifecycle import Actor, Channel, Disbursement, transition
+from xinyidai.domain.lifecycle import Actor, Channel, Disbursement, transition
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 LANGUAGE_SWITCH = re.compile(r'<ul class="lang-switch".*?</ul>', re.S)

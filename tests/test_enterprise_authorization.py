@@ -14,7 +14,7 @@ from models.consent import Authorization
 from models.identity import Role
 from models.lending import FinancingNeed
 from tests.conftest import count_rows, csrf_token
-from xinyidai.enterprise.operations import shanghai_today
+from xinyidai.domain.needs import shanghai_today
 
 PATH = "/enterprise/authorizations"
 

@@ -19,8 +19,9 @@ from models.lending import (
     NeedStatus,
 )
 from tests.conftest import count_rows, csrf_token
-from xinyidai.enterprise import operations, queries
-from xinyidai.lending.lifecycle import Actor, transition
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import Actor, transition
+from xinyidai.enterprise import queries
 
 S = ApplicationState
 NEW = "/enterprise/needs/new"
@@ -262,7 +263,7 @@ def test_bank_record_needs_enough_decisions_and_uses_the_median(db_session, make
         transition(db_session, application, S.CLAIMED, actor)
         application.claimed_at = application.created_at + timedelta(hours=[1, 2, 3, 40, 50][i])
         transition(db_session, application, outcome, actor,
-                   detail={"reason_code": "other"} if outcome is S.DECLINED else None)
+                   detail={"reason_code": "other", "reason_text": "测试"} if outcome is S.DECLINED else None)
     record = queries.bank_records(db_session, {bank.id, make_bank().id})
     assert record[bank.id].median_response_hours == pytest.approx(3)
     assert record[bank.id].approval_rate == pytest.approx(0.8)

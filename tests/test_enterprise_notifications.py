@@ -11,8 +11,8 @@ from models.identity import Role
 from models.lending import Application, ApplicationState, Channel
 from models.notification import NotificationRead
 from tests.conftest import csrf_token
-from xinyidai.enterprise import operations
-from xinyidai.lending.lifecycle import Actor, transition
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import Actor, transition
 
 S = ApplicationState
 NEED = {"amount_fen": 80_000_000, "term_months": 12, "purpose": "研发投入", "guarantee_types": ["信用"],

@@ -10,7 +10,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from models.identity import Role
-from xinyidai.enterprise import operations, queries
+from xinyidai.domain import needs as operations
+from xinyidai.enterprise import queries
 from xinyidai.i18n import TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parent.parent

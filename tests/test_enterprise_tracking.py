@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from models.identity import Role
 from models.lending import Application, ApplicationState, Channel, GuaranteeType
 from tests.conftest import csrf_token
-from xinyidai.enterprise import operations
-from xinyidai.lending.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import Actor, Disbursement, transition
 
 S = ApplicationState
 

@@ -10,10 +10,10 @@ import pytest
 from models.identity import Role
 from models.lending import Channel, FinancingNeed
 from tests.conftest import csrf_token
-from xinyidai.bank import operations
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain import products as operations
+from xinyidai.domain.lifecycle import Actor
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import Actor
 
 UPLOAD_HEADER = ("application_id,outcome,reason_code,reason_text,amount_yuan,rate_percent,term_months,disbursed_on,"
                  "guarantee_type,days_past_due,as_of,outstanding_yuan\n")

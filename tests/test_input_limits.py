@@ -13,7 +13,7 @@ from werkzeug.test import encode_multipart
 from models.audit import AuditEntry
 from models.identity import Role
 from tests.conftest import csrf_token
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
 
 HEADER = "application_id,outcome\n"

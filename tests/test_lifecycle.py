@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.lending import ApplicationState, Channel, GuaranteeType, NeedStatus
-from xinyidai.lending.lifecycle import (
+from xinyidai.domain.lifecycle import (
     BANK_MOVES,
     ENTERPRISE_MOVES,
     Actor,
@@ -132,7 +132,7 @@ def test_any_sequence_of_requests_only_follows_legal_edges(app, make_application
     for wanted, by_enterprise in moves:
         before = application.state
         try:
-            walk_one = {"reason_code": "other"} if wanted is S.DECLINED else {}
+            walk_one = {"reason_code": "other", "reason_text": "测试"} if wanted is S.DECLINED else {}
             if wanted is S.DISBURSED:
                 walk_one = {"disbursement": LOAN}
             transition(db.session, application, wanted, WEB, by_enterprise=by_enterprise, detail=walk_one)

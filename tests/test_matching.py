@@ -7,7 +7,8 @@ from datetime import date
 from models.enterprise import EnterpriseStatus
 from models.lending import Application, FinancingNeed, GuaranteeType, ProductStatus
 from models.scoring import grade_at_least
-from xinyidai.lending.matching import Standing, assess, match_need, refresh_matches
+from xinyidai.domain.matching import assess, match_need, refresh_matches
+from xinyidai.domain.standing import Standing
 
 TODAY = date(2026, 11, 22)
 
@@ -163,8 +164,8 @@ def test_under_a_contact_limit_a_viewed_match_keeps_its_place_over_a_better_newc
 def test_a_new_product_reaches_only_needs_whose_contact_control_allows_its_bank(
         db_session, make_enterprise, make_product, make_bank):
     from models.lending import ApplicationState, Channel
-    from xinyidai.bank.operations import create_product
-    from xinyidai.lending.lifecycle import Actor, transition
+    from xinyidai.domain.lifecycle import Actor, transition
+    from xinyidai.domain.products import create_product
 
     enterprise = make_enterprise()
     first = make_product()

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ml import registry, synthetic
+from models.audit import AuditEntry
 from models.scoring import ModelVersion, Score, WhitelistVersion
 
 
@@ -38,7 +39,8 @@ def test_train_stores_and_promotes_the_first_model_and_prints_its_card(cli, db_s
 
 
 def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cli, db_session, population):
-    train(cli)
+    """Every promotion is audited with its channel: the first training's, the CLI's promote and rollback."""
+    train(cli, "--by", "trainer")
     first = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one().version
     result = train(cli, "--no-promote")
     assert "(not promoted)" in result.output
@@ -52,6 +54,22 @@ def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cl
     refused = cli.invoke(args=["ml", "promote", "no-such-version"])
     assert refused.exit_code != 0
     assert "no model version" in refused.output
+    audited = db_session.execute(sa.select(AuditEntry.action, AuditEntry.actor_label, AuditEntry.detail)
+                                 .where(AuditEntry.action.like("model_%")).order_by(AuditEntry.id)).all()
+    assert [(a, label, d["channel"], d["version"], d["previous"]) for a, label, d in audited] == [
+        ("model_promoted", "trainer", "train", first, None),
+        ("model_promoted", "reviewer", "cli", second, first),
+        ("model_rolled_back", "reviewer", "cli", first, second),
+    ]
+
+
+def test_setup_audits_the_model_it_trains_and_promotes(db_session, population, tmp_path):
+    from xinyidai.domain.scoring import ensure_model
+
+    version = ensure_model(db_session, tmp_path, score=False)
+    entry = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "model_promoted")).one()
+    assert (entry.actor_label, entry.detail) == ("xyd setup", {"version": version.version, "previous": None,
+                                                               "channel": "setup"})
 
 
 def test_evaluate_reports_metrics_on_the_latest_loans_beside_the_card(cli, db_session, population):
@@ -107,7 +125,7 @@ def test_train_on_a_dask_cluster(cli, db_session, population):
 
 def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_pd(db_session, population, tmp_path):
     from ml.truth import truth_file
-    from xinyidai.scoring.service import train_and_register
+    from xinyidai.domain.scoring import train_and_register
 
     without = train_and_register(db_session, tmp_path, promote=False)
     assert "demo_quality" not in without.card
@@ -132,7 +150,7 @@ def test_a_changed_grade_rematches_the_enterprises_open_needs(cli, db_session, p
     from datetime import UTC, date, datetime
 
     from models.lending import Application, FinancingNeed
-    from xinyidai.lending.matching import refresh_matches
+    from xinyidai.domain.matching import refresh_matches
 
     train(cli)
     version = db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one()

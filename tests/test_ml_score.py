@@ -19,8 +19,9 @@ from ml.score import MAX_REASONS, SCALING, describe_gate, grades, points, score_
 from models.enterprise import EnterpriseStatus
 from models.scoring import GRADE_SCALE, Score, ScoreReason, WhitelistEntry, WhitelistPolicy, WhitelistVersion
 from models.sources import PublicCreditEvent, TaxRating
-from xinyidai.scoring import service
-from xinyidai.scoring.whitelist import draft_all, whitelisted
+from xinyidai.domain import scoring as service
+from xinyidai.domain.whitelist import whitelisted
+from xinyidai.domain.whitelist_workflow import draft_all
 
 AS_OF = date(2026, 11, 1)
 

@@ -21,8 +21,8 @@ from models.sources import (
     UtilityMonth,
 )
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
-from xinyidai.monitoring import alerts as alert_service
-from xinyidai.monitoring.service import run_monitoring
+from xinyidai.domain import alerts as alert_service
+from xinyidai.domain.monitoring import run_monitoring
 
 DISBURSED = datetime(2026, 3, 2, 3, tzinfo=UTC)
 

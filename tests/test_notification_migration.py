@@ -27,7 +27,7 @@ from models.notification import NotificationRead
 from tests.conftest import fresh_uscc
 from tests.live_server import throwaway_database
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 

@@ -21,10 +21,10 @@ from models.lending import (
     LoanStatus,
 )
 from models.scoring import ModelVersion, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
-from xinyidai.lending.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain.scope import Filters, office_scope
 from xinyidai.office import metrics
 from xinyidai.office.metrics import Dimension, build_table
-from xinyidai.office.scope import Filters, office_scope
 
 S = ApplicationState
 SYSTEM = Actor(Channel.SYSTEM)
@@ -58,7 +58,7 @@ def lend(db_session, make_application):
             moment = when + timedelta(days=gap_days * i, hours=i)
             detail = {}
             if state is S.DECLINED:
-                detail = {"reason_code": "other"}
+                detail = {"reason_code": "other", "reason_text": "policy change"}
             elif state is S.DISBURSED:
                 detail = {"disbursement": Disbursement(amount_fen, rate_bp, 12, moment.date(), guarantee)}
             elif state in (S.OVERDUE, S.DEFAULTED):

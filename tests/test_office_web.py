@@ -17,7 +17,7 @@ from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, Score, ScoreReason, WhitelistStatus, WhitelistVersion
 from tests.conftest import csrf_token
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
-from xinyidai.office.scope import shanghai_month
+from xinyidai.domain.scope import shanghai_month
 
 NOW = datetime.now(UTC)
 THIS_MONTH = shanghai_month()
@@ -315,7 +315,7 @@ def _publish(client, grade):
 def test_publishing_a_whitelist_rematches_the_open_needs_of_enterprises_that_joined_or_left_it(
         client, login, office, scored, make_product, db_session):
     from models.lending import Application, FinancingNeed
-    from xinyidai.lending.matching import refresh_matches
+    from xinyidai.domain.matching import refresh_matches
 
     enterprise = scored[("BBB", True)]
     whitelist_only = make_product(whitelist_only=True)

@@ -10,8 +10,8 @@ import pytest
 
 from models.identity import Role
 from tests.conftest import TEST_PASSWORD, app_with_schema, csrf_token
-from xinyidai.auth.operations import new_user
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.tokens import issue_token
+from xinyidai.domain.users import new_user
 
 NEW_PASSWORD = "another long passphrase 42"
 

@@ -14,10 +14,10 @@ from models.base import utcnow
 from models.identity import Role
 from models.lending import Application, ApplicationState, Channel
 from tests.conftest import TEST_PASSWORD, csrf_token
-from xinyidai.enterprise import operations
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import Actor, transition
+from xinyidai.domain.sla import release_unclaimed
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import Actor, transition
-from xinyidai.lending.sla import release_unclaimed
 
 S = ApplicationState
 NEED = {"amount_fen": 80_000_000, "term_months": 12, "purpose": "研发投入", "guarantee_types": ["信用"],

@@ -9,7 +9,7 @@ import pytest
 from models.identity import Role
 from models.lending import Bank
 from xinyidai import create_app
-from xinyidai.lending.working_days import WorkingCalendar, calendar_from_config, parse_dates
+from xinyidai.domain.working_days import WorkingCalendar, calendar_from_config, parse_dates
 
 CHINA = WorkingCalendar()
 

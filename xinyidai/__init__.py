@@ -56,6 +56,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     office.init_app(app)
     from xinyidai import enterprise
     enterprise.init_app(app)
+    from xinyidai.domain import credit_repair
+    credit_repair.init_app(app)
     from xinyidai import admin
     admin.init_app(app)
     api.init_app(app)

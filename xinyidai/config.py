@@ -44,7 +44,7 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "XYD_LANGUAGES": ("zh", "en"),
         "XYD_CLAIM_SLA_WORKING_DAYS": int(os.environ.get("XYD_CLAIM_SLA_WORKING_DAYS", "3")),
-        # The SLA clock's overrides of China's holiday calendar (xinyidai.lending.working_days): ISO dates.
+        # The SLA clock's overrides of China's holiday calendar (xinyidai.domain.working_days): ISO dates.
         "XYD_EXTRA_DAYS_OFF": os.environ.get("XYD_EXTRA_DAYS_OFF", ""),
         "XYD_EXTRA_WORKING_DAYS": os.environ.get("XYD_EXTRA_WORKING_DAYS", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("XYD_MAX_UPLOAD_BYTES", str(32 * 1024 * 1024))),
@@ -66,6 +66,12 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_API_AUTH_FAILURE_LIMIT": os.environ.get("XYD_API_AUTH_FAILURE_LIMIT", "20/minute;100/hour"),
         "XYD_API_RATE_LIMIT": os.environ.get("XYD_API_RATE_LIMIT", "100/second"),
         "XYD_TOKEN_CREATE_RATE_LIMIT": os.environ.get("XYD_TOKEN_CREATE_RATE_LIMIT", "20/hour"),
+        # The credit report (专用信用报告): how long a report is valid, the address its QR code opens (the one
+        # banks reach; unset: the host that served the request), and how many checks one address may make.
+        "XYD_CREDIT_REPORT_VALID_DAYS": int(os.environ.get("XYD_CREDIT_REPORT_VALID_DAYS", "30")),
+        "XYD_PUBLIC_URL": os.environ.get("XYD_PUBLIC_URL") or None,
+        "XYD_VERIFY_RATE_LIMIT": os.environ.get("XYD_VERIFY_RATE_LIMIT", "10/minute;100/hour"),
+        "XYD_REPAIR_EVIDENCE_MAX_BYTES": int(os.environ.get("XYD_REPAIR_EVIDENCE_MAX_BYTES", str(5 * 1024 * 1024))),
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
         "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
     }

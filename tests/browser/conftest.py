@@ -17,7 +17,7 @@ from models.identity import Role
 from tests.conftest import TEST_PASSWORD
 from tests.live_server import free_port, gunicorn, throwaway_database
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 

@@ -16,7 +16,7 @@ from tests.browser.conftest import log_in
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 

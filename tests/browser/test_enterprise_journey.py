@@ -15,7 +15,7 @@ from tests.browser.conftest import log_in
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 ENTERPRISE_NAME = "上海松江旅程精密制造有限公司"

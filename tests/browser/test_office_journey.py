@@ -18,11 +18,11 @@ from tests.browser.conftest import log_in
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
 from xinyidai import create_app
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.lifecycle import Actor, Disbursement, transition
+from xinyidai.domain.monitoring import run_monitoring
+from xinyidai.domain.scope import add_months, shanghai_month
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import Actor, Disbursement, transition
-from xinyidai.monitoring.service import run_monitoring
-from xinyidai.office.scope import add_months, shanghai_month
 
 OFFICE_USERNAME = "live-office-journey"
 SONGJIANG = "310117"

@@ -11,10 +11,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from xinyidai.admin import deliveries
 from xinyidai.admin.forms import DeliveryUploadForm
 from xinyidai.admin.routes import bp
-from xinyidai.enterprise.operations import Invalid, NotFound
+from xinyidai.domain import deliveries
+from xinyidai.domain.needs import Invalid, NotFound
 from xinyidai.extensions import db
 from xinyidai.web.forms import attach, csrf_or_400
 from xinyidai.web.labels import SOURCE

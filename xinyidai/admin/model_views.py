@@ -11,9 +11,9 @@ from flask_login import current_user
 
 from ml.registry import ModelUnavailable
 from models.scoring import ModelVersion
-from xinyidai.admin import model_registry
 from xinyidai.admin.forms import ConfirmForm
 from xinyidai.admin.routes import bp
+from xinyidai.domain import model_registry
 from xinyidai.extensions import db
 from xinyidai.web.forms import csrf_or_400
 
@@ -56,7 +56,7 @@ def promote_model(version: str):
         csrf_or_400(form)
         return _render_version(row, form, 422)
     try:
-        model_registry.promote(db.session, _instance(), current_user, row.version)
+        model_registry.promote(db.session, _instance(), row.version, by=current_user, channel="admin")
     except ModelUnavailable as error:
         db.session.rollback()
         return _render_version(row, form, 409, refusal=str(error))
@@ -73,7 +73,7 @@ def rollback_model():
         csrf_or_400(form)
         return render_template("admin/models.html", versions=model_registry.versions(db.session), form=form), 422
     try:
-        row = model_registry.rollback(db.session, _instance(), current_user)
+        row = model_registry.rollback(db.session, _instance(), by=current_user, channel="admin").model
     except ModelUnavailable as error:
         db.session.rollback()
         return render_template("admin/models.html", versions=model_registry.versions(db.session), form=form,

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models.identity import CITY_CODE, Role
-from xinyidai.admin import onboarding
 from xinyidai.admin.forms import ActionForm, BankForm, OfficeUserForm
 from xinyidai.admin.routes import bp
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused
+from xinyidai.domain import onboarding
+from xinyidai.domain.needs import Invalid, NotFound, Refused
 from xinyidai.extensions import db
 from xinyidai.i18n import localized
 from xinyidai.web.forms import attach, csrf_or_400

@@ -18,9 +18,6 @@ from models.lending import Application, ApplicationState, Channel, LoanPerforman
 from xinyidai.api import schemas
 from xinyidai.api.problems import http_problem, problem
 from xinyidai.audit import record
-from xinyidai.bank import operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.privacy import enterprise_view
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page
 from xinyidai.bank.schemas import (
     DeclineSchema,
@@ -29,9 +26,12 @@ from xinyidai.bank.schemas import (
     ReassignSchema,
     RepaymentSchema,
 )
-from xinyidai.bank.tokens import TOKEN_PREFIX, authenticate_token
+from xinyidai.domain import products as operations
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import Actor, Disbursement, IllegalTransition
+from xinyidai.domain.tokens import TOKEN_PREFIX, authenticate_token
 from xinyidai.extensions import db
-from xinyidai.lending.lifecycle import Actor, Disbursement, IllegalTransition
 
 S = ApplicationState
 blp = Blueprint("api", __name__, url_prefix="/api/v1",

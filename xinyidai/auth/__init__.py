@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xinyidai.auth.access import role_required
-from xinyidai.auth.passwords import hash_password, verify_password
+from xinyidai.domain.passwords import hash_password, verify_password
 
 __all__ = ["hash_password", "init_app", "role_required", "verify_password"]
 

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from xinyidai.auth.forms import LoginForm, PasswordChangeForm
-from xinyidai.auth.operations import authenticate, is_locked
-from xinyidai.auth.operations import change_password as change_user_password
 from xinyidai.auth.session import LoginUser
+from xinyidai.domain.users import authenticate, is_locked
+from xinyidai.domain.users import change_password as change_user_password
 from xinyidai.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)

@@ -8,7 +8,7 @@ def init_app(app) -> None:
 
     from models.identity import Role
     from xinyidai.bank.routes import bp
-    from xinyidai.lending import working_days
+    from xinyidai.domain import working_days
     from xinyidai.web.navigation import add_nav_item
 
     working_days.init_app(app)
@@ -19,10 +19,13 @@ def init_app(app) -> None:
                                    (20, "bank.products", _l("贷款产品")), (30, "bank.bank_dashboard", _l("业务看板")),
                                    (40, "bank.upload_outcomes", _l("批量报送"))):
         add_nav_item(app, endpoint, label, Role.BANK, order=order)
+    for order, endpoint, label in ((60, "bank.staff_page", _l("员工管理")), (70, "bank.tokens", _l("接口令牌"))):
+        add_nav_item(app, endpoint, label, Role.BANK, order=order, tenant_admin_only=True)
 
 
 def _self_report_wording() -> dict:
     """The enterprise portal's own words for what an enterprise may self-report, so both sides read alike."""
-    from xinyidai.enterprise.wording import SELF_REPORT_TOPICS
+    from xinyidai.domain.vocabulary import SELF_REPORT_TOPICS
 
     return {"self_report_topics": SELF_REPORT_TOPICS}
+

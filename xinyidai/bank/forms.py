@@ -27,9 +27,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
-from xinyidai.enterprise.wording import GUARANTEES
+from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
+from xinyidai.domain.vocabulary import GUARANTEES
+from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
+from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.i18n import Bilingual
-from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.labels import APPLICATION_STATE
 
@@ -159,7 +161,24 @@ class PipelineFilterForm(FlaskForm):
 
 class DeclineForm(ActionForm):
     reason_code = SelectField(_l("拒绝原因"), choices=options([(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
-    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)])
+    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
+                                description=_l("企业会看到拒绝原因和这段说明；选择“其他原因”时必填"),
+                                render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.reason_code.data in REASONS_NEEDING_TEXT and not (self.reason_text.data or "").strip():
+            self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
+            valid = False
+        return valid
+
+
+class ApproveForm(ActionForm):
+    """审批通过 with the terms approved (filled in from the need and the product; the officer adjusts)."""
+
+    amount = _yuan_field(_l("批准金额（元）"))
+    term_months = IntegerField(_l("批准期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
+    rate = _percent_field(_l("批准年利率（%）"))
 
 
 class DisburseForm(ActionForm):
@@ -206,3 +225,23 @@ class UploadForm(FlaskForm):
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
     ])
 
+
+
+class StaffForm(EnterpriseStaffForm):
+    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+
+    tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
+
+
+class AuthorizationRequestForm(FlaskForm):
+    note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
+                         render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
+                         description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))
+
+
+class AttachReportForm(FlaskForm):
+    """A credit report (专用信用报告) the enterprise handed to the bank: its number, code and (optionally) the file."""
+
+    number = StringField(_l("报告编号"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=32)])
+    code = StringField(_l("验证码"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=16)])
+    report = FileField(_l("报告文件（PDF，可选）"), description=_l("附上文件时，平台同时比对文件摘要。"))

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, ApplicationState, FinancingNeed, NeedStatus, Product
-from models.scoring import GRADE_SCALE, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from models.scoring import GRADE_SCALE
 from xinyidai.caching import lending_version, remembered
-from xinyidai.lending.matching import latest_grade_of
-from xinyidai.lending.working_days import current_calendar
+from xinyidai.domain.standing import latest_grade_of
+from xinyidai.domain.whitelist import listed_expression
+from xinyidai.domain.working_days import current_calendar
 
 S = ApplicationState
 SORTS = ("newest", "oldest", "rank")
@@ -63,22 +64,13 @@ class Page:
     has_more: bool = False
 
 
-def whitelisted_expression() -> sa.Exists:
-    """Whether the latest published whitelist of the enterprise's district lists it (as matching reads it)."""
-    latest = (sa.select(WhitelistVersion.id)
-              .where(WhitelistVersion.district_code == Enterprise.district_code,
-                     WhitelistVersion.status == WhitelistStatus.PUBLISHED)
-              .order_by(WhitelistVersion.published_at.desc()).limit(1).scalar_subquery())
-    return sa.exists().where(WhitelistEntry.whitelist_version_id == latest, WhitelistEntry.uscc == Enterprise.uscc)
-
-
 def pipeline_page(session: Session, bank_id: int, filters: PipelineFilters, *, page: int = 1, per_page: int = 25,
                   sla_working_days: int = 3, now: datetime | None = None) -> Page:
     """Open matches of the bank's products (applications `matched`, need still open), filtered and paged."""
     now = now or utcnow()
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
     grade = latest_grade_of(Application.uscc)
-    listed = whitelisted_expression()
+    listed = listed_expression(Enterprise.uscc, Enterprise.district_code)
     order = {"newest": (Application.created_at.desc(), Application.id.desc()),
              "oldest": (Application.created_at.asc(), Application.id.asc()),
              "rank": (Application.match_rank.desc(), Application.id.desc())}[filters.sort if filters.sort in SORTS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from flask import (
@@ -29,20 +30,27 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.base import utcnow
-from models.identity import Role
+from models.identity import Role, User
 from models.lending import Application, ApplicationState, Bank, Channel, Product, ProductStatus
+from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
-from xinyidai.bank import forms, operations
-from xinyidai.bank.errors import Invalid, NotFound
-from xinyidai.bank.outcomes import COLUMNS, apply_upload
-from xinyidai.bank.privacy import enterprise_view
+from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.bank.tokens import bank_tokens, issue_token, revoke_token
-from xinyidai.enterprise import wording
+from xinyidai.domain import authorization_requests, credit_report, messages, staff
+from xinyidai.domain import products as operations
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.needs import Invalid as UserInvalid
+from xinyidai.domain.needs import NotFound as UserNotFound
+from xinyidai.domain.needs import Refused
+from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, translated
-from xinyidai.lending.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState
 bp = Blueprint("bank", __name__, url_prefix="/bank")
@@ -55,6 +63,7 @@ def only_bank_officers():
 
 
 @bp.errorhandler(NotFound)
+@bp.errorhandler(UserNotFound)
 def not_found(_error):
     """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
@@ -187,21 +196,42 @@ def applications():
 
 # ---------------------------------------------------------------- one application
 
+def _approve_form(application: Application) -> forms.ApproveForm:
+    """Proposed terms: the need's amount and term, the product's lowest rate."""
+    form = forms.ApproveForm(formdata=None)
+    form.amount.data = Decimal(application.need.amount_fen) / 100
+    form.term_months.data = application.need.term_months
+    form.rate.data = Decimal(application.product.min_rate_bp) / 100
+    return form
+
+
 def _render_application(application: Application, status: int = 200, **overrides):
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
-    db.session.commit()  # the audit row of the detail view
+    messages.mark_read(db.session, application, Side.BANK)
+    db.session.commit()  # the audit row of the detail view, the read marks of the enterprise's messages
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
-        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": forms.ActionForm(),
+        "application": application, "view": view, "claim_form": forms.ActionForm(), "approve_form": _approve_form(application),
         "decline_form": forms.DeclineForm(), "disburse_form": forms.DisburseForm(),
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
+        "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
+        "credit_reports": credit_report.attachments_of(db.session, application.id),
         "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
-        **{k: v for k, v in overrides.items() if k != "reassign_form"},
+        "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
+        "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
+        "may_request": authorization_requests.may_request(db.session, application),
+        "latest_request": authorization_requests.latest_request(db.session, application),
+        **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
     if "disburse_form" not in overrides and application.product:
-        context["disburse_form"].guarantee_type.data = application.product.guarantee_type.value
-        context["disburse_form"].term_months.data = application.need.term_months
+        disburse = context["disburse_form"]
+        disburse.guarantee_type.data = application.product.guarantee_type.value
+        disburse.term_months.data = application.approved_term_months or application.need.term_months
+        if application.approved_amount_fen:
+            disburse.amount.data = Decimal(application.approved_amount_fen) / 100
+        if application.approved_rate_bp is not None:
+            disburse.rate.data = Decimal(application.approved_rate_bp) / 100
     return render_template("bank/application.html", **context), status
 
 
@@ -210,11 +240,11 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
-def _plain_reason(error: IllegalTransition | Invalid) -> str:
+def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
-    return _("；").join(translated(str(m)) for messages in error.errors.values() for m in messages)
+    return _("；").join(translated(str(m)) for texts in error.errors.values() for m in texts)
 
 
 def _act(application_id: int, form, build_report, form_name: str, done_message: str):
@@ -234,16 +264,50 @@ def _act(application_id: int, form, build_report, form_name: str, done_message: 
     return redirect(url_for("bank.application_detail", application_id=application_id))
 
 
+@bp.route("/applications/<int:application_id>/credit-report", methods=["POST"])
+def attach_credit_report(application_id: int):
+    """Attach a credit report the enterprise gave the bank; the platform checks it like /verify (audited)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id)
+    form = forms.AttachReportForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_application(application, 422, attach_form=form)
+    upload = form.report.data
+    file_bytes = upload.read(credit_report_max_bytes() + 1) if upload and getattr(upload, "filename", "") else None
+    attachment = credit_report.attach_to_application(db.session, application, form.number.data, form.code.data,
+                                                     user_id=current_user.id, file_bytes=file_bytes,
+                                                     remote_addr=request.remote_addr)
+    db.session.commit()
+    if attachment.outcome == credit_report.GENUINE and attachment.file_matches is not False:
+        flash(_("报告核验通过：真实有效，已附到本申请。"), "success")
+    else:
+        flash(_("报告核验未通过，已记录在本申请中，请查看结果。"), "error")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + "#credit-reports")
+
+
+def credit_report_max_bytes() -> int:
+    from xinyidai.web.verify import MAX_PDF_BYTES
+
+    return MAX_PDF_BYTES
+
+
 @bp.route("/applications/<int:application_id>/claim", methods=["POST"])
 def claim(application_id: int):
     return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.CLAIMED), "claim_form",
                 _("已受理。其他银行不能再受理这笔需求。"))
 
 
+def _fen(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
 @bp.route("/applications/<int:application_id>/approve", methods=["POST"])
 def approve(application_id: int):
-    return _act(application_id, forms.ActionForm(), lambda f: operations.OutcomeReport(S.APPROVED), "approve_form",
-                _("已审批通过。"))
+    return _act(application_id, forms.ApproveForm(),
+                lambda f: operations.OutcomeReport(S.APPROVED, approval=operations.Approval(
+                    _fen(f.amount.data), f.term_months.data, _fen(f.rate.data))),
+                "approve_form", _("已审批通过，企业会看到批准的金额、期限和利率。"))
 
 
 @bp.route("/applications/<int:application_id>/decline", methods=["POST"])
@@ -292,6 +356,44 @@ def reassign(application_id: int):
     db.session.commit()
     flash(_("已转交。"), "success")
     return redirect(url_for("bank.application_detail", application_id=application_id))
+
+
+def _write(application_id: int, form, name: str, action, done_message: str, anchor: str):
+    """A post on one application that is not a lifecycle step (a message, an authorization request)."""
+    application = operations.bank_application(db.session, _bank_id(), application_id, lock=True)
+    if not form.validate_on_submit():
+        csrf_or_400(form)
+        db.session.rollback()
+        return _render_application(application, 422, **{name: form})
+    try:
+        action(application, form)
+    except UserInvalid as error:
+        db.session.rollback()
+        attach(form, error.errors)
+        return _render_application(db.session.get(Application, application_id), 422, **{name: form})
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _render_application(db.session.get(Application, application_id), 409, **{name: form})
+    db.session.commit()
+    flash(done_message, "success")
+    return redirect(url_for("bank.application_detail", application_id=application_id) + anchor)
+
+
+@bp.route("/applications/<int:application_id>/messages", methods=["POST"])
+def send_message(application_id: int):
+    return _write(application_id, forms.MessageForm(), "message_form",
+                  lambda application, f: messages.send(db.session, application, current_user.user, Side.BANK,
+                                                       f.body.data),
+                  _("留言已发送，企业会在申请页面看到。"), "#thread")
+
+
+@bp.route("/applications/<int:application_id>/authorization-request", methods=["POST"])
+def request_authorization(application_id: int):
+    return _write(application_id, forms.AuthorizationRequestForm(), "request_form",
+                  lambda application, f: authorization_requests.request_authorization(
+                      db.session, application, current_user.user, note=f.note.data),
+                  _("已向企业发出授权请求。企业同意后，本页即显示其授权范围内的明细。"), "#authorization")
 
 
 # ---------------------------------------------------------------- dashboard
@@ -404,3 +506,77 @@ def revoke(token_id: int):
     db.session.commit()
     flash(_("令牌已吊销，使用它的系统将无法再访问接口。"), "success")
     return redirect(url_for("bank.tokens"))
+
+
+# ---------------------------------------------------------------- staff (the bank's administrator)
+
+def _render_staff(form=None, status: int = 200, invited=None):
+    _tenant_admin_only()
+    rows = staff.bank_staff(db.session, _bank_id())
+    response = current_app.make_response((render_template(
+        "bank/staff.html", rows=rows, form=form or forms.StaffForm(formdata=None), invited=invited,
+        action_form=forms.RevokeForm(), colleagues=[r.user for r in rows if r.user.is_active]), status))
+    response.headers["Cache-Control"] = "no-store"  # a one-time password may be on this page
+    return response
+
+
+def _current_admin() -> User:
+    return current_user.user
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+def staff_page():
+    _tenant_admin_only()
+    form = forms.StaffForm()
+    if not form.is_submitted():
+        return _render_staff(form)
+    if form.validate():
+        try:
+            invited = staff.invite(db.session, _current_admin(), display_name=form.display_name.data,
+                                   username=form.username.data, email=form.email.data, phone=form.phone.data,
+                                   tenant_admin=bool(form.tenant_admin.data))
+        except UserInvalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        else:
+            db.session.commit()
+            return _render_staff(forms.StaffForm(formdata=None), 200, invited=invited)
+    csrf_or_400(form)
+    return _render_staff(form, 422)
+
+
+def _staff_action(action, done_message: str):
+    _tenant_admin_only()
+    if not forms.RevokeForm().validate_on_submit():
+        abort(400)
+    try:
+        action(_current_admin())
+    except Refused as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+    except UserInvalid as error:
+        db.session.rollback()
+        flash(_plain_reason(error), "error")
+    else:
+        db.session.commit()
+        flash(done_message, "success")
+    return redirect(url_for("bank.staff_page"))
+
+
+@bp.route("/staff/<int:user_id>/deactivate", methods=["POST"])
+def deactivate_staff(user_id: int):
+    return _staff_action(lambda admin: staff.deactivate_officer(db.session, admin, user_id), _("该员工账户已停用。"))
+
+
+@bp.route("/staff/<int:user_id>/role", methods=["POST"])
+def staff_role(user_id: int):
+    wanted = request.form.get("tenant_admin") == "1"
+    return _staff_action(lambda admin: staff.set_administrator(db.session, admin, user_id, tenant_admin=wanted),
+                         _("角色已更新。"))
+
+
+@bp.route("/staff/<int:user_id>/hand-over", methods=["POST"])
+def hand_over(user_id: int):
+    to_user_id = request.form.get("to_user_id", type=int) or 0
+    return _staff_action(lambda admin: staff.hand_over(db.session, admin, user_id, to_user_id),
+                         _("已转交名下的在办申请。"))

@@ -13,8 +13,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from models.lending import ApplicationState, GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.database import MAX_INT
+from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.i18n import N_
-from xinyidai.lending.lifecycle import DECLINE_REASONS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 MAX_FEN = 10**14  # one trillion yuan: far above any SME loan, far below BIGINT

@@ -32,7 +32,9 @@ def init_app(app) -> None:
     from xinyidai.cli.bank import bank_group
 
     app.cli.add_command(bank_group)
+    from xinyidai.cli.credit import enterprise_report_command
     from xinyidai.cli.office import monitor_group, report_group
+    report_group.add_command(enterprise_report_command)
     app.cli.add_command(report_group)
     app.cli.add_command(monitor_group)
     from xinyidai.cli.ml import ml_group

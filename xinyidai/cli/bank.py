@@ -10,10 +10,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from models.lending import Bank
-from xinyidai.bank.errors import Invalid
-from xinyidai.bank.tokens import issue_token
+from xinyidai.domain.errors import Invalid
+from xinyidai.domain.sla import release_unclaimed
+from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
-from xinyidai.lending.sla import release_unclaimed
 
 bank_group = click.Group("bank", help="Participating banks and their API tokens.")
 token_group = click.Group("token", help="Bank API tokens (shown once, stored hashed).")

@@ -63,8 +63,8 @@ def _metrics_line(name: str, m: dict) -> str:
 def train_command(promote: bool | None, dask_scheduler: str | None, by: str | None) -> None:
     """Train on the labelled loans, evaluate out of time, store the version with its card."""
     from ml.train import NotEnoughLabels
+    from xinyidai.domain.scoring import train_and_register
     from xinyidai.extensions import db
-    from xinyidai.scoring.service import train_and_register
 
     client = None
     if dask_scheduler:
@@ -131,10 +131,11 @@ def evaluate_command(version: str) -> None:
 def promote_command(version: str, by: str | None) -> None:
     """Make VERSION the active model (refused if its files are missing or damaged)."""
     from ml import registry
+    from xinyidai.domain import model_registry
     from xinyidai.extensions import db
 
     try:
-        row = registry.promote(db.session, _instance(), version, by=_who(by))
+        row = model_registry.promote(db.session, _instance(), version, by=_who(by), channel="cli").model
     except registry.ModelUnavailable as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
@@ -148,10 +149,11 @@ def promote_command(version: str, by: str | None) -> None:
 def rollback_command(by: str | None) -> None:
     """Make the previously active model active again."""
     from ml import registry
+    from xinyidai.domain import model_registry
     from xinyidai.extensions import db
 
     try:
-        row = registry.rollback(db.session, _instance(), by=_who(by))
+        row = model_registry.rollback(db.session, _instance(), by=_who(by), channel="cli").model
     except registry.ModelUnavailable as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
@@ -162,16 +164,13 @@ def rollback_command(by: str | None) -> None:
 @ml_group.command("list")
 @with_appcontext
 def list_command() -> None:
-    """Every model version, newest first, with its holdout AUC."""
-    import sqlalchemy as sa
-
-    from models.scoring import ModelVersion
+    """Every model version, newest first, with its holdout AUC (as /admin/models lists them)."""
+    from xinyidai.domain.model_registry import versions
     from xinyidai.extensions import db
 
-    for row in db.session.scalars(sa.select(ModelVersion).order_by(ModelVersion.trained_at.desc())):
-        auc = (row.card or {}).get("metrics", {}).get("auc")
+    for row in versions(db.session):
         flag = "active" if row.is_active else ""
-        click.echo(f"{row.version:<24} {flag:<7} AUC {auc:.4f}" if auc is not None else f"{row.version:<24} {flag}")
+        click.echo(f"{row.version:<24} {flag:<7} AUC {row.auc:.4f}" if row.auc is not None else f"{row.version:<24} {flag}")
 
 
 @ml_group.command("score")
@@ -183,8 +182,8 @@ def list_command() -> None:
 def score_command(uscc: str | None, everyone: bool, as_json: bool, as_of) -> None:
     """Score one enterprise (USCC) or every enterprise (--all) with the active model and store the scores."""
     from ml.registry import ModelUnavailable
+    from xinyidai.domain import scoring as service
     from xinyidai.extensions import db
-    from xinyidai.scoring import service
 
     if bool(uscc) == everyone:
         raise click.UsageError("give either a USCC or --all")
@@ -230,8 +229,8 @@ def _print_one(result: dict) -> None:
 @with_appcontext
 def whitelist_command() -> None:
     """Draw a draft whitelist for every district from the latest scores (offices confirm and publish)."""
+    from xinyidai.domain.whitelist_workflow import draft_all
     from xinyidai.extensions import db
-    from xinyidai.scoring.whitelist import draft_all
 
     drafts = draft_all(db.session)
     db.session.commit()

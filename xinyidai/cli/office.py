@@ -22,9 +22,9 @@ monitor_group = click.Group("monitor", help="Post-loan monitoring of borrowers w
 @with_appcontext
 def monthly_command(district: str, month: str, file_format: str, output: Path | None, lang: str) -> None:
     """Write the monthly financing-results report of a district in its fixed layout (audited)."""
+    from xinyidai.domain.scope import OutOfScope, office_scope, parse_month
     from xinyidai.extensions import db
     from xinyidai.office.reports import monthly_report_file
-    from xinyidai.office.scope import OutOfScope, office_scope, parse_month
 
     parsed = parse_month(month)
     if parsed is None:
@@ -51,8 +51,8 @@ def monitor_run_command(as_json: bool) -> None:
     import json
     from dataclasses import asdict
 
+    from xinyidai.domain.monitoring import run_monitoring
     from xinyidai.extensions import db
-    from xinyidai.monitoring.service import run_monitoring
 
     summary = run_monitoring(db.session)
     db.session.commit()

@@ -32,7 +32,7 @@ def setup_command(enterprises: int) -> None:
                    f"{summary['seconds']['total']:.0f} s")
     else:
         click.echo(f"Database ready ({database}); existing data kept.")
-    from xinyidai.scoring.service import ensure_model
+    from xinyidai.domain.scoring import ensure_model
 
     model = ensure_model(db.session, Path(current_app.instance_path))
     db.session.commit()

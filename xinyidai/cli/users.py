@@ -10,7 +10,7 @@ from models.enterprise import Enterprise
 from models.identity import District, Role, User
 from models.lending import Bank
 from xinyidai.audit import record
-from xinyidai.auth.operations import new_user
+from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 from xinyidai.uscc import InvalidUSCC, validate_uscc
 

@@ -79,6 +79,7 @@ def generate(enterprises: int, seed: int) -> DemoData:
     recent = show_every_outcome(historical, recent_loans(rng, firms, latent, history, events, ratings, historical))
     after_defaults(recent)
     loans = pd.concat([historical, recent], ignore_index=True)
+    loans["first_loan"] = first_loans(loans)
     declined = declined_applicants(rng, firms, latent, history, events, ratings, loans.firm.unique())
     busy = np.union1d(loans.firm[(loans.cohort == "recent") | loans.defaulted], declined.firm)
     pipeline = pipeline_applicants(rng, firms, latent, history, events, ratings, busy)
@@ -90,6 +91,14 @@ def generate(enterprises: int, seed: int) -> DemoData:
     firms = firms.assign(status=[STATUS_OF_CLOSURE[c] for c in latent.closure])
     truth = _truth(firms, history, events, ratings, historical)
     return DemoData(firms, history, number_events(events, firms), ratings, loans, plan, truth, firms.uscc.iat[demo])
+
+
+def first_loans(loans: pd.DataFrame) -> np.ndarray:
+    """首贷户 as the platform counts it (lending.lifecycle._mark_first_loan): a firm's earliest loan on the
+    platform, and only that one. (The cohorts' own random first_loan draws are overridden, not removed, so
+    a seed still draws the population it always drew.)"""
+    earliest = loans.sort_values(["disbursed_on"], kind="stable").drop_duplicates("firm").index
+    return loans.index.isin(earliest)
 
 
 def seed_demo(session: Session, instance_path: str | Path, *, enterprises: int = 2000, seed: int = 7) -> dict:

@@ -13,10 +13,10 @@ from models.consent import Authorization
 from models.enterprise import Enterprise
 from models.identity import ApiToken, Role, User
 from models.lending import Application, ApplicationEvent, Bank, FinancingNeed, LoanPerformance, Product
-from xinyidai.auth.operations import new_user
 from xinyidai.demo.applications import LendingPlan
 from xinyidai.demo.banks import BANKS, WAN
 from xinyidai.demo.logins import DEMO_PASSWORD, demo_accounts
+from xinyidai.domain.users import new_user
 
 PLATFORM_OPENED = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 ALL_SOURCES = ["registry", "tax", "tax_rating", "social_insurance", "housing_fund", "utilities", "public_credit"]

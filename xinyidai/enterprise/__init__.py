@@ -14,10 +14,10 @@ class NotificationsLabel:
     """The navigation entry "通知 (3)": the unread count of the logged-in user, worded when rendered."""
 
     def __str__(self) -> str:
-        from xinyidai.enterprise.queries import unread_count
+        from xinyidai.enterprise.queries import waiting_count
         from xinyidai.extensions import db
 
-        unread = unread_count(db.session, current_user.user) if getattr(current_user, "enterprise_uscc", None) else 0
+        unread = waiting_count(db.session, current_user.user) if getattr(current_user, "enterprise_uscc", None) else 0
         return _("通知（%(count)s）", count=unread) if unread else _("通知")
 
     def __html__(self) -> str:
@@ -36,6 +36,8 @@ def init_app(app) -> None:
         ("enterprise.needs", _l("融资需求")),
         ("enterprise.applications", _l("申请跟踪")),
         ("enterprise.profile", _l("信用画像")),
+        ("enterprise.reports", _l("信用报告")),
+        ("enterprise.repair", _l("信用修复")),
         ("enterprise.authorizations", _l("数据授权")),
         ("enterprise.notifications", NotificationsLabel()),
         ("enterprise.staff", _l("员工账户")),

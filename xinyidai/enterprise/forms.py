@@ -33,7 +33,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from xinyidai.enterprise.wording import (
+from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
     PURPOSES,
@@ -42,7 +42,7 @@ from xinyidai.enterprise.wording import (
     URGENCY,
 )
 from xinyidai.i18n import locale_code
-from xinyidai.web.labels import SOURCE
+from xinyidai.web.labels import REPORT_SECTIONS, SOURCE
 
 REQUIRED = _l("请填写此项。")
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
@@ -242,3 +242,37 @@ class MarkReadForm(FlaskForm):
     """"Mark all read" on the notifications page: up to the newest notification that page showed."""
 
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
+
+
+COUNTER = _l("已输入 %(used)s / %(limit)s 字")
+
+
+class MessageForm(FlaskForm):
+    """One message of an application's thread (both portals): the limit is on the field, counted live."""
+
+    body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
+                         render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
+
+
+class AnswerRequestForm(FlaskForm):
+    """Grant or refuse a bank's authorization request: `decision` is grant or refuse."""
+
+
+
+class CreditReportForm(FlaskForm):
+    """专用信用报告: the sections, the window (years back) and the language; the rules are the domain's."""
+
+    sections = MultiCheckboxField(_l("报告内容"), choices=options(REPORT_SECTIONS.items()),
+                                  default=list(REPORT_SECTIONS))
+    years = SelectField(_l("时间范围"), default="3", validate_choice=False,
+                        choices=options((str(n), _l("最近 %(count)s 年", count=n)) for n in range(1, 6)))
+    language = RadioField(_l("报告语言"), default="zh", validate_choice=False,
+                          choices=options([("zh", _l("中文")), ("en", _l("英文"))]))
+
+
+class RepairApplicationForm(FlaskForm):
+    """信用修复: the date the enterprise applied to the deciding authority, its evidence and its commitment."""
+
+    applied_on = DayField(_l("申请日期"), validators=[InputRequired(message=REQUIRED)],
+                          description=_l("向认定单位（或通过“信用中国（上海）”）提交修复申请的日期。"))
+    commitment_signed = BooleanField(_l("已签署信用修复承诺书"))

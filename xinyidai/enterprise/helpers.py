@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from xinyidai.enterprise import wording
+from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.enterprise.charts import Point, chart
 from xinyidai.enterprise.queries import DataHeld
 from xinyidai.i18n import locale_code
-from xinyidai.lending.lifecycle import DECLINE_REASONS
+from xinyidai.moments import local_time
 
 
 def yuan(fen: int | None) -> str:
@@ -55,7 +55,7 @@ def duration(hours: float | None) -> str:
 
 def when(moment) -> str:
     """A moment in Shanghai time (the app's display time zone)."""
-    return "—" if moment is None else format_datetime(moment, "yyyy-MM-dd HH:mm")
+    return local_time(moment)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def template_helpers() -> dict:
     return {
         "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio,
         "duration": duration, "when": when,
-        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "reason_text": reason_text,
+        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
         "gate_text": gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,

@@ -22,7 +22,7 @@ from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.identity import User
 from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed, Product
 from models.notification import NotificationRead
-from models.scoring import Score, WhitelistEntry, WhitelistPolicy, WhitelistStatus, WhitelistVersion
+from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
     HousingFundMonth,
     PublicCreditEvent,
@@ -35,7 +35,9 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
-from xinyidai.lending.matching import Fit
+from xinyidai.domain.matching import Fit
+from xinyidai.domain.standing import latest_score
+from xinyidai.domain.whitelist import latest_published, policy_of
 
 S = ApplicationState
 MONTHS_SHOWN = 24
@@ -53,17 +55,10 @@ class Standing:
     min_grade: str | None  # the district's threshold
 
 
-def latest_score(session: Session, uscc: str) -> Score | None:
-    return session.scalar(sa.select(Score).where(Score.uscc == uscc).order_by(Score.scored_at.desc(), Score.id.desc()).limit(1))
-
-
 def standing(session: Session, enterprise: Enterprise) -> Standing:
-    whitelist = session.scalar(
-        sa.select(WhitelistVersion).where(WhitelistVersion.district_code == enterprise.district_code,
-                                          WhitelistVersion.status == WhitelistStatus.PUBLISHED)
-        .order_by(WhitelistVersion.published_at.desc()).limit(1))
+    whitelist = latest_published(session, enterprise.district_code)
     listed = whitelist is not None and session.get(WhitelistEntry, (whitelist.id, enterprise.uscc)) is not None
-    policy = session.get(WhitelistPolicy, enterprise.district_code)
+    policy = policy_of(session, enterprise.district_code)
     return Standing(latest_score(session, enterprise.uscc), whitelist, listed,
                     policy.min_grade if policy else (whitelist.min_grade if whitelist else None))
 
@@ -126,7 +121,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
-    from xinyidai.enterprise.wording import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
+    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
 
     items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]
@@ -391,6 +386,16 @@ def unread_query(user: User, *columns):
 
 def unread_count(session: Session, user: User) -> int:
     return session.scalar(unread_query(user, sa.func.count()))
+
+
+def waiting_count(session: Session, user: User) -> int:
+    """What the navigation's 通知 counts: unread news, unread bank messages, authorization requests to answer and
+    credit-repair outcomes not yet seen."""
+    from xinyidai.domain import authorization_requests, credit_repair, messages
+
+    return (unread_count(session, user) + len(messages.unread_for_enterprise(session, user.enterprise_uscc))
+            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc))
+            + credit_repair.unseen_outcomes(session, user.enterprise_uscc))
 
 
 # ---------------------------------------------------------------- what the enterprise says itself

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -18,15 +29,19 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from models.enterprise import Enterprise
 from models.identity import Role
 from models.lending import Bank
+from models.messages import Side
 from xinyidai.auth import role_required
 from xinyidai.auth.session import LoginUser
-from xinyidai.enterprise import forms, helpers, operations, queries
-from xinyidai.enterprise.operations import Invalid, NotFound, Refused
-from xinyidai.enterprise.schemas import need_errors
+from xinyidai.domain import authorization_requests, credit_repair, credit_report, messages
+from xinyidai.domain import needs as operations
+from xinyidai.domain.lifecycle import IllegalTransition
+from xinyidai.domain.matching import match_need
+from xinyidai.domain.need_schema import need_errors
+from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.domain.standing import standing_of
+from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
-from xinyidai.lending.lifecycle import IllegalTransition
-from xinyidai.lending.matching import match_need, standing_of
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -239,6 +254,105 @@ def self_report():
     return _render_profile(422, report_form=form)
 
 
+# ---------------------------------------------------------------- the enterprise's own credit report (专用信用报告)
+
+def _render_reports(form, status: int = 200):
+    return render_template("enterprise/reports.html", form=form, action_form=forms.ActionForm(),
+                           reports=credit_report.reports_of(db.session, _uscc()), now=operations.utcnow()), status
+
+
+@bp.route("/reports", methods=["GET"])
+def reports():
+    return _render_reports(forms.CreditReportForm(formdata=None))
+
+
+@bp.route("/reports", methods=["POST"])
+def generate_report():
+    """Issue a report and answer with its PDF (the platform keeps only its header and digest)."""
+    from xinyidai.web import credit_report_pdf
+    from xinyidai.web.verify import verify_url
+
+    form = forms.CreditReportForm()
+    if not form.validate():
+        csrf_or_400(form)
+    try:
+        request_ = credit_report.report_request(form.sections.data, form.years.data, form.language.data)
+    except credit_report.ReportRefused as error:
+        form.sections.errors = [error.en if locale_code() == "en" else error.zh]
+        return _render_reports(form, 422)
+    issued = credit_report.issue_report(
+        db.session, db.session.get(Enterprise, _uscc()), request_, render=credit_report_pdf.render,
+        verify_url=verify_url, by_user_id=_user().id, remote_addr=request.remote_addr,
+        valid_days=current_app.config.get("XYD_CREDIT_REPORT_VALID_DAYS", credit_report.VALID_DAYS))
+    db.session.commit()
+    response = make_response(issued.pdf)
+    response.headers.update({"Content-Type": "application/pdf", "Cache-Control": "no-store",
+                             "Content-Disposition": f"attachment; filename={issued.report.number}.pdf"})
+    return response
+
+
+@bp.route("/reports/<int:report_id>/revoke", methods=["POST"])
+def revoke_report(report_id: int):
+    if not forms.ActionForm().validate():
+        abort(400)
+    try:
+        changed = credit_report.revoke_report(db.session, _uscc(), report_id, _user().id)
+    except credit_report.ReportNotFound:
+        raise NotFound(report_id) from None
+    db.session.commit()
+    flash(_("报告已作废，银行核验时会看到“已作废”。") if changed else _("该报告此前已作废。"), "success" if changed else "info")
+    return redirect(url_for("enterprise.reports"))
+
+
+# ---------------------------------------------------------------- credit repair (信用修复)
+
+def _render_repair(form=None, record_id: str | None = None, status: int = 200):
+    cases = credit_repair.cases_of(db.session, _uscc())
+    if credit_repair.mark_outcomes_seen(db.session, _uscc()):
+        db.session.commit()
+    return render_template("enterprise/repair.html", paths=credit_repair.repair_paths(db.session, _uscc(),
+                                                                                      operations.shanghai_today()),
+                           cases=cases, form=form or forms.RepairApplicationForm(formdata=None),
+                           failed_record=record_id, locale=locale_code()), status
+
+
+@bp.route("/repair")
+def repair():
+    return _render_repair()
+
+
+@bp.route("/repair/<record_id>/apply", methods=["POST"])
+def apply_repair(record_id: str):
+    """Record that the enterprise applied to the deciding authority, with its evidence file."""
+    try:
+        credit_repair.own_record(db.session, _user(), record_id)
+    except credit_repair.RecordNotFound:
+        raise NotFound(record_id) from None
+    form = forms.RepairApplicationForm()
+    if form.validate():
+        upload = request.files.get("evidence")
+        evidence = credit_repair.Evidence.from_upload(upload) if upload and upload.filename else None
+        try:
+            credit_repair.apply_for_repair(db.session, _user(), record_id, applied_on=form.applied_on.data,
+                                           commitment_signed=form.commitment_signed.data, evidence=evidence,
+                                           today=operations.shanghai_today(),
+                                           evidence_dir=credit_repair.evidence_dir(current_app.instance_path),
+                                           max_bytes=current_app.config.get("XYD_REPAIR_EVIDENCE_MAX_BYTES",
+                                                                            credit_repair.MAX_EVIDENCE_BYTES))
+        except credit_repair.RecordNotFound:
+            db.session.rollback()
+            raise NotFound(record_id) from None
+        except credit_repair.RepairRefused as error:
+            db.session.rollback()
+            form.applied_on.errors = [error.en if locale_code() == "en" else error.zh]
+        else:
+            db.session.commit()
+            flash(_("已记录修复申请。认定单位作出决定后，平台会更新记录并重新评分。"), "success")
+            return redirect(url_for("enterprise.repair") + f"#record-{record_id}")
+    csrf_or_400(form)
+    return _render_repair(form, record_id, 422)
+
+
 # ---------------------------------------------------------------- financing needs
 
 @bp.route("/needs")
@@ -374,14 +488,65 @@ def applications():
     return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()))
 
 
+def _render_application(application, status: int = 200, message_form=None):
+    # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
+    read = operations.mark_notifications_read(db.session, _user(), application=application)
+    if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
+        db.session.commit()
+    return render_template(
+        "enterprise/application.html", application=application, steps=queries.timeline(db.session, application),
+        action_form=forms.ActionForm(), thread=messages.thread(db.session, application),
+        may_write=messages.may_write(application), message_form=message_form or forms.MessageForm(formdata=None),
+        pending=authorization_requests.pending_request(db.session, application),
+        grant_until=authorization_requests.grant_until()), status
+
+
 @bp.route("/applications/<int:application_id>")
 def application_detail(application_id: int):
-    application = operations.own_application(db.session, _user(), application_id)
-    # Opening the application is reading its news: the count in the navigation drops at once.
-    if operations.mark_notifications_read(db.session, _user(), application=application):
-        db.session.commit()
-    return render_template("enterprise/application.html", application=application,
-                           steps=queries.timeline(db.session, application), action_form=forms.ActionForm())
+    return _render_application(operations.own_application(db.session, _user(), application_id))
+
+
+@bp.route("/applications/<int:application_id>/messages", methods=["POST"])
+def send_message(application_id: int):
+    application = operations.own_application(db.session, _user(), application_id, lock=True)
+    form = forms.MessageForm()
+    if form.validate():
+        try:
+            messages.send(db.session, application, _user(), Side.ENTERPRISE, form.body.data)
+        except Invalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        except Refused as error:
+            db.session.rollback()
+            flash(_refusal(error), "error")
+            return redirect(url_for("enterprise.application_detail", application_id=application_id))
+        else:
+            db.session.commit()
+            flash(_("留言已发送，银行会在申请页面看到。"), "success")
+            return redirect(url_for("enterprise.application_detail", application_id=application_id) + "#thread")
+    csrf_or_400(form)
+    return _render_application(application, 422, message_form=form)
+
+
+@bp.route("/authorization-requests/<int:request_id>/answer", methods=["POST"])
+def answer_request(request_id: int):
+    """Grant or refuse a bank's authorization request in one step (from the notifications or the application)."""
+    if not forms.AnswerRequestForm().validate():
+        abort(400)
+    grant = request.form.get("decision") == "grant"
+    try:
+        answered = authorization_requests.answer(db.session, _user(), request_id, grant=grant)
+    except Refused as error:
+        db.session.rollback()
+        flash(_refusal(error), "error")
+        return redirect(url_for("enterprise.notifications"))
+    except Invalid as error:
+        db.session.rollback()
+        flash(_("；").join(str(m) for texts in error.errors.values() for m in texts), "error")
+        return redirect(url_for("enterprise.notifications"))
+    db.session.commit()
+    flash(_("已授权该银行查看，您可以随时在“数据授权”中撤销。") if grant else _("已拒绝该银行的授权请求。"), "success")
+    return redirect(url_for("enterprise.application_detail", application_id=answered.application_id))
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
@@ -404,7 +569,11 @@ def withdraw_application(application_id: int):
 def notifications():
     rows = queries.notifications(db.session, _user())
     form = forms.MarkReadForm(up_to=max((n.event.id for n in rows), default=0))
-    return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form)
+    return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form,
+                           requests=authorization_requests.pending_for_enterprise(db.session, _uscc()),
+                           unread_messages=messages.unread_for_enterprise(db.session, _uscc()),
+                           grant_until=authorization_requests.grant_until(), answer_form=forms.AnswerRequestForm(),
+                           repairs=credit_repair.recent_outcomes(db.session, _uscc()))
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -26,6 +26,19 @@ from xinyidai.ingest.writing import TableWriter
 # Files this big are validated by worker processes while this one writes (about 60,000 rows).
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
+# What must follow a source's delivery (a repaired public-credit record re-scores its enterprise, issue 17).
+# A hook is called with the session before the file is applied and returns what to call, with the session and
+# the delivery's id, once it is committed (or None). Hooks are registered by the layer above (the domain).
+DeliveryHook = Callable[[Session], Callable[[Session, int], None] | None]
+_HOOKS: dict[str, list[DeliveryHook]] = {}
+
+
+def on_delivery(source: str, hook: DeliveryHook) -> None:
+    """Register `hook` for deliveries of `source` (once: registering it again changes nothing)."""
+    hooks = _HOOKS.setdefault(source, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
 
 @dataclass
 class DeliverySummary:
@@ -71,6 +84,7 @@ def ingest_file(
     fmt = detect_format(path, file_format)
     delivery = Delivery(source=spec.source, filename=path.name, file_format=fmt, sha256=file_sha256(path),
                         received_by=received_by)
+    followers = [f for f in (hook(session) for hook in _HOOKS.get(spec.source.value, ())) if f is not None]
     session.add(delivery)
     try:
         session.flush()
@@ -85,6 +99,8 @@ def ingest_file(
     except BaseException:
         session.rollback()
         raise
+    for follow in followers:
+        follow(session, delivery.id)
     return DeliverySummary(
         delivery.id, spec.source.value, str(path), delivery.rows, delivery.inserted, delivery.updated,
         delivery.unchanged, delivery.rejected, delivery.rejection_report, delivery.received_by,

@@ -13,5 +13,6 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     for order, endpoint, label in ((10, "office.dashboard", _l("数据看板")), (20, "office.report_page", _l("融资成效报送")),
-                                   (30, "office.whitelist", _l("白名单管理")), (40, "office.alerts", _l("贷后预警"))):
+                                   (30, "office.whitelist", _l("白名单管理")), (40, "office.alerts", _l("贷后预警")),
+                                   (50, "office.repairs", _l("信用修复"))):
         add_nav_item(app, endpoint, label, Role.OFFICE, order=order)

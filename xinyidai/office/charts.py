@@ -5,6 +5,7 @@ numbers are also on the page as a table."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from xinyidai.i18n import localized
 from xinyidai.office.exports import FEN_PER_WAN
@@ -18,7 +19,7 @@ FUNNEL = ("needs", "matched", "claimed", "approved", "disbursed")
 
 
 def _value(cell, unit: str):
-    if cell.suppressed or cell.value is None:
+    if cell.suppressed or cell.pending or cell.value is None:
         return None
     if unit == "wan":
         return round(cell.value / FEN_PER_WAN, 2)
@@ -42,12 +43,23 @@ def _layout(title: str, **extra) -> dict:
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", **extra}
 
 
+# What each stage of the funnel counts: a need is matched to every product it fits, so there are more
+# matches than needs; a percentage of the first stage would read as a conversion rate and mislead.
+FUNNEL_STAGES = {
+    "needs": _l("发布需求（笔需求）"),
+    "matched": _l("匹配（需求×产品，笔）"),
+    "claimed": _l("银行受理（需求×产品，笔）"),
+    "approved": _l("审批通过（需求×产品，笔）"),
+    "disbursed": _l("放款（笔贷款）"),
+}
+
+
 def funnel(table: Table) -> dict:
     keys = [k for k in FUNNEL if k in table.total.cells]
-    return {"data": [{"type": "funnel", "y": [str(KPI_BY_KEY[k].label) for k in keys],
+    return {"data": [{"type": "funnel", "y": [str(FUNNEL_STAGES[k]) for k in keys],
                       "x": [_value(table.total.cells[k], "count") for k in keys],
-                      "marker": {"color": BRAND}, "textinfo": "value+percent initial"}],
-            "layout": _layout(_("对接漏斗（期间合计）"), margin={"l": 120, "r": 20, "t": 48, "b": 24})}
+                      "marker": {"color": BRAND}, "textinfo": "value"}],
+            "layout": _layout(_("对接漏斗（期间合计）"), margin={"l": 200, "r": 20, "t": 48, "b": 24})}
 
 
 def trend(table: Table) -> dict:

@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, FinancingNeed, GuaranteeType, LoanPerformance
 from xinyidai.caching import remembered
+from xinyidai.domain.scope import Filters, Scope
 from xinyidai.extensions import db
 from xinyidai.office import metrics
 from xinyidai.office.metrics import OUTSTANDING, Dimension, Family, S, _days_between
-from xinyidai.office.scope import Filters, Scope
 
 log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",

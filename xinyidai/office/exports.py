@@ -20,9 +20,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
+from xinyidai.moments import stamped
 from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
-from xinyidai.office.scope import Filters, Scope, add_months
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"
@@ -45,8 +46,15 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+def not_yet_reported(banks: int) -> str:
+    return _("未报送（%(n)s 家银行待报送）", n=banks)
+
+
 def export_value(kpi: Kpi, cell) -> object:
-    """A cell as written to a file: a number in the column's unit, "*" when suppressed, "" when undefined."""
+    """A cell as written to a file: a number in the column's unit, "*" when suppressed, "" when undefined,
+    "not yet reported" for a month-end figure of a month some banks have not reported."""
+    if cell.pending:
+        return not_yet_reported(cell.pending)
     if cell.suppressed:
         return SUPPRESSED
     value = cell.value
@@ -80,7 +88,7 @@ def table_section(table: Table, name: str, title: str, keys: list[str] | None = 
 
 def notes(table_filters: Filters, book_month: date | None) -> list[str]:
     lines = [
-        _("标“*”的单元格涉及不足 5 户企业，按规定不予显示；同一列只有一格被隐藏时，另一格也一并隐藏。"),
+        _("标“*”的单元格涉及不足 5 户企业，按规定不予显示；由其计算的平均用时、利率、金额和占比一并隐藏；合计会暴露被隐藏单元格时，其他单元格也一并隐藏。"),
         _("金额单位：万元；利率为按金额加权的年利率；占比、逾期率、违约率、获贷率为百分比。"),
         _("各项按发生月份统计（上海时间）：需求按发布时间，受理按受理时间，审批按审批时间，放款按放款日期。"),
         _("违约率：期内放款中目前已违约的笔数占比；白名单获贷率：现行白名单企业中发布后获得贷款的比例。"),
@@ -100,9 +108,9 @@ def scope_name(scope: Scope) -> str:
 def table_report(table: Table, scope: Scope, title: str, generated_at: datetime) -> Report:
     f = table.filters
     meta = [(_("辖区"), scope_name(scope)), (_("统计期间"), f"{f.start:%Y-%m} — {f.end:%Y-%m}"),
-            (_("生成时间"), f"{generated_at:%Y-%m-%d %H:%M} UTC")]
+            (_("生成时间"), stamped(generated_at))]
     if table.as_of is not None:  # figures from the pre-aggregated cube: as old as it is
-        meta.append((_("数据截至"), f"{table.as_of:%Y-%m-%d %H:%M} UTC"))
+        meta.append((_("数据截至"), stamped(table.as_of)))
     return Report(title, meta, [table_section(table, title[:31], title)], notes(f, table.book_month))
 
 
@@ -124,7 +132,7 @@ def monthly_report(table_for, scope: Scope, month: date, generated_at: datetime)
     report = Report(
         _("融资成效月报"),
         [(_("报送单位"), district), (_("报告月份"), f"{month:%Y-%m}"),
-         (_("生成时间"), f"{generated_at:%Y-%m-%d %H:%M} UTC")])
+         (_("生成时间"), stamped(generated_at))])
     periods = [(_("本月"), table_for(this_month, Dimension.DISTRICT)),
                (_("本年累计"), table_for(year_to_date, Dimension.DISTRICT)),
                (_("近12个月"), table_for(last_twelve, Dimension.DISTRICT))]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import DateField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Length, Optional
 
 from models.scoring import GRADE_SCALE
 
@@ -19,3 +19,13 @@ class ThresholdForm(FlaskForm):
     min_grade = SelectField(_l("白名单门槛（最低评分等级）"), choices=[SelectChoice(g, g) for g in GRADE_SCALE],
                             validators=[InputRequired()],
                             description=_l("评分等级达到此等级或更高、且通过全部准入规则的企业进入白名单候选。"))
+
+
+class RepairOutcomeForm(FlaskForm):
+    """The deciding authority's answer to a credit-repair application, as the office records it."""
+
+    outcome = RadioField(_l("认定单位的决定"), validate_choice=False,
+                         choices=[SelectChoice("repaired", _l("准予修复")), SelectChoice("rejected", _l("不予修复"))])
+    decided_on = DateField(_l("决定日期"), validators=[InputRequired(message=_l("请填写有效日期，例如 2026-12-31。"))])
+    note = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
+                         description=_l("不予修复时必须注明理由；企业会看到这段说明。"))

@@ -14,10 +14,9 @@ Every figure belongs to a *family* of records counted on one date:
 | book       | month-end loan reports of outstanding loans        | as_of (the period's last complete month, or each month) |
 | whitelist  | entries of each district's published whitelist     | the version now published  |
 
-A cell shows only when the enterprises behind its family in that row are none or at least five
-(MIN_ENTERPRISES); in a table where exactly one row of a family was suppressed, the next smallest row is
-suppressed too, so the total minus the other rows gives nothing away. Timestamps are grouped by
-Shanghai calendar month.
+Every table is suppressed by the one disclosure-control rule (xinyidai.domain.disclosure): a cell of
+1–4 enterprises is hidden with every figure derived from the same records, and more rows are hidden
+until the total minus the rows shown gives nothing away. Timestamps are grouped by Shanghai calendar month.
 """
 
 from __future__ import annotations
@@ -43,13 +42,15 @@ from models.lending import (
     LoanStatus,
     Product,
 )
-from models.scoring import WhitelistEntry, WhitelistStatus, WhitelistVersion
+from models.scoring import WhitelistEntry, WhitelistVersion
 from xinyidai.caching import highest_id
-from xinyidai.office.scope import Filters, Scope, add_months, shanghai_month
+from xinyidai.domain import disclosure
+from xinyidai.domain.disclosure import MIN_ENTERPRISES  # noqa: F401 - the pages say the threshold
+from xinyidai.domain.scope import Filters, Scope, add_months, shanghai_month
+from xinyidai.domain.whitelist import published_versions
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 S = ApplicationState
-MIN_ENTERPRISES = 5
 OUTSTANDING = (LoanStatus.REPAYING, LoanStatus.OVERDUE, LoanStatus.DEFAULTED)
 
 
@@ -127,6 +128,7 @@ class Cell:
     value: float | int | None
     enterprises: int
     suppressed: bool = False
+    pending: int = 0  # month-end figures: banks yet to report the month (the figure would read too low)
 
     @property
     def shown(self):
@@ -310,12 +312,6 @@ def _book(session, scope, filters, dimension, book_month):
     return _scoped(query, scope, filters)
 
 
-def published_versions(session: Session, districts) -> list[WhitelistVersion]:
-    """Each district's whitelist version now published (at most one per district)."""
-    return list(session.scalars(sa.select(WhitelistVersion).where(
-        WhitelistVersion.status == WhitelistStatus.PUBLISHED, WhitelistVersion.district_code.in_(districts))))
-
-
 def _whitelist(session, scope, filters, dimension):
     versions = published_versions(session, scope.districts)
     if not versions:
@@ -378,7 +374,45 @@ def build_table(session: Session, scope: Scope, filters: Filters, dimension: Dim
     rows = [Row(key, *labels[key], _cells(kpis, {f: grouped[f].get(key, {}) for f in families})) for key in keys]
     total = Row("total", "合计", "Total", _cells(kpis, totals))
     _suppress(rows, total, families, kpis)
+    if Family.BOOK in families:
+        _mark_unreported(session, scope, filters, dimension, rows, total, kpis, book_month)
     return Table(dimension, kpis, rows, total, filters, book_month)
+
+
+def banks_yet_to_report(session: Session, scope: Scope, filters: Filters, month: date) -> set[int]:
+    """The banks with a loan on their book in `month` (disbursed by its end and not repaid or written off
+    before it) that have not yet sent a single month-end report for it."""
+    start, after = month, add_months(month, 1)
+    closed_before = sa.exists().where(LoanPerformance.application_id == Application.id, LoanPerformance.as_of < start,
+                                      LoanPerformance.status.in_((LoanStatus.REPAID, LoanStatus.WRITTEN_OFF)))
+    lending = _scoped(sa.select(Application.bank_id).join(Enterprise, Enterprise.uscc == Application.uscc)
+                      .where(Application.disbursed_on < after, ~closed_before), scope, filters)
+    reported = _scoped(sa.select(Application.bank_id).join(Enterprise, Enterprise.uscc == Application.uscc)
+                       .join(LoanPerformance, LoanPerformance.application_id == Application.id)
+                       .where(LoanPerformance.as_of >= start, LoanPerformance.as_of < after), scope, filters)
+    return set(session.scalars(lending.distinct())) - set(session.scalars(reported.distinct()))
+
+
+def _mark_unreported(session, scope, filters, dimension, rows, total, kpis, book_month) -> None:
+    """Month-end figures of a month some banks have not reported are "not yet reported", never a zero."""
+    keys = [kpi.key for kpi in kpis if kpi.family is Family.BOOK]
+
+    def mark(cells, count):
+        for key in keys:
+            cells[key].pending = count
+
+    missing = banks_yet_to_report(session, scope, filters, book_month)
+    mark(total.cells, len(missing))
+    for row in rows:
+        if dimension is Dimension.MONTH:
+            mark(row.cells, len(banks_yet_to_report(session, scope, filters, date.fromisoformat(f"{row.key}-01"))))
+        elif dimension is Dimension.BANK:
+            mark(row.cells, int(row.key in missing))
+        elif dimension is Dimension.PRODUCT:
+            bank = session.scalar(sa.select(Product.bank_id).where(Product.id == row.key))
+            mark(row.cells, int(bank in missing))
+        else:
+            mark(row.cells, len(missing))
 
 
 def _cells(kpis: list[Kpi], figures: dict[Family, dict]) -> dict[str, Cell]:
@@ -390,24 +424,23 @@ def _cells(kpis: list[Kpi], figures: dict[Family, dict]) -> dict[str, Cell]:
     return cells
 
 
-def _suppress(rows: list[Row], total: Row, families: list[Family], kpis: list[Kpi]) -> None:
-    """Primary: 1–4 enterprises. Secondary: a lone suppressed row takes the next smallest with it."""
+# A figure computed from another family's records shares its fate: the average time to a decision stands
+# next to the approvals, most of whose records it averages over.
+LINKED_FAMILIES = ({Family.APPROVED, Family.DECIDED},)
+
+
+def disclosure_groups(families: list[Family], kpis: list[Kpi]) -> list[list[str]]:
+    """The KPI keys hidden together in a row: a family's figures, linked families merged."""
+    merged: list[set[Family]] = []
     for family in families:
-        keys = [kpi.key for kpi in kpis if kpi.family is family]
-        sample = keys[0]
+        linked = next((set(group) & set(families) for group in LINKED_FAMILIES if family in group), {family})
+        if linked not in merged:
+            merged.append(linked)
+    return [[kpi.key for kpi in kpis if kpi.family in group] for group in merged]
 
-        def hide(row: Row, keys=tuple(keys)) -> None:
-            for key in keys:
-                row.cells[key].suppressed = True
 
-        for row in [*rows, total]:
-            if 0 < row.cells[sample].enterprises < MIN_ENTERPRISES:
-                hide(row)
-        hidden = [row for row in rows if row.cells[sample].suppressed]
-        if len(hidden) == 1 and len(rows) > 1:
-            others = [row for row in rows if not row.cells[sample].suppressed and row.cells[sample].enterprises > 0]
-            if others:
-                hide(min(others, key=lambda row: row.cells[sample].enterprises))
+def _suppress(rows: list[Row], total: Row, families: list[Family], kpis: list[Kpi]) -> None:
+    disclosure.suppress([row.cells for row in rows], total.cells, disclosure_groups(families, kpis))
 
 
 def _row_keys(session, scope, filters, dimension, grouped, book_month) -> list:

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from xinyidai.audit import record
+from xinyidai.domain.scope import Filters, Scope
 from xinyidai.office import exports
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import Dimension
-from xinyidai.office.scope import Filters, Scope
 
 FORMATS = {"csv": ("text/csv", exports.to_csv),
            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.to_xlsx)}

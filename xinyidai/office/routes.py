@@ -12,7 +12,6 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,14 +22,10 @@ from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
 from xinyidai.auth import role_required
-from xinyidai.extensions import db
-from xinyidai.i18n import localized
-from xinyidai.monitoring import alerts as alert_service
-from xinyidai.office import charts, forms, reports
-from xinyidai.office import whitelist as whitelist_service
-from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
-from xinyidai.office.scope import (
+from xinyidai.domain import alerts as alert_service
+from xinyidai.domain import credit_repair
+from xinyidai.domain import whitelist_workflow as whitelist_service
+from xinyidai.domain.scope import (
     OutOfScope,
     Scope,
     add_months,
@@ -39,6 +34,13 @@ from xinyidai.office.scope import (
     parse_month,
     shanghai_month,
 )
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.extensions import db
+from xinyidai.i18n import localized
+from xinyidai.moments import local_time
+from xinyidai.office import charts, exports, forms, reports
+from xinyidai.office.cube import office_table
+from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -75,6 +77,7 @@ def only_offices():
 
 @bp.errorhandler(OutOfScope)
 @bp.errorhandler(alert_service.AlertNotFound)
+@bp.errorhandler(credit_repair.RecordNotFound)
 def out_of_scope(_error):
     db.session.rollback()
     return current_app.handle_http_exception(NotFound())
@@ -90,7 +93,7 @@ EVIDENCE = {
     "record_id": _l("记录编号"), "record_kind": _l("记录类型"), "severity": _l("严重程度"), "decided_on": _l("决定日期"),
     "from_month": _l("起始月份"), "to_month": _l("最新月份"), "from_headcount": _l("起始参保人数"),
     "to_headcount": _l("最新参保人数"), "drop": _l("降幅"), "since_month": _l("欠缴起始月份"), "months": _l("欠缴月份"),
-    "from_score_id": _l("原评分编号"), "to_score_id": _l("现评分编号"),
+    "from_score_id": _l("原评分编号"), "to_score_id": _l("现评分编号"), "repaired_on": _l("已修复（修复日期）"),
 }
 
 
@@ -99,11 +102,27 @@ def reason_label(reason) -> str:
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
-def evidence_value(value) -> str:
+UTILITY_KIND = {"water": _l("水"), "electricity": _l("电"), "gas": _l("燃气")}
+
+
+def evidence_value(key: str, value) -> str:
+    """One piece of an alert's evidence in the page's language: stored vocabulary worded, moments in the
+    display time zone, a utility month as what was billed, paid and how late."""
+    if key == "record_kind":
+        return str(PUBLIC_CREDIT_KIND.get(value, value))
+    if key == "severity":
+        return str(SEVERITY.get(value, value))
+    if key.endswith("_scored_at") and isinstance(value, str):
+        return local_time(value)
+    if key == "months" and isinstance(value, dict):  # utility arrears: {month: {kind: {billed_fen, …}}}
+        return "; ".join(f"{month} " + ", ".join(
+            _("%(kind)s 应缴 %(billed)s 元，已缴 %(paid)s 元，逾期 %(days)s 天", kind=UTILITY_KIND.get(kind, kind),
+              billed=f"{bill.get('billed_fen', 0) / 100:,.2f}", paid=f"{bill.get('paid_fen', 0) / 100:,.2f}",
+              days=bill.get("days_late", 0)) for kind, bill in kinds.items()) for month, kinds in value.items())
     if isinstance(value, dict):
-        return "；".join(f"{k} {evidence_value(v)}" for k, v in value.items())
+        return "; ".join(f"{k} {evidence_value(k, v)}" for k, v in value.items())
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
+        return ", ".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value * 100:.1f}%"
     return str(value)
@@ -113,7 +132,8 @@ def evidence_value(value) -> str:
 def office_helpers():
     return {"kpi_by_key": KPI_BY_KEY, "min_enterprises": MIN_ENTERPRISES, "alert_kind": ALERT_KIND,
             "whitelist_status": WHITELIST_STATUS, "format_cell": format_cell, "reason_label": reason_label,
-            "evidence_label": lambda key: EVIDENCE.get(key, key), "evidence_value": evidence_value}
+            "evidence_label": lambda key: EVIDENCE.get(key, key), "evidence_value": evidence_value,
+            "words_kind": PUBLIC_CREDIT_KIND, "words_severity": SEVERITY}
 
 
 def _user_names(ids) -> dict[int, str]:
@@ -124,6 +144,8 @@ def _user_names(ids) -> dict[int, str]:
 
 
 def format_cell(kpi, cell) -> str:
+    if cell.pending:
+        return exports.not_yet_reported(cell.pending)
     if cell.suppressed:
         return "*"
     if cell.value is None:
@@ -188,7 +210,7 @@ def dashboard(view: str):
         "office/dashboard.html", view=view, views=VIEWS, table=table, filters=filters, scope=scope, office=office,
         figures=charts.figures_for(table), tiles=charts.district_tiles(table) if dimension is Dimension.DISTRICT else None,
         banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
-        as_of=table.as_of and format_datetime(table.as_of, "yyyy-MM-dd HH:mm"),
+        as_of=table.as_of and local_time(table.as_of),
         refresh_minutes=math.ceil(current_app.config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0) / 60),
         districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
                                                                       if request.args.get("district") else {})})
@@ -350,6 +372,84 @@ def acknowledge_alert(alert_id: int):
     flash(_("预警已确认知悉。") if changed else _("该预警此前已确认。"), "success" if changed else "info")
     return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/office/alerts")
                     else url_for("office.alerts"))
+
+
+# ---------------------------------------------------------------- credit repair (信用修复) applications
+
+@bp.route("/repairs")
+def repairs():
+    office = office_scope(current_user.district_code)
+    state = request.args.get("state", "applied")
+    state = state if state in ("applied", "repaired", "rejected", "all") else "applied"
+    rows = credit_repair.office_cases(db.session, office.districts, state=None if state == "all" else state)
+    return render_template("office/repairs.html", rows=rows, state=state, today=_shanghai_today(),
+                           districts=SHANGHAI_DISTRICTS)
+
+
+def _shanghai_today() -> date:
+    from models.base import SHANGHAI, utcnow
+
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+def _render_repair_case(case, form, status: int = 200):
+    from models.enterprise import Enterprise
+    from models.sources import PublicCreditEvent
+
+    return render_template("office/repair_case.html", case=case, form=form, today=_shanghai_today(),
+                           event=db.session.get(PublicCreditEvent, case.record_id),
+                           enterprise=db.session.get(Enterprise, case.uscc),
+                           applicant=_user_names([case.applied_by_id]).get(case.applied_by_id),
+                           decider=_user_names([case.decided_by_id]).get(case.decided_by_id)), status
+
+
+@bp.route("/repairs/<int:case_id>")
+def repair_case(case_id: int):
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id)
+    form = forms.RepairOutcomeForm(formdata=None, decided_on=_shanghai_today())
+    return _render_repair_case(case, form)
+
+
+@bp.route("/repairs/<int:case_id>/outcome", methods=["POST"])
+def repair_outcome(case_id: int):
+    """Record the deciding authority's outcome; a repair re-scores, re-matches and updates alerts at once."""
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id, lock=True)
+    form = forms.RepairOutcomeForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _render_repair_case(case, form, 422)
+    try:
+        credit_repair.record_outcome(db.session, case, form.outcome.data, decided_on=form.decided_on.data,
+                                     note=form.note.data, user_id=current_user.id, today=_shanghai_today(),
+                                     instance_path=current_app.config["XYD_INSTANCE_PATH"])
+    except credit_repair.RepairRefused as error:
+        db.session.rollback()
+        form.outcome.errors = [localized(error.zh, error.en)]
+        return _render_repair_case(credit_repair.office_case(db.session, office_scope(current_user.district_code)
+                                                             .districts, case_id), form, 409 if "办结" in error.zh else 422)
+    db.session.commit()
+    flash(_("已登记：记录已修复，企业已重新评分并重新匹配。") if form.outcome.data == "repaired"
+          else _("已登记不予修复，企业会看到说明。"), "success")
+    return redirect(url_for("office.repair_case", case_id=case_id))
+
+
+@bp.route("/repairs/<int:case_id>/evidence")
+def repair_evidence(case_id: int):
+    """The enterprise's evidence file, as uploaded (audited)."""
+    from xinyidai.audit import record
+
+    case = credit_repair.office_case(db.session, office_scope(current_user.district_code).districts, case_id)
+    path = credit_repair.evidence_path(credit_repair.evidence_dir(current_app.instance_path), case) \
+        if case.evidence_sha256 else None
+    if path is None or not path.is_file():
+        abort(404)
+    record("credit_repair_evidence_viewed", subject_uscc=case.uscc, **_audit_fields(),
+           detail={"case_id": case.id, "record_id": case.record_id})
+    db.session.commit()
+    mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]
+    return send_file(path, mimetype=mimetype, download_name=f"repair-{case.id}.{case.evidence_type}",
+                     as_attachment=True, max_age=0)
 
 
 # ---------------------------------------------------------------- plotly.js, from the installed package

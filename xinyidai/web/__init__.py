@@ -4,9 +4,12 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from xinyidai.web import labels, navigation
+    from xinyidai import moments
+    from xinyidai.web import labels, navigation, verify
     from xinyidai.web.routes import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(verify.bp)
     navigation.init_app(app)
     labels.init_app(app)
+    moments.init_app(app)

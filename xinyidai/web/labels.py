@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from models.credit import RepairState
 from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
 from models.sources import DeliveryStatus, Source
-from xinyidai.enterprise.wording import GUARANTEES, PURPOSES
+from xinyidai.domain.vocabulary import GUARANTEES, PURPOSES
 
 ROLE = {
     Role.ENTERPRISE: _l("企业用户"),
@@ -73,6 +74,22 @@ SOURCE = {
     Source.PUBLIC_CREDIT: _l("公共信用"),
 }
 
+# The sections an enterprise may choose for its credit report (xinyidai.domain.credit_report.SECTIONS).
+REPORT_SECTIONS = {
+    "registry": _l("登记信息"),
+    "public_credit": _l("公共信用记录（含信用修复情况）"),
+    "tax_ratings": _l("纳税信用等级"),
+    "continuity": _l("纳税、社保、公积金与水电气缴纳连续性"),
+    "platform_grade": _l("平台信用评级、主要因素与准入规则"),
+    "self_declared": _l("信用承诺与自愿填报信息（企业自述）"),
+}
+
+REPAIR_STATE = {
+    RepairState.APPLIED: _l("办理中"),
+    RepairState.REPAIRED: _l("已修复"),
+    RepairState.REJECTED: _l("未予修复"),
+}
+
 DELIVERY_STATUS = {
     DeliveryStatus.APPLIED: _l("已入库"),
     DeliveryStatus.FAILED: _l("失败"),
@@ -84,6 +101,7 @@ def init_app(app) -> None:
         "role": ROLE, "application_state": APPLICATION_STATE, "need_status": NEED_STATUS,
         "product_status": PRODUCT_STATUS, "channel": CHANNEL,
         "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
+        "report_section": REPORT_SECTIONS, "repair_state": REPAIR_STATE,
         # Stored as Chinese words from fixed lists (what the enterprise chose): worded per language when shown.
         "need_purpose": PURPOSES, "guarantee_type": GUARANTEES,
     }

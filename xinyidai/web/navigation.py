@@ -33,11 +33,12 @@ class NavItem:
     label: object  # a lazy string: worded in the request's language when rendered
     roles: frozenset[Role]
     order: int = 100
+    tenant_admin_only: bool = False  # the organisation's administrator's pages (staff, API tokens)
 
 
-def add_nav_item(app, endpoint: str, label, *roles: Role, order: int = 100) -> None:
+def add_nav_item(app, endpoint: str, label, *roles: Role, order: int = 100, tenant_admin_only: bool = False) -> None:
     items = app.extensions.setdefault("xyd_navigation", [])
-    items.append(NavItem(endpoint, label, frozenset(roles), order))
+    items.append(NavItem(endpoint, label, frozenset(roles), order, tenant_admin_only))
     items.sort(key=lambda item: item.order)
 
 
@@ -50,6 +51,7 @@ def nav_links() -> list[dict]:
         {"url": url_for(item.endpoint), "label": item.label}
         for item in items
         if current_user.role in item.roles and item.endpoint in current_app.view_functions
+        and (current_user.is_tenant_admin or not item.tenant_admin_only)
     ]
     matching = [link["url"] for link in links if request.path.startswith(link["url"])]
     active = max(matching, key=len, default=None)

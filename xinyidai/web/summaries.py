@@ -22,8 +22,9 @@ from models.lending import (
     Product,
     ProductStatus,
 )
-from models.scoring import ModelVersion, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from models.scoring import ModelVersion, WhitelistEntry
 from models.sources import Delivery
+from xinyidai.domain.whitelist import latest_published_ids
 from xinyidai.extensions import db
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
@@ -157,12 +158,7 @@ def office_summary(district_code: str) -> OfficeSummary:
 
 def _published_whitelist_sizes(scope: list[str]) -> dict[str, int]:
     """Entries in each district's latest published whitelist version (districts without one are absent)."""
-    latest = (
-        sa.select(WhitelistVersion.district_code, sa.func.max(WhitelistVersion.id).label("version_id"))
-        .where(WhitelistVersion.status == WhitelistStatus.PUBLISHED, WhitelistVersion.district_code.in_(scope))
-        .group_by(WhitelistVersion.district_code)
-        .subquery()
-    )
+    latest = latest_published_ids(scope)
     rows = db.session.execute(
         sa.select(latest.c.district_code, sa.func.count(WhitelistEntry.uscc))
         .select_from(latest)

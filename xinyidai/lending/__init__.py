@@ -1,1 +1,0 @@
-"""Lending: the application lifecycle (DESIGN §6) and what banks do with matched needs."""

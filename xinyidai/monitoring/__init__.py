@@ -1,1 +1,0 @@
-"""Post-loan monitoring: checks on borrowers with outstanding loans, and the alerts they raise."""

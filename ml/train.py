@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import platform
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -387,6 +388,8 @@ class TrainingRun:
     loans: pd.DataFrame  # labelled loans with a `holdout` flag
     features: pd.DataFrame
     holdout_pd: np.ndarray
+    scorecard: WoeScorecard | None = None  # the WOE scorecard fitted on the same training rows
+    scorecard_pd: np.ndarray | None = None
 
 
 def holdout_mask(as_of: pd.Series, months: int = HOLDOUT_MONTHS) -> np.ndarray:
@@ -413,8 +416,10 @@ def train(session: Session, *, client=None, progress=None, holdout_months: int =
     if loans.defaulted[train_rows].sum() < 10 or loans.defaulted[test_rows].sum() < 5:
         raise NotEnoughLabels("too few defaults on one side of the out-of-time split")
     step("fit")
+    started = time.perf_counter()
     model = fit(features[train_rows], loans.defaulted[train_rows], times=loans.as_of[train_rows],
                 monotone=MONOTONE, categorical=list(CATEGORICAL), client=client)
+    model.card["fit_seconds"] = round(time.perf_counter() - started, 2)
     step("evaluate")
     train_pd = model.predict_proba(features[train_rows])
     holdout_pd = model.predict_proba(features[test_rows])
@@ -424,9 +429,45 @@ def train(session: Session, *, client=None, progress=None, holdout_months: int =
                          "features": metrics.feature_psi(features[train_rows], features[test_rows])}
     step("baseline")
     baseline = WoeScorecard().fit(features[train_rows], loans.defaulted[train_rows])
-    baseline_eval = metrics.evaluate(y_test, baseline.predict_proba(features[test_rows]))
+    baseline_pd = baseline.predict_proba(features[test_rows])
+    baseline_eval = metrics.evaluate(y_test, baseline_pd)
+    baseline_eval["psi"] = {"score": metrics.psi(baseline.predict_proba(features[train_rows]), baseline_pd),
+                            "features": evaluation["psi"]["features"]}
     model.card.update(_card(model, loans, features, train_rows, evaluation, baseline, baseline_eval))
-    return TrainingRun(model, loans, features, holdout_pd)
+    baseline.card = _scorecard_card(baseline, loans, features, train_rows, baseline_eval)
+    return TrainingRun(model, loans, features, holdout_pd, baseline, baseline_pd)
+
+
+def _scorecard_card(scorecard: WoeScorecard, loans, features, train_rows, evaluation) -> dict:
+    """The card of the WOE scorecard as a version of its own (a champion the platform can score with)."""
+    weight = {n: abs(c) * float(np.std(w)) for n, c, w in
+              zip(scorecard.kept, scorecard.coefficients.values(), scorecard.transform(features[train_rows]).T,
+                  strict=True)}
+    return {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "model": scorecard.description,
+        "label": LABEL, "as_of_rule": AS_OF_RULE,
+        "data_window": {"training": _window(loans[train_rows]), "holdout": _window(loans[~train_rows])},
+        "features": [{"name": n, "family": getattr(FEATURE_BY_NAME.get(n), "family", None),
+                      "zh": getattr(FEATURE_BY_NAME.get(n), "zh", n), "en": getattr(FEATURE_BY_NAME.get(n), "en", n),
+                      "monotone": 0, "missing_share": float(features[n].isna().mean()), "gain": weight.get(n, 0.0),
+                      "coefficient": scorecard.coefficients.get(n)}
+                     for n in sorted(scorecard.features, key=lambda n: -weight.get(n, 0.0))],
+        "metrics": evaluation, "feature_set": list(FEATURE_NAMES),
+        "libraries": {"optbinning": _version("optbinning"), "scikit-learn": sklearn.__version__,
+                      "numpy": np.__version__, "python": platform.python_version()},
+    }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+LABEL = (f"default = {DEFAULT_DPD}+ days past due or written off within {HORIZON_MONTHS} months of "
+         "disbursement, from bank-reported loan performance; disbursed loans only")
+AS_OF_RULE = ("features as of each loan's disbursement date: months that ended before it, records decided "
+              "before it, tax ratings published before it")
 
 
 def _window(frame: pd.DataFrame) -> dict:
@@ -438,11 +479,9 @@ def _card(model, loans, features, train_rows, evaluation, baseline, baseline_eva
     gain = model.booster.feature_importance("gain", iteration=model.best_iteration)
     importance = sorted(zip(model.features, gain, strict=True), key=lambda item: -item[1])
     return {
-        "label": f"default = {DEFAULT_DPD}+ days past due or written off within {HORIZON_MONTHS} months of "
-                 "disbursement, from bank-reported loan performance; disbursed loans only",
+        "label": LABEL,
         "data_window": {"training": _window(loans[train_rows]), "holdout": _window(loans[~train_rows])},
-        "as_of_rule": "features as of each loan's disbursement date: months that ended before it, records "
-                      "decided before it, tax ratings published before it",
+        "as_of_rule": AS_OF_RULE,
         "features": [{"name": n, "family": FEATURE_BY_NAME[n].family if n in FEATURE_BY_NAME else None,
                       "zh": getattr(FEATURE_BY_NAME.get(n), "zh", n), "en": getattr(FEATURE_BY_NAME.get(n), "en", n),
                       "monotone": model.card["monotone_constraints"].get(n, 0),

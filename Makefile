@@ -26,9 +26,11 @@ catalogue: $(STAMP)
 	$(BIN)/pybabel update -i xinyidai/translations/messages.pot -d xinyidai/translations --ignore-obsolete
 
 ## The demo platform on http://127.0.0.1:8000 (SQLite under instance/, demo data generated once).
+# Served to the browser directly (no nginx in front): threads, so a browser's idle pre-connections cannot hold
+# a worker's only thread for gunicorn's 5-second wait for the first bytes (tests/test_serving.py).
 run: install
 	$(BIN)/xyd setup
-	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+	XYD_THREADS=$${XYD_THREADS:-4} $(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 browser:

@@ -15,6 +15,10 @@ bind = os.environ.get("XYD_BIND", "127.0.0.1:8000")
 # computes. Measured with `make load` (100,000 enterprises, 2 cores): 2 workers × 4 threads saturated at
 # about 99 req/s with a third of the CPU idle; 5 × 1 used all of it for about 180 req/s. So the classic
 # sizing, 2 × cores + 1 single-threaded workers (the model scores with one thread per worker).
+# That is for production behind nginx, which sends each request at once on its own upstream connection. A
+# browser talking to gunicorn directly also opens idle "pre-connections": gthread gives each new connection
+# to a thread that waits up to 5 s for its first bytes, so a single-threaded worker stalls every request
+# queued behind one. `make run` (no nginx) therefore runs 4 threads per worker (tests/test_serving.py).
 workers = int(os.environ.get("XYD_WORKERS", 2 * multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("XYD_THREADS", "1"))
 worker_class = "gthread"

@@ -12,7 +12,7 @@ import platform
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import lightgbm as lgb
 import numpy as np
@@ -353,6 +353,11 @@ def _fit_dask(client, matrix, labels, names, categorical_index, settings, rounds
 # ---------------------------------------------------------------- labels and the platform pipeline
 
 
+# The bounds of a date a bank can have reported (the platform's input rules, xinyidai.domain.inputs).
+EARLIEST_POSSIBLE = date(1900, 1, 1)
+CLOCK_SKEW = timedelta(days=1)
+
+
 def labelled_loans(session: Session) -> pd.DataFrame:
     """One row per disbursed loan whose 12-month window has passed by the latest performance report:
     application_id, uscc, as_of (the disbursement date), defaulted (90+ days past due or written off
@@ -360,7 +365,14 @@ def labelled_loans(session: Session) -> pd.DataFrame:
     loans = pd.DataFrame(session.execute(
         sa.select(Application.id, Application.uscc, Application.disbursed_on)
         .where(Application.disbursed_on.is_not(None))).all(), columns=["application_id", "uscc", "as_of"])
-    frontier = session.scalar(sa.select(sa.func.max(LoanPerformance.as_of)))
+    # A date no bank could have reported truthfully (in the future, or too early to compute with) skips
+    # that loan and is reported in `attrs["skipped"]`, instead of failing the platform's training.
+    earliest, latest = EARLIEST_POSSIBLE, date.today() + CLOCK_SKEW
+    possible = [earliest <= d <= latest for d in loans.as_of]
+    skipped = sorted(int(i) for i in loans.application_id[[not ok for ok in possible]])
+    loans = loans[possible].reset_index(drop=True)
+    loans.attrs["skipped"] = skipped
+    frontier = session.scalar(sa.select(sa.func.max(LoanPerformance.as_of)).where(LoanPerformance.as_of <= latest))
     if loans.empty or frontier is None:
         return loans.assign(defaulted=pd.Series(dtype=int))
     bad = pd.DataFrame(session.execute(
@@ -374,7 +386,9 @@ def labelled_loans(session: Session) -> pd.DataFrame:
     bad = bad.merge(loans[["application_id", "horizon"]], on="application_id")
     defaulted = set(bad.application_id[bad.reported <= bad.horizon])
     loans["defaulted"] = loans.application_id.isin(defaulted).astype(int)
-    return loans.drop(columns="horizon").sort_values(["as_of", "application_id"]).reset_index(drop=True)
+    labelled = loans.drop(columns="horizon").sort_values(["as_of", "application_id"]).reset_index(drop=True)
+    labelled.attrs["skipped"] = skipped
+    return labelled
 
 
 def _horizon(disbursed: date) -> date:
@@ -434,6 +448,7 @@ def train(session: Session, *, client=None, progress=None, holdout_months: int =
     baseline_eval["psi"] = {"score": metrics.psi(baseline.predict_proba(features[train_rows]), baseline_pd),
                             "features": evaluation["psi"]["features"]}
     model.card.update(_card(model, loans, features, train_rows, evaluation, baseline, baseline_eval))
+    model.card["skipped_loans"] = list(loans.attrs.get("skipped", []))
     baseline.card = _scorecard_card(baseline, loans, features, train_rows, baseline_eval)
     return TrainingRun(model, loans, features, holdout_pd, baseline, baseline_pd)
 

@@ -126,3 +126,19 @@ class WhitelistEntry(Base):
     grade: Mapped[str] = mapped_column(sa.String(4))
     # "added" / "kept" relative to the previous published version; removals are derived by difference.
     change: Mapped[str] = mapped_column(sa.String(8))
+
+
+class WhitelistOverride(Base):
+    """An office's decision on one firm of a draft, against what the scores said: include a firm that did
+    not qualify, or exclude one that did, always with a reason (kept when the version is published)."""
+
+    __tablename__ = "whitelist_overrides"
+
+    whitelist_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("whitelist_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    uscc: Mapped[str] = mapped_column(USCC, sa.ForeignKey("enterprises.uscc"), primary_key=True)
+    action: Mapped[str] = mapped_column(sa.String(8))  # "include" / "exclude"
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    decided_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

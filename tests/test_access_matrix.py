@@ -29,7 +29,7 @@ from models.enterprise import CreditCommitment
 from models.identity import Role
 from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
-from models.scoring import ModelVersion, WhitelistVersion
+from models.scoring import ModelVersion, WhitelistStatus, WhitelistVersion
 from models.sources import Delivery, PublicCreditEvent, PublicCreditKind, Severity, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
@@ -77,7 +77,8 @@ ACCESS: dict[str, Access] = {
     "office.set_threshold": Access("office", OTHER_DISTRICT_QUERY),
     "office.draft_whitelist": Access("office", OTHER_DISTRICT_QUERY),
     "office.whitelist_version": Access("office"), "office.confirm_whitelist": Access("office"),
-    "office.publish_whitelist": Access("office"),
+    "office.publish_whitelist": Access("office"), "office.override_whitelist": Access("office"),
+    "office.download_whitelist": Access("office"),
     "office.alerts": Access("office"), "office.acknowledge_alert": Access("office"),
     "office.plotly_js": Access("office"),
     "office.repairs": Access("office"), "office.repair_case": Access("office"), "office.repair_outcome": Access("office"),
@@ -142,7 +143,8 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     db_session.flush()
     versions, alerts = [], []
     for district, enterprise in ((OWN_DISTRICT, mine), (OTHER_DISTRICT, theirs)):
-        version = WhitelistVersion(district_code=district, model_version="matrix-model", min_grade="BBB")
+        version = WhitelistVersion(district_code=district, model_version="matrix-model", min_grade="BBB",
+                                   status=WhitelistStatus.PUBLISHED, published_at=now)  # its list downloads
         alert = Alert(event_key=f"matrix-{district}-{enterprise.uscc}", kind=AlertKind.TAX_ARREARS, uscc=enterprise.uscc,
                       district_code=district, evidence={"months": 3})
         db_session.add_all([version, alert])

@@ -3,6 +3,8 @@ idempotent retries, 404 for another bank's objects, 409 with a plain reason for 
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -13,7 +15,8 @@ from xinyidai.domain.tokens import issue_token
 PRODUCT = {"code": "KC1", "name_zh": "科创贷", "name_en": "Tech loan", "min_amount_fen": 10_000_000,
            "max_amount_fen": 300_000_000, "min_term_months": 3, "max_term_months": 36, "min_rate_bp": 300,
            "max_rate_bp": 480, "guarantee_type": "信用"}
-LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": "2026-11-02",
+TODAY = date.today()
+LOAN = {"amount_fen": 40_000_000, "rate_bp": 385, "term_months": 12, "disbursed_on": TODAY.isoformat(),
         "guarantee_type": "信用"}
 
 
@@ -117,12 +120,14 @@ def test_a_bank_system_works_an_application_end_to_end(api, make_application, db
     disbursed = caller.post(f"{base}/disburse", LOAN, key="d1").get_json()
     assert disbursed["state"] == "disbursed"
     assert disbursed["disbursed_amount_fen"] == 40_000_000
-    monthly = {"status": "repaying", "as_of": "2026-11-30", "outstanding_fen": 40_000_000}
+    # A month-end report is dated from the disbursement to tomorrow (a day of clock skew).
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    monthly = {"status": "repaying", "as_of": TODAY.isoformat(), "outstanding_fen": 40_000_000}
     assert caller.post(f"{base}/repayment", monthly, key="r1").get_json()["state"] == "repaying"
-    overdue = {"status": "overdue", "days_past_due": 35, "as_of": "2026-12-31", "outstanding_fen": 39_000_000}
+    overdue = {"status": "overdue", "days_past_due": 35, "as_of": tomorrow, "outstanding_fen": 39_000_000}
     assert caller.post(f"{base}/repayment", overdue, key="r2").get_json()["days_past_due"] == 35
     outcomes = caller.get(f"{base}/outcomes").get_json()
-    assert [row["as_of"] for row in outcomes] == ["2026-11-30", "2026-12-31"]
+    assert [row["as_of"] for row in outcomes] == [TODAY.isoformat(), tomorrow]
     detail = caller.get(base).get_json()
     assert detail["enterprise"]["detail_visible"] is False
     assert detail["enterprise"]["detail"] is None

@@ -77,6 +77,7 @@ def test_full_outcome_path_and_monthly_reports(db_session, make_application):
     actor = web()
     operations.claim(db_session, application, actor)
     operations.report_outcome(db_session, application, operations.OutcomeReport(S.APPROVED), actor)
+    application.claimed_at = application.decided_at = datetime(2026, 1, 2, tzinfo=UTC)  # the loan follows it
     loan = Disbursement(40_000_000, 385, 12, date(2026, 1, 5), "信用")
     operations.report_outcome(db_session, application, operations.OutcomeReport(S.DISBURSED, disbursement=loan), actor)
     report = operations.OutcomeReport(S.REPAYING, as_of=date(2026, 1, 31), outstanding_fen=40_000_000)

@@ -19,6 +19,8 @@ from models.lending import Application, FinancingNeed, LoanPerformance, Product
 from tests.conftest import csrf_token
 from xinyidai.extensions import db
 
+TODAY = date.today()  # a disbursement is dated between its approval (today) and tomorrow
+
 
 @pytest.fixture
 def officer(make_user, make_bank, login):
@@ -95,20 +97,20 @@ def test_working_an_application_from_claim_to_repayment(client, officer, db_sess
     assert missing.status_code == 422
     assert 'value="400000"' in text(missing)
     disbursed = post(client, f"{path}/disburse", {"idempotency_key": "web-d1", "amount": "400000", "rate": "3.85",
-                                                 "term_months": "12", "disbursed_on": "2026-11-02",
+                                                 "term_months": "12", "disbursed_on": TODAY.isoformat(),
                                                  "guarantee_type": "信用"}, path)
     assert disbursed.status_code == 302
     assert application.disbursed_amount_fen == 40_000_000
     assert application.rate_bp == 385
     overdue = post(client, f"{path}/repayment", {"idempotency_key": "web-r1", "status": "overdue",
-                                                "as_of": "2026-11-30", "outstanding": "400000"}, path)
+                                                "as_of": TODAY.isoformat(), "outstanding": "400000"}, path)
     assert overdue.status_code == 422
     assert "逾期天数" in text(overdue)
     ok = post(client, f"{path}/repayment", {"idempotency_key": "web-r1", "status": "overdue", "days_past_due": "12",
-                                           "as_of": "2026-11-30", "outstanding": "400000"}, path)
+                                           "as_of": TODAY.isoformat(), "outstanding": "400000"}, path)
     assert ok.status_code == 302
     assert application.state.value == "overdue"
-    assert db_session.get(LoanPerformance, (application.id, date(2026, 11, 30))) is not None
+    assert db_session.get(LoanPerformance, (application.id, TODAY)) is not None
 
 
 def _bank(db_session, officer):
@@ -215,7 +217,7 @@ def test_csv_upload_keeps_good_rows_and_the_same_file_twice_is_a_no_op(client, o
     content = UPLOAD_HEADER + "\n".join([
         f"{first.id},claimed,,,,,,,,,,",
         f"{first.id},approved,,,,,,,,,,",
-        f"{first.id},disbursed,,,500000,3.85,12,2026-11-02,信用,,,",
+        f"{first.id},disbursed,,,500000,3.85,12,{TODAY},信用,,,",
         f"{second.id},claimed,,,,,,,,,,",
         f"{second.id},declined,credit_record,纳税信用 D 级,,,,,,,,",
         f"{third.id},approved,,,,,,,,,,",             # illegal: not claimed yet

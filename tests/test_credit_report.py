@@ -285,3 +285,26 @@ def test_xyd_report_enterprise_writes_the_pdf_and_prints_number_and_code(cli, db
     bad = cli.invoke(args=["report", "enterprise", enterprise.uscc, "--sections", "secrets"])
     assert bad.exit_code != 0
     assert "unknown sections" in bad.output
+
+
+def test_the_first_page_renders_and_its_qr_code_opens_the_verification_of_this_report(app, client, login, firm):
+    """Rendered to an image the way a reader shows it, the page carries the QR code; decoded, it is the link that
+    verifies this very report."""
+    pdfium = pytest.importorskip("pypdfium2")
+    zxing = pytest.importorskip("zxingcpp")
+    enterprise, user = firm
+    login(user)
+    content = generate(client).data
+    number, code = number_and_code(pdf_text(content))
+    document = pdfium.PdfDocument(content)
+    pages = [document[i].render(scale=3).to_pil() for i in range(len(document))]
+    found = [r.text for image in pages for r in zxing.read_barcodes(image) if r.format == zxing.BarcodeFormat.QRCode]
+    document.close()
+    assert len(found) == 1
+    link = found[0]
+    assert f"number={number}" in link
+    assert f"code={code}" in link
+    visitor = app.test_client()
+    answer = visitor.get(link.replace("http://localhost", ""))
+    assert answer.status_code == 200
+    assert enterprise.name in answer.get_data(as_text=True)

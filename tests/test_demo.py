@@ -146,6 +146,18 @@ def test_seed_loads_every_source_through_ingestion_without_rejections(db_session
     assert all(row["disbursed_on"] == "" for row in truth if not row["defaulted"])
     for login in demo_logins():
         assert authenticate(login["username"], DEMO_PASSWORD) is not None, login
+    # credit repair (issue 17): repaired and unrepaired records in the delivery, and the demo enterprise's story
+    from models.credit import RepairCase, RepairState
+    from models.sources import PublicCreditEvent
+    from xinyidai.domain.credit_repair import evidence_dir, evidence_path
+
+    repaired = PublicCreditEvent.repaired_on.is_not(None)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(PublicCreditEvent).where(repaired)) > 0
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(PublicCreditEvent).where(~repaired)) > 0
+    cases = {c.state: c for c in db_session.scalars(sa.select(RepairCase).where(
+        RepairCase.uscc == summary["demo_enterprise"]))}
+    assert set(cases) == {RepairState.APPLIED, RepairState.REPAIRED}
+    assert evidence_path(evidence_dir(tmp_path), cases[RepairState.APPLIED]).read_bytes().startswith(b"%PDF-")
     with pytest.raises(DemoAlreadySeeded):
         _seed(db_session, tmp_path)
 

@@ -84,7 +84,7 @@ def test_publishing_matches_at_once_and_shows_offers_near_misses_and_grade(clien
     ({"amount": "abc"}, "请填写数字，例如 500 或 120.5。"),
     ({"amount": "NaN"}, "请填写数字，例如 500 或 120.5。"),
     ({"amount": "0.5"}, "金额须在 1 万元到 10 亿元之间。"),
-    ({"amount": "1e30"}, "金额须在 1 万元到 10 亿元之间。"),
+    ({"amount": "1e30"}, "请填写数字，例如 500 或 120.5。"),
     ({"amount": ""}, "请填写此项。"),
     ({"term_months": "0"}, "期限须在 1 到 120 个月之间。"),
     ({"term_months": "6.5"}, "请填写整数。"),

@@ -179,7 +179,9 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
                      "case_id": [c.id for c in cases]}
     admin_values = {"bank_id": [bank.id], "version": ["pages-model"], "delivery_id": [delivery.id],
                     "user_id": [staff.id]}
-    return {"users": users, "values": {"enterprise": enterprise_values, "bank": bank_values, "office": office_values,
+    # a draft has no published list to download: its download answers like a missing page, by design
+    not_pages = {f"/office/whitelist/versions/{draft.id}/list.csv"}
+    return {"users": users, "not_pages": not_pages, "values": {"enterprise": enterprise_values, "bank": bank_values, "office": office_values,
                                        "city_office": office_values, "admin": admin_values}}
 
 
@@ -228,7 +230,7 @@ def test_every_page_of_every_role_opens_in_both_languages_and_english_shows_no_c
             continue  # the API's documents are checked by tests/test_api_schemathesis.py
         for caller in callers_of(rule):
             for path in paths_of(rule, platform["values"].get(caller, {})):
-                if "/dashboard/districts" in path and caller != "city_office":
+                if "/dashboard/districts" in path and caller != "city_office" or path in platform["not_pages"]:
                     continue  # the comparison of districts is the city office's
                 for language in ("zh", "en"):
                     response = clients[caller].get(path, query_string={"lang": language})

@@ -4,9 +4,11 @@ first loan on the platform, which the office dashboards count as first-time borr
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 
+from models.base import utcnow
 from models.identity import Role
 from models.lending import Channel, FinancingNeed
 from tests.conftest import csrf_token
@@ -41,6 +43,8 @@ def desk(db_session, make_bank, make_user, make_product, make_enterprise, make_a
             operations.claim(db_session, application, actor)
             operations.report_outcome(db_session, application, operations.OutcomeReport(
                 operations.S.APPROVED), actor)
+            # Decided three months ago: the loans below are dated since (a disbursement may not precede it).
+            application.claimed_at = application.decided_at = utcnow() - timedelta(days=90)
             db_session.commit()
             return application
 

@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_babel import force_locale
 
 from models.identity import Role
 from models.lending import LoanPerformance, LoanStatus
@@ -98,3 +99,32 @@ def test_the_demo_has_first_time_borrowers_by_the_platforms_own_definition():
     assert flags.sum() == loans.firm.nunique()  # one first loan per borrowing firm
     recent = loans[loans.disbursed_on >= loans.disbursed_on.max() - timedelta(days=365)]
     assert flags[recent.index].sum() > 0
+
+
+def test_a_reversed_period_is_an_error_not_silently_swapped(client, login, make_user):
+    login(make_user(Role.OFFICE, district_code=DISTRICT))
+    response = client.get("/office/dashboard?from=2026-06&to=2026-01")
+    assert response.status_code == 422
+    assert "起始月份 2026-06 晚于截止月份 2026-01" in response.get_data(as_text=True)
+    english = client.get("/office/dashboard?from=2026-06&to=2026-01&lang=en").get_data(as_text=True)
+    assert "The first month 2026-06 is after the last month 2026-01" in english
+    assert client.get("/office/dashboard/banks/export.csv?from=2026-06&to=2026-01").status_code == 422
+
+
+def test_months_read_in_the_pages_language_and_count_axes_tick_whole_numbers(app, client, login, make_user, book):
+    table = build_table_for(Filters(book["reported"], shanghai_month()), Dimension.MONTH)
+    with app.test_request_context("/?lang=zh"):
+        trend = charts.trend(table)
+    month = book["reported"]
+    assert trend["data"][0]["x"][0] == f"{month.year}年{month.month}月"
+    assert trend["layout"]["xaxis"]["type"] == "category"  # not parsed as dates ("Jan 2026")
+    counts = trend["layout"]["yaxis2"]
+    assert counts["tickformat"] == ",d"
+    assert counts["dtick"] == 1  # a handful of loans: one tick per loan, never 0.5
+    assert counts["automargin"] is True  # the right axis' title clears its ticks
+    with app.test_request_context("/"), force_locale("en"):
+        assert charts.trend(table)["data"][0]["x"][0] == month.strftime("%b %Y")
+    login(make_user(Role.OFFICE, district_code=DISTRICT))
+    page = client.get("/office/dashboard").get_data(as_text=True)
+    assert 'type="month"' not in page  # the browser would word it in its own language
+    assert f">{shanghai_month().year}年{shanghai_month().month}月</option>" in page

@@ -207,8 +207,19 @@ def post(client, path, data=None, form_page="/office/whitelist"):
     return client.post(path, data={"csrf_token": csrf_token(client, form_page), **(data or {})})
 
 
-def test_office_sets_threshold_reviews_confirms_and_publishes_its_whitelist(client, login, office, scored,
-                                                                           db_session):
+@pytest.fixture
+def colleague(app, make_user):
+    """A second officer of the same district, logged in on a browser of their own (the four eyes)."""
+    from tests.test_every_page import logged_in
+
+    return logged_in(app, make_user(Role.OFFICE, district_code="310115"))
+
+
+PUBLISH = {"confirm": "y"}
+
+
+def test_office_sets_threshold_reviews_confirms_and_a_colleague_publishes_its_whitelist(
+        client, login, office, colleague, scored, db_session):
     login(office)
     assert post(client, "/office/whitelist/threshold", {"min_grade": "A"}).status_code == 302
     response = post(client, "/office/whitelist/draft")
@@ -220,9 +231,14 @@ def test_office_sets_threshold_reviews_confirms_and_publishes_its_whitelist(clie
     assert (version.status, version.min_grade, version.model_version) == (WhitelistStatus.DRAFT, "A", "wl-1")
     listed = {scored[key].uscc for key in (("AAA", True), ("AA", True), ("A", True))}
     assert {e.uscc for e in version_entries(db_session, version)} == listed
-    assert post(client, f"{version_path}/publish", form_page=version_path).status_code == 409  # not confirmed yet
+    assert post(client, f"{version_path}/publish", PUBLISH, form_page=version_path).status_code == 409  # a draft
     assert post(client, f"{version_path}/confirm", form_page=version_path).status_code == 302
-    assert post(client, f"{version_path}/publish", form_page=version_path).status_code == 302
+    assert "须由另一位工作人员核对后发布" in client.get(version_path).get_data(as_text=True)
+    assert post(client, f"{version_path}/publish", PUBLISH, form_page=version_path).status_code == 409  # own
+    assert post(colleague, f"{version_path}/publish", form_page=version_path).status_code == 422  # box not ticked
+    db_session.refresh(version)
+    assert version.status is WhitelistStatus.CONFIRMED
+    assert post(colleague, f"{version_path}/publish", PUBLISH, form_page=version_path).status_code == 302
     db_session.refresh(version)
     assert version.status is WhitelistStatus.PUBLISHED
     assert version.confirmed_by_id == office.id
@@ -231,12 +247,51 @@ def test_office_sets_threshold_reviews_confirms_and_publishes_its_whitelist(clie
     post(client, "/office/whitelist/threshold", {"min_grade": "BBB"})
     second = post(client, "/office/whitelist/draft").headers["Location"]
     post(client, f"{second}/confirm", form_page=second)
-    post(client, f"{second}/publish", form_page=second)
+    post(colleague, f"{second}/publish", PUBLISH, form_page=second)
     db_session.refresh(version)
     assert version.status is WhitelistStatus.SUPERSEDED
     actions = set(db_session.scalars(sa.select(AuditEntry.action)))
     assert {"whitelist_threshold_set", "whitelist_drafted", "whitelist_confirmed", "whitelist_published"} <= actions
     assert "wl-1" in client.get("/office/whitelist").get_data(as_text=True)
+
+
+def test_a_draft_is_adjusted_firm_by_firm_with_reasons_and_the_published_list_downloads(
+        client, login, office, colleague, scored, db_session):
+    login(office)
+    post(client, "/office/whitelist/threshold", {"min_grade": "A"})
+    version_path = post(client, "/office/whitelist/draft").headers["Location"]
+    aaa, bbb = scored[("AAA", True)].uscc, scored[("BBB", True)].uscc
+    adjust = f"{version_path}/overrides"
+    assert post(client, adjust, {"action": "exclude", "uscc": aaa, "reason": ""}, form_page=version_path).status_code == 409
+    assert post(client, adjust, {"action": "exclude", "uscc": aaa, "reason": "Under investigation"},
+                form_page=version_path).status_code == 302
+    assert post(client, adjust, {"action": "include", "uscc": bbb.lower(), "reason": "Supply-chain anchor firm"},
+                form_page=version_path).status_code == 302
+    outsider = scored[("AA", False)].uscc  # failed a gate: stays out unless someone includes it
+    assert post(client, adjust, {"action": "include", "uscc": "91310115MA1XXXXX0X", "reason": "x"},
+                form_page=version_path).status_code == 409  # not a firm of the district
+    version = db_session.scalars(sa.select(WhitelistVersion).order_by(WhitelistVersion.id.desc())).first()
+    members = {e.uscc: e.change for e in version_entries(db_session, version)}
+    assert aaa not in members
+    assert members[bbb] == "included"
+    assert outsider not in members
+    page = client.get(version_path).get_data(as_text=True)
+    assert "Under investigation" in page
+    assert "Supply-chain anchor firm" in page
+    post(client, f"{version_path}/confirm", form_page=version_path)
+    assert post(client, adjust, {"action": "exclude", "uscc": bbb, "reason": "late"},
+                form_page=version_path).status_code == 409  # a confirmed list is no longer adjusted
+    assert client.get(f"{version_path}/list.csv").status_code == 404  # not published yet
+    post(colleague, f"{version_path}/publish", PUBLISH, form_page=version_path)
+    download = client.get(f"{version_path}/list.csv")
+    assert download.status_code == 200
+    assert download.headers["Cache-Control"] == "no-store"
+    lines = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
+    listed = {line[0] for line in lines if len(line) == 3 and len(line[0]) == 18}
+    assert listed == set(members)
+    assert any(line[0] == "发布时间" and line[1].endswith("(UTC+8)") for line in lines)
+    assert exports_logged(db_session, "whitelist")
+    assert {"whitelist_override"} <= set(db_session.scalars(sa.select(AuditEntry.action)))
 
 
 def version_entries(db_session, version):
@@ -305,15 +360,15 @@ def test_english_labels(client, login, office, lending):
     assert "Loans disbursed" in page
 
 
-def _publish(client, grade):
+def _publish(client, colleague, grade):
     post(client, "/office/whitelist/threshold", {"min_grade": grade})
     version = post(client, "/office/whitelist/draft").headers["Location"]
     post(client, f"{version}/confirm", form_page=version)
-    assert post(client, f"{version}/publish", form_page=version).status_code == 302
+    assert post(colleague, f"{version}/publish", PUBLISH, form_page=version).status_code == 302
 
 
 def test_publishing_a_whitelist_rematches_the_open_needs_of_enterprises_that_joined_or_left_it(
-        client, login, office, scored, make_product, db_session):
+        client, login, office, colleague, scored, make_product, db_session):
     from models.lending import Application, FinancingNeed
     from xinyidai.domain.matching import refresh_matches
 
@@ -331,9 +386,9 @@ def test_publishing_a_whitelist_rematches_the_open_needs_of_enterprises_that_joi
             Application.need_id == need.id, Application.product_id == whitelist_only.id)).all()
 
     login(office)
-    _publish(client, "A")  # BBB is not listed: the whitelist-only product may not take the need
+    _publish(client, colleague, "A")  # BBB is not listed: the whitelist-only product may not take the need
     assert matched_to_product() == []
-    _publish(client, "BBB")  # now it is: the need reaches that product without anyone touching it
+    _publish(client, colleague, "BBB")  # now it is: the need reaches that product without anyone touching it
     assert [a.state.value for a in matched_to_product()] == ["matched"]
-    _publish(client, "AA")  # it leaves the list: the untouched match leaves the product's pipeline
+    _publish(client, colleague, "AA")  # it leaves the list: the untouched match leaves the product's pipeline
     assert matched_to_product() == []

@@ -19,6 +19,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_path=str(folder),
         template_folder=str(config.PROJECT_ROOT / "templates"),
     )
+    from xinyidai.web.converters import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.from_mapping(config.from_environment(folder, secret="SECRET_KEY" not in test_config))
     app.config.update(test_config)
     app.config["XYD_INSTANCE_PATH"] = str(folder)

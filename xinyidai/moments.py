@@ -59,10 +59,21 @@ def month(moment: datetime | date | None) -> str:
     return f"{moment:%Y-%m}"
 
 
+def month_label(moment: datetime | date | str) -> str:
+    """A month for people in the page's language: "2026年1月" in Chinese, "Jan 2026" in English (a chart axis
+    or a picker left to the browser would say "Jan 2026" whatever the page's language)."""
+    from xinyidai.i18n import locale_code
+
+    day = date.fromisoformat(f"{moment}-01") if isinstance(moment, str) and len(moment) == 7 else _parsed(moment)
+    if isinstance(day, datetime):
+        day = in_display_zone(day).date()
+    return day.strftime("%b %Y") if locale_code() == "en" else f"{day.year}年{day.month}月"
+
+
 def stamped(moment: datetime) -> str:
     """A moment for a file's header, saying its zone (a file leaves the page that would explain it)."""
     return f"{local_time(moment)} (UTC+8)"
 
 
 def init_app(app) -> None:
-    app.jinja_env.filters.update(local_time=local_time, local_date=local_date, month=month)
+    app.jinja_env.filters.update(local_time=local_time, local_date=local_date, month=month, month_label=month_label)

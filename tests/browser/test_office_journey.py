@@ -25,6 +25,7 @@ from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 OFFICE_USERNAME = "live-office-journey"
+COLLEAGUE_USERNAME = "live-office-colleague"
 SONGJIANG = "310117"
 
 
@@ -71,6 +72,8 @@ def seed_office_world() -> None:
     db.session.flush()
     run_monitoring(db.session)
     db.session.add(new_user(username=OFFICE_USERNAME, display_name="松江区金融服务办（旅程）", role=Role.OFFICE,
+                            password=TEST_PASSWORD, district_code=SONGJIANG))
+    db.session.add(new_user(username=COLLEAGUE_USERNAME, display_name="松江区金融服务办（复核）", role=Role.OFFICE,
                             password=TEST_PASSWORD, district_code=SONGJIANG))
 
 
@@ -138,17 +141,40 @@ def test_office_user_sees_dashboard_downloads_report_publishes_whitelist_and_see
 
     assert "主要指标" in openpyxl.load_workbook(saved).sheetnames
 
-    # the whitelist: threshold, draft, review, confirm, publish
+    # the whitelist, four eyes: threshold, draft, one firm excluded with a reason, confirmed by one officer...
     page.click("nav.site-nav >> text=白名单管理")
     page.select_option("#min_grade", "A")
     page.click("button:has-text('保存门槛')")
     page.click("button:has-text('按最新评分生成草稿')")
     page.wait_for_url("**/office/whitelist/versions/*")
-    assert page.locator("table tbody tr").count() == 3  # AAA, AA, A
+    version_url = page.url
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 3  # AAA, AA, A
     assert "纳税：提升评分" in page.content()
+    excluded = rows.nth(2)
+    excluded.locator("input[name=reason]").fill("正在接受行政调查")
+    excluded.locator("button:has-text('移出')").click()
+    assert page.locator(".flash--success").count() == 1
+    assert page.locator("table tbody tr").count() == 2
+    assert "正在接受行政调查" in page.locator("[data-override]").inner_text()
     page.click("button:has-text('确认名单')")
+    assert page.locator("[data-four-eyes]").count() == 1  # ...who cannot publish it
+    assert page.locator("button:has-text('发布名单')").count() == 0
+    # ...and published by a colleague, after ticking the confirmation
+    page.context.clear_cookies()
+    log_in(page, COLLEAGUE_USERNAME)
+    page.wait_for_url("**/office/")
+    page.goto(version_url)
+    page.click("button:has-text('发布名单')")
+    assert page.locator(".badge--published").count() == 0  # the browser holds the unticked box back
+    page.check("input[name=confirm]")
     page.click("button:has-text('发布名单')")
     assert page.locator(".badge--published").count() == 1
+    with page.expect_download() as download_info:
+        page.click("text=下载名单（CSV）")
+    listed = (tmp_path / "list.csv")
+    download_info.value.save_as(listed)
+    assert listed.read_text(encoding="utf-8-sig").count("上海松江旅程测试") == 2
     page.click("text=白名单管理")
     assert "journey-model" in page.locator("table").inner_text()
 

@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from xinyidai.admin.forms import DeliveryUploadForm
 from xinyidai.admin.routes import bp
-from xinyidai.domain import deliveries
-from xinyidai.domain.needs import Invalid, NotFound
+from xinyidai.domain import deliveries, inputs
+from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.extensions import db
 from xinyidai.web.forms import attach, csrf_or_400
 from xinyidai.web.labels import SOURCE
@@ -22,7 +22,7 @@ from xinyidai.web.labels import SOURCE
 
 def _page() -> int:
     page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) <= 100_000 else 1
+    return inputs.page_number(page)
 
 
 def _render(form: DeliveryUploadForm, status: int = 200):

@@ -5,7 +5,6 @@ source strings worded when rendered)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
@@ -14,9 +13,10 @@ from xinyidai import uscc as uscc_rules
 from xinyidai.admin.audit_search import AuditFilters
 from xinyidai.enterprise.forms import REQUIRED, USERNAME, _email, _phone, options
 from xinyidai.i18n import locale_code
+from xinyidai.web.forms import Form
 
 
-class AuditSearchForm(FlaskForm):
+class AuditSearchForm(Form):
     class Meta:
         csrf = False
 
@@ -66,7 +66,7 @@ def _phone_field(label) -> StringField:
     return StringField(label, validators=[Optional(), Length(max=32, message=TOO_LONG), _phone])
 
 
-class BankForm(FlaskForm):
+class BankForm(Form):
     """A participating bank and its first administrator."""
 
     code = StringField(_l("银行代码"), description=_l("2–32 个字母、数字或连字符，例如 ICBC-SH；保存为大写，之后不能更改。"),
@@ -83,7 +83,7 @@ class BankForm(FlaskForm):
         return {name: getattr(self, f"officer_{name}").data for name in ("display_name", "username", "email", "phone")}
 
 
-class OfficeUserForm(FlaskForm):
+class OfficeUserForm(Form):
     district = SelectField(_l("所属区（或市级）"), validate_choice=False)
     display_name = _name_field(_l("姓名"))
     username = _username_field(_l("用户名"))
@@ -102,18 +102,18 @@ class OfficeUserForm(FlaskForm):
         return {name: getattr(self, name).data for name in ("display_name", "username", "email", "phone")}
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: CSRF only."""
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """Promotion and rollback change every score from then on: the operator ticks a box to say so."""
 
     confirm = BooleanField(_l("我已核对模型卡，确认执行"),
                            validators=[DataRequired(message=_l("请先勾选确认，再执行此操作。"))])
 
 
-class DeliveryUploadForm(FlaskForm):
+class DeliveryUploadForm(Form):
     source = SelectField(_l("数据来源"), validate_choice=False)
     file = FileField(_l("交付文件（CSV 或 JSON Lines）"), validators=[
         FileRequired(message=_l("请选择要上传的文件。")),

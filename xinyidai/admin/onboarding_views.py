@@ -14,7 +14,7 @@ from models.identity import CITY_CODE, Role
 from xinyidai.admin.forms import ActionForm, BankForm, OfficeUserForm
 from xinyidai.admin.routes import bp
 from xinyidai.domain import onboarding
-from xinyidai.domain.needs import Invalid, NotFound, Refused
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.extensions import db
 from xinyidai.i18n import localized
 from xinyidai.web.forms import attach, csrf_or_400

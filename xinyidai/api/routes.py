@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from models.identity import ApiToken
 from models.lending import Application, ApplicationState, Channel, LoanPerformance, Product
 from xinyidai.api import schemas
+from xinyidai.api.json_body import BoundedParser
 from xinyidai.api.problems import http_problem, problem
 from xinyidai.audit import record
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page
@@ -36,6 +37,7 @@ from xinyidai.extensions import db
 S = ApplicationState
 blp = Blueprint("api", __name__, url_prefix="/api/v1",
                 description="Products, the pipeline, decisions and loan outcomes of one bank (its token's bank).")
+blp.ARGUMENTS_PARSER = BoundedParser()  # JSON bodies read with bounded numbers, depth and no lone surrogates
 
 
 def problems(*codes: int):

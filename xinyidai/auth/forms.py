@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from xinyidai.web.forms import Form
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(_l("用户名"), validators=[DataRequired(message=_l("请输入用户名")), Length(max=64)])
     password = PasswordField(
         _l("密码"), validators=[DataRequired(message=_l("请输入密码")), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     current_password = PasswordField(
         _l("当前密码"),
         validators=[DataRequired(message=_l("请输入当前密码")), Length(max=MAX_PASSWORD_LENGTH)],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from xinyidai.auth.forms import LoginForm, PasswordChangeForm
-from xinyidai.auth.session import LoginUser
+from xinyidai.auth.session import start_session
 from xinyidai.domain.users import authenticate, is_locked
 from xinyidai.domain.users import change_password as change_user_password
 from xinyidai.extensions import db, limiter
@@ -30,15 +30,6 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _start_session(user) -> None:
-    """A fresh session for the new login; only the language choice survives from before."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    login_user(LoginUser(user))
-
-
 def _login_limit() -> str:
     return current_app.config["XYD_LOGIN_RATE_LIMIT"]
 
@@ -54,7 +45,7 @@ def login():
         user = authenticate(form.username.data, form.password.data, request.remote_addr)
         db.session.commit()  # failures are counted and audited even though nobody is logged in
         if user is not None:
-            _start_session(user)
+            start_session(user)
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
@@ -80,7 +71,7 @@ def change_password():
         changed = change_user_password(user, form.current_password.data, form.new_password.data, request.remote_addr)
         db.session.commit()
         if changed:
-            _start_session(user)  # the new nonce: this session stays, every other one ends
+            start_session(user)  # the new nonce: this session stays, every other one ends
             flash(_("密码已修改，其他设备上的登录已失效。"), "success")
             return redirect(url_for("web.home"))
         if is_locked(user):

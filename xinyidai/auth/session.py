@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask import session
 from flask_babel import lazy_gettext as _l
+from flask_login import login_user
 
 from models.identity import User
 from xinyidai.extensions import db, login_manager
@@ -26,6 +28,16 @@ class LoginUser:
 
     def get_id(self) -> str:
         return f"{self.user.id}:{self.user.session_nonce}"
+
+
+def start_session(user: User) -> None:
+    """A fresh session for a new login (sign-in or registration); only the language choice survives from
+    before, so nothing planted in the session before login outlives it."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(LoginUser(user))
 
 
 def load_user(session_id: str) -> LoginUser | None:

@@ -8,7 +8,6 @@ import uuid
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -28,11 +27,13 @@ from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.bank.schemas import REPAYMENT_STATES
 from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.vocabulary import GUARANTEES
 from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
 from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.i18n import Bilingual
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.forms import Form
 from xinyidai.web.labels import APPLICATION_STATE
 
 MAX_YUAN = Decimal("1000000000000")
@@ -68,13 +69,13 @@ def _key() -> str:
     return uuid.uuid4().hex
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
 
     idempotency_key = HiddenField(default=_key, validators=[DataRequired(), Length(max=128)])
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     code = StringField(_l("产品代码"), validators=[DataRequired(message=REQUIRED), Length(max=32)],
                        description=_l("本行内唯一，字母、数字、- 和 _"))
     name_zh = StringField(_l("产品名称（中文）"), validators=[DataRequired(message=REQUIRED), Length(max=100)])
@@ -102,16 +103,13 @@ class ProductForm(FlaskForm):
 
     # form field -> service field, with the conversion
     def to_service(self) -> dict:
-        def fen(value):
-            return int((value * 100).to_integral_value())
-
         return {
             "code": self.code.data.strip(), "name_zh": self.name_zh.data.strip(), "name_en": self.name_en.data.strip(),
             "programme": (self.programme.data or "").strip() or None,
             "min_amount_fen": fen(self.min_amount.data), "max_amount_fen": fen(self.max_amount.data),
             "min_term_months": self.min_term_months.data, "max_term_months": self.max_term_months.data,
-            "min_rate_bp": fen(self.min_rate.data), "max_rate_bp": fen(self.max_rate.data),
-            "fee_bp": fen(self.fee.data) if self.fee.data is not None else 0,
+            "min_rate_bp": basis_points(self.min_rate.data), "max_rate_bp": basis_points(self.max_rate.data),
+            "fee_bp": basis_points(self.fee.data) if self.fee.data is not None else 0,
             "guarantee_type": self.guarantee_type.data, "eligible_districts": self.eligible_districts.data or [],
             "eligible_industries": self.eligible_industries.data or [], "min_grade": self.min_grade.data or None,
             "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),
@@ -140,7 +138,7 @@ class ProductForm(FlaskForm):
             target.errors = list(target.errors) + [str(m) for m in messages]
 
 
-class PipelineFilterForm(FlaskForm):
+class PipelineFilterForm(Form):
     """GET filters of the pipeline (no CSRF: reading changes nothing)."""
 
     class Meta:
@@ -210,16 +208,16 @@ class ReassignForm(ActionForm):
     officer_id = SelectField(_l("转交给"), coerce=int, choices=[])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField(_l("令牌名称"), validators=[DataRequired(message=REQUIRED), Length(max=64)],
                        description=_l("例如：核心系统、信贷系统测试环境"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     pass
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     file = FileField(_l("结果文件（CSV）"), validators=[
         FileRequired(message=_l("请选择要上传的 CSV 文件")),
         FileAllowed(["csv", "txt"], message=_l("只接受 CSV 文件（扩展名 .csv）；Excel 文件请先另存为 CSV。")),
@@ -233,13 +231,13 @@ class StaffForm(EnterpriseStaffForm):
     tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
 
 
-class AuthorizationRequestForm(FlaskForm):
+class AuthorizationRequestForm(Form):
     note = TextAreaField(_l("给企业的说明（可选）"), validators=[Optional(), Length(max=500)],
                          render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER},
                          description=_l("例如：为完成授信审查，需要查看贵企业近 12 个月的纳税和社保数据。"))
 
 
-class AttachReportForm(FlaskForm):
+class AttachReportForm(Form):
     """A credit report (专用信用报告) the enterprise handed to the bank: its number, code and (optionally) the file."""
 
     number = StringField(_l("报告编号"), validators=[DataRequired(message=_l("请填写此项。")), Length(max=32)])

@@ -37,15 +37,13 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, credit_report, messages, staff
+from xinyidai.domain import authorization_requests, credit_report, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view
-from xinyidai.domain.errors import Invalid, NotFound
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
-from xinyidai.domain.needs import Invalid as UserInvalid
-from xinyidai.domain.needs import NotFound as UserNotFound
-from xinyidai.domain.needs import Refused
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
@@ -63,7 +61,6 @@ def only_bank_officers():
 
 
 @bp.errorhandler(NotFound)
-@bp.errorhandler(UserNotFound)
 def not_found(_error):
     """Another bank's object answers exactly like a missing one: the site's 404 page."""
     db.session.rollback()
@@ -71,22 +68,13 @@ def not_found(_error):
 
 
 @bp.context_processor
-def money_helpers():
-    def yuan(fen):
-        return "—" if fen is None else f"{fen / 100:,.2f}"
-
-    def percent(basis_points):
-        return "—" if basis_points is None else f"{basis_points / 100:.2f}%"
-
-    def ratio(value):
-        return "—" if value is None else f"{value * 100:.1f}%"
-
+def bank_helpers():
     def score_reason(reason: dict) -> str:
         """A score reason (as the privacy view hands it out) in the scoring engine's words, in the page's
         language — never a feature code."""
         return wording.reason_text(reason["family"], reason["feature"], reason["contribution"], locale_code())
 
-    return {"yuan": yuan, "percent": percent, "ratio": ratio, "decline_reasons": DECLINE_REASONS,
+    return {"decline_reasons": DECLINE_REASONS,
             "now_ts": utcnow().timestamp(), "score_reason": score_reason}
 
 
@@ -162,9 +150,6 @@ def product_status(product_id: int):
 # ---------------------------------------------------------------- the pipeline
 
 def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
-    def fen(value):
-        return None if value is None else int((value * 100).to_integral_value())
-
     return PipelineFilters(
         district=form.district.data or None, industry=form.industry.data or None,
         min_amount_fen=fen(form.min_amount.data), max_amount_fen=fen(form.max_amount.data),
@@ -177,7 +162,7 @@ def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
 def pipeline():
     form = forms.PipelineFilterForm(request.args)
     valid = form.validate()
-    page_number = request.args.get("page", 1, type=int) or 1
+    page_number = inputs.page_number(request.args.get("page"))
     page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
                          page=min(max(page_number, 1), 100_000),
                          sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
@@ -190,7 +175,7 @@ def pipeline():
 def applications():
     state = request.args.get("state") or None
     states = [S(state)] if state in {s.value for s in S} else None
-    page = bank_applications(db.session, _bank_id(), states, page=request.args.get("page", 1, type=int) or 1)
+    page = bank_applications(db.session, _bank_id(), states, page=inputs.page_number(request.args.get("page")))
     return render_template("bank/applications.html", page=page, state=states[0] if states else None)
 
 
@@ -240,7 +225,7 @@ def application_detail(application_id: int):
     return _render_application(operations.bank_application(db.session, _bank_id(), application_id))
 
 
-def _plain_reason(error: IllegalTransition | Invalid | UserInvalid) -> str:
+def _plain_reason(error: IllegalTransition | Invalid) -> str:
     """The refusal in the page's language (the state machine words every reason in Chinese and English)."""
     if isinstance(error, IllegalTransition):
         return error.en if str(get_locale()) == "en" else error.zh
@@ -321,8 +306,7 @@ def decline(application_id: int):
 @bp.route("/applications/<int:application_id>/disburse", methods=["POST"])
 def disburse(application_id: int):
     def report(f):
-        loan = Disbursement(int((f.amount.data * 100).to_integral_value()), int((f.rate.data * 100).to_integral_value()),
-                            f.term_months.data, f.disbursed_on.data, f.guarantee_type.data)
+        loan = Disbursement(fen(f.amount.data), basis_points(f.rate.data), f.term_months.data, f.disbursed_on.data, f.guarantee_type.data)
         return operations.OutcomeReport(S.DISBURSED, disbursement=loan)
 
     return _act(application_id, forms.DisburseForm(), report, "disburse_form", _("放款信息已报送。"))
@@ -333,9 +317,8 @@ def repayment(application_id: int):
     form = forms.RepaymentForm()
 
     def report(f):
-        outstanding = None if f.outstanding.data is None else int((f.outstanding.data * 100).to_integral_value())
         return operations.OutcomeReport(S(f.status.data), days_past_due=f.days_past_due.data, as_of=f.as_of.data,
-                                        outstanding_fen=outstanding)
+                                        outstanding_fen=fen(f.outstanding.data))
 
     return _act(application_id, form, report, "repayment_form", _("还款状态已报送。"))
 
@@ -367,7 +350,7 @@ def _write(application_id: int, form, name: str, action, done_message: str, anch
         return _render_application(application, 422, **{name: form})
     try:
         action(application, form)
-    except UserInvalid as error:
+    except Invalid as error:
         db.session.rollback()
         attach(form, error.errors)
         return _render_application(db.session.get(Application, application_id), 422, **{name: form})
@@ -535,7 +518,7 @@ def staff_page():
             invited = staff.invite(db.session, _current_admin(), display_name=form.display_name.data,
                                    username=form.username.data, email=form.email.data, phone=form.phone.data,
                                    tenant_admin=bool(form.tenant_admin.data))
-        except UserInvalid as error:
+        except Invalid as error:
             db.session.rollback()
             attach(form, error.errors)
         else:
@@ -554,7 +537,7 @@ def _staff_action(action, done_message: str):
     except Refused as error:
         db.session.rollback()
         flash(str(error.message), "error")
-    except UserInvalid as error:
+    except Invalid as error:
         db.session.rollback()
         flash(_plain_reason(error), "error")
     else:

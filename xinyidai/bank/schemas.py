@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from models.lending import ApplicationState, GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.database import MAX_INT
+from xinyidai.domain import inputs
 from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.i18n import N_
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
@@ -26,14 +27,17 @@ def no_nul(value: str) -> None:
         raise ValidationError(N_("不能包含空字符 (NUL)"))
 
 
-def text(max_length: int, *, required: bool = False, min_length: int = 0, **kwargs) -> fields.String:
-    return fields.String(required=required, validate=[validate.Length(min=min_length, max=max_length), no_nul],
-                         **kwargs)
+def text(max_length: int, *, required: bool = False, min_length: int = 0, multiline: bool = False,
+         **kwargs) -> fields.String:
+    """Free text through the platform's one normaliser (`inputs.clean_text`): blank is not given."""
+    return inputs.Text(required=required, multiline=multiline,
+                       validate=[validate.Length(min=min_length, max=max_length), no_nul], **kwargs)
 
 
 def bounded(low: int, high: int, *, strict: bool = True, **kwargs) -> fields.Integer:
-    """An integer within [low, high]; strict (no "12" strings, no 12.0) except where text is all there is (query strings)."""
-    return fields.Integer(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
+    """An integer within [low, high]; strict (no "12" strings, no 12.0) except where text is all there is (query
+    strings, CSV cells), which is read by `inputs.parse_whole`."""
+    return inputs.Whole(strict=strict, validate=validate.Range(min=low, max=high), **kwargs)
 
 
 class ProductSchema(Schema):
@@ -77,14 +81,14 @@ class ProductSchema(Schema):
 
 class DeclineSchema(Schema):
     reason_code = fields.String(required=True, validate=validate.OneOf(list(DECLINE_REASONS)))
-    reason_text = text(500, allow_none=True)
+    reason_text = text(500, allow_none=True, multiline=True)
 
 
 class DisburseSchema(Schema):
     amount_fen = bounded(1, MAX_FEN, required=True)
     rate_bp = bounded(0, 3600, required=True)
     term_months = bounded(1, 360, required=True)
-    disbursed_on = fields.Date(required=True)
+    disbursed_on = inputs.Day(required=True)
     guarantee_type = fields.Enum(GuaranteeType, by_value=True, required=True)
 
 
@@ -97,7 +101,7 @@ class RepaymentSchema(Schema):
 
     status = fields.String(required=True, validate=validate.OneOf([s.value for s in REPAYMENT_STATES]))
     days_past_due = bounded(0, 36500, load_default=None, allow_none=True)
-    as_of = fields.Date(load_default=None, allow_none=True)
+    as_of = inputs.Day(load_default=None, allow_none=True)
     outstanding_fen = bounded(0, MAX_FEN, load_default=None, allow_none=True)
 
     @validates_schema

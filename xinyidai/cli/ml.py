@@ -96,6 +96,9 @@ def train_command(promote: bool | None, dask_scheduler: str | None, by: str | No
     click.echo(_metrics_line("WOE scorecard", card["baseline"]["metrics"]))
     click.echo(f"out-of-time holdout {card['data_window']['holdout']['from']} … {card['data_window']['holdout']['to']}, "
                f"{card['metrics']['rows']} loans; PSI of the score {card['metrics']['psi']['score']:.4f}")
+    if skipped := card.get("skipped_loans"):
+        click.echo(f"skipped {len(skipped)} loans with an impossible disbursement date (application ids "
+                   f"{', '.join(map(str, skipped[:20]))}{' …' if len(skipped) > 20 else ''})")
     click.echo(f"card: {Path(_instance()) / version.path / 'card.md'}")
 
 

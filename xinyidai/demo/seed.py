@@ -31,6 +31,7 @@ from xinyidai.demo.lending import (
 from xinyidai.demo.logins import DEMO_ENTERPRISE_USERNAME, SONGJIANG
 from xinyidai.demo.population import draw_enterprises
 from xinyidai.demo.records import draw_events, number_events, tax_ratings
+from xinyidai.demo.repairs import store_repair_story
 from xinyidai.demo.risk import features_as_of, true_pd
 from xinyidai.demo.store import (
     PLATFORM_OPENED,
@@ -114,6 +115,7 @@ def seed_demo(session: Session, instance_path: str | Path, *, enterprises: int =
     deliveries = ingest_deliveries(session, paths, report_dir=folder / "deliveries")
     ingested = time.perf_counter()
     counts = _store_lending(session, data, seed)
+    store_repair_story(session, data.demo_uscc, _demo_user(session), instance_path)
     session.commit()
     refresh_statistics(session)
     session.commit()
@@ -121,6 +123,12 @@ def seed_demo(session: Session, instance_path: str | Path, *, enterprises: int =
     return _summary(data, deliveries, counts, folder, {
         "generate_and_write": generated - started, "ingest": ingested - generated, "lending": finished - ingested,
         "total": finished - started})
+
+
+def _demo_user(session: Session):
+    from models.identity import User
+
+    return session.scalar(sa.select(User).where(User.username == DEMO_ENTERPRISE_USERNAME))
 
 
 def already_seeded(session: Session) -> bool:

@@ -19,14 +19,8 @@ from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import by_id
 from xinyidai.domain.authorizations import live_authorization
-from xinyidai.domain.needs import (
-    Grant,
-    Invalid,
-    NotFound,
-    Refused,
-    grant_authorization,
-    shanghai_today,
-)
+from xinyidai.domain.errors import Invalid, NotFound, Refused
+from xinyidai.domain.needs import Grant, grant_authorization, shanghai_today
 
 S = ApplicationState
 Status = AuthorizationRequestStatus

@@ -193,7 +193,7 @@ def _continuity(session: Session, uscc: str, start: date, end: date, established
 
 
 def _grade(session: Session, uscc: str) -> GradeSummary | None:
-    from xinyidai.enterprise.queries import latest_score  # the one latest-score definition
+    from xinyidai.domain.standing import latest_score  # the one latest-score definition
 
     score: Score | None = latest_score(session, uscc)
     if score is None:

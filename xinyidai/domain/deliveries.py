@@ -23,7 +23,7 @@ from models.identity import User
 from models.sources import Delivery, DeliveryRejection
 from xinyidai.audit import record
 from xinyidai.database import by_id
-from xinyidai.domain.needs import Invalid, NotFound
+from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.i18n import N_
 from xinyidai.ingest import DeliveryError, DeliverySummary, ingest_file
 

@@ -19,8 +19,8 @@ from models.identity import User
 from models.lending import Application, ApplicationState
 from models.messages import Message, Side
 from xinyidai.audit import record
+from xinyidai.domain.errors import Invalid, Refused
 from xinyidai.domain.lifecycle import TERMINAL
-from xinyidai.domain.needs import Invalid, Refused
 
 S = ApplicationState
 MAX_LENGTH = 1000

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from models.lending import GuaranteeType, Urgency
+from xinyidai.domain.errors import Invalid
 from xinyidai.domain.vocabulary import CONTACT_PREFERENCES, PURPOSES
 
 MIN_AMOUNT_FEN = 1_000_000  # 1 万元
@@ -54,9 +55,7 @@ class NeedSchema(Schema):
 
 
 def load_need(data: dict) -> dict:
-    """The checked values ready for FinancingNeed(**values); raises operations.Invalid (field → messages)."""
-    from xinyidai.domain.needs import Invalid
-
+    """The checked values ready for FinancingNeed(**values); raises Invalid (field → messages)."""
     cleaned = {k: (v.strip() or None) if isinstance(v, str) and k == "purpose_detail" else v for k, v in data.items()}
     try:
         values = NeedSchema().load(cleaned)
@@ -69,8 +68,6 @@ def load_need(data: dict) -> dict:
 
 def need_errors(data: dict) -> dict:
     """The field messages `load_need` would raise, without raising: the form lists every problem at once."""
-    from xinyidai.domain.needs import Invalid
-
     try:
         load_need(data)
     except Invalid as error:

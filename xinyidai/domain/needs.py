@@ -37,6 +37,7 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
@@ -46,26 +47,6 @@ from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
 MAX_AUTHORIZATION_DAYS = 366
-
-
-class NotFound(Exception):
-    """No such object in the caller's enterprise (another enterprise's object looks exactly the same)."""
-
-
-class Invalid(Exception):
-    """Input that breaks a rule; `errors` maps a field name to its messages (lazy, worded on render)."""
-
-    def __init__(self, errors: dict[str, list]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-class Refused(Exception):
-    """A request the current state does not allow; `message` says why in plain words."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 def shanghai_today(now: datetime | None = None) -> date:

@@ -24,9 +24,11 @@ from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
 from xinyidai.bank.schemas import bounded, text
 from xinyidai.database import MAX_INT
+from xinyidai.domain import inputs
 from xinyidai.domain import products as operations
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
+from xinyidai.domain.money import basis_points, fen
 from xinyidai.i18n import N_
 
 S = ApplicationState
@@ -36,22 +38,23 @@ OUTCOMES = [S.CLAIMED, S.APPROVED, S.DECLINED, S.DISBURSED, S.REPAYING, S.OVERDU
 MAX_ROWS = 50_000
 
 
-def _yuan(**kwargs) -> fields.Decimal:
-    return fields.Decimal(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("1000000000000")), **kwargs)
+def _yuan(*, low: str = "0", **kwargs) -> fields.Decimal:
+    """Yuan through `inputs.Amount`: plain notation, bounded before any arithmetic."""
+    return inputs.Amount(places=2, validate=validate.Range(min=Decimal(low), max=Decimal("1000000000000")), **kwargs)
 
 
 class OutcomeRow(Schema):
     application_id = bounded(1, MAX_INT, strict=False, required=True)
     outcome = fields.String(required=True, validate=validate.OneOf([s.value for s in OUTCOMES]))
     reason_code = fields.String(validate=validate.OneOf(list(DECLINE_REASONS)))
-    reason_text = text(500)
-    amount_yuan = _yuan()
-    rate_percent = fields.Decimal(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("36")))
+    reason_text = text(500, multiline=True)
+    amount_yuan = _yuan(low="0.01")  # a disbursement of nothing is refused here as on the web and the API
+    rate_percent = inputs.Amount(places=2, validate=validate.Range(min=Decimal("0"), max=Decimal("36")))
     term_months = bounded(1, 360, strict=False)
-    disbursed_on = fields.Date()
+    disbursed_on = inputs.Day()
     guarantee_type = fields.Enum(GuaranteeType, by_value=True)
     days_past_due = bounded(0, 36500, strict=False)
-    as_of = fields.Date()
+    as_of = inputs.Day()
     outstanding_yuan = _yuan()
 
     @validates_schema
@@ -89,20 +92,16 @@ class UploadSummary:
         return sum(1 for row in self.results if row.result == result)
 
 
-def _fen(yuan: Decimal) -> int:
-    return int((yuan * 100).to_integral_value())
-
-
 def _report(row: dict) -> operations.OutcomeReport:
     outcome = S(row["outcome"])
     loan = None
     if outcome is S.DISBURSED:
-        loan = Disbursement(_fen(row["amount_yuan"]), int((row["rate_percent"] * 100).to_integral_value()),
+        loan = Disbursement(fen(row["amount_yuan"]), basis_points(row["rate_percent"]),
                             row["term_months"], row["disbursed_on"], row["guarantee_type"])
     return operations.OutcomeReport(
         outcome, reason_code=row.get("reason_code"), reason_text=row.get("reason_text"), disbursement=loan,
         days_past_due=row.get("days_past_due"), as_of=row.get("as_of"),
-        outstanding_fen=_fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None)
+        outstanding_fen=fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None)
 
 
 def _row_key(row: dict) -> str:

@@ -33,6 +33,7 @@ from models.lending import (
 from xinyidai.audit import record
 from xinyidai.bank.schemas import ProductSchema
 from xinyidai.database import MAX_INT, by_id
+from xinyidai.domain import inputs
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import (
     TERMINAL,
@@ -273,6 +274,8 @@ def report_outcome(session: Session, application: Application, report: OutcomeRe
     days") changes no state; it updates days past due and, with `as_of`, the month-end performance row.
     """
     earlier = _event_with_key(session, application, idempotency_key)
+    if earlier is None:
+        _dates_are_possible(application, report)
     same_state = report.outcome in (S.REPAYING, S.OVERDUE) and application.state is report.outcome
     if earlier is not None or not same_state:
         event = transition(session, application, report.outcome, actor, idempotency_key=idempotency_key,
@@ -289,6 +292,23 @@ def report_outcome(session: Session, application: Application, report: OutcomeRe
                detail={"application_id": application.id, "status": report.outcome.value,
                        "days_past_due": report.days_past_due, "channel": actor.channel.value})
     return Applied(application, repeated=not changed, event=event)
+
+
+def _dates_are_possible(application: Application, report: OutcomeReport) -> None:
+    """A reported date is not in the future (beyond a day's clock skew) and not before the event it follows:
+    a disbursement not before the claim or approval, a month-end report not before the disbursement."""
+    try:
+        if report.disbursement is not None and report.outcome is S.DISBURSED:
+            decided = application.decided_at or application.claimed_at
+            inputs.reported_day(report.disbursement.disbursed_on, not_before=decided.date() if decided else None,
+                                before_message=N_("放款日期早于受理或批准日期"))
+    except inputs.InputError as error:
+        raise Invalid({"disbursed_on": [error.message]}) from None
+    try:
+        if report.as_of is not None:
+            inputs.reported_day(report.as_of)
+    except inputs.InputError as error:
+        raise Invalid({"as_of": [error.message]}) from None
 
 
 def _record_performance(session: Session, application: Application, report: OutcomeReport) -> bool:

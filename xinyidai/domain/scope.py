@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from models.base import SHANGHAI
 from models.identity import CITY_CODE
+from xinyidai.domain import inputs
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 DEFAULT_MONTHS = 12
@@ -114,15 +115,25 @@ def default_filters(today: datetime | None = None) -> Filters:
     return Filters(add_months(end, -(DEFAULT_MONTHS - 1)), end)
 
 
+class ReversedPeriod(ValueError):
+    """A period whose first month is after its last: said, never silently swapped. str() is Chinese."""
+
+    def __init__(self, start: date, end: date):
+        self.zh = f"起始月份 {start:%Y-%m} 晚于截止月份 {end:%Y-%m}，请重新选择统计期间。"
+        self.en = f"The first month {start:%Y-%m} is after the last month {end:%Y-%m}: choose the period again."
+        super().__init__(self.zh)
+
+
 def filters_from_args(args, today: datetime | None = None) -> Filters:
-    """Filters from a query string; values that do not parse fall back to the defaults (last 12 months)."""
+    """Filters from a query string; values that do not parse fall back to the defaults (last 12 months).
+    ReversedPeriod when the first month given is after the last."""
     default = default_filters(today)
     start, end = parse_month(args.get("from")) or default.start, parse_month(args.get("to")) or default.end
     if start > end:
-        start, end = end, start
+        raise ReversedPeriod(start, end)
     if (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
         start = add_months(end, -(MAX_MONTHS - 1))
     bank = args.get("bank", "")
     industry = args.get("industry") or None
-    return Filters(start, end, int(bank) if bank.isdigit() else None,
+    return Filters(start, end, inputs.parse_id(bank),
                    industry if industry in INDUSTRY_SECTIONS else None)

@@ -18,7 +18,8 @@ from models.identity import Role, User
 from models.lending import Application, ApplicationState
 from xinyidai.audit import record
 from xinyidai.database import by_id
-from xinyidai.domain.needs import Invalid, NotFound, Refused, deactivate, username_taken
+from xinyidai.domain.errors import Invalid, NotFound, Refused
+from xinyidai.domain.needs import deactivate, username_taken
 from xinyidai.domain.users import new_user, temporary_password
 
 S = ApplicationState

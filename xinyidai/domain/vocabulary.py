@@ -56,10 +56,16 @@ PUBLIC_CREDIT_KIND = {
 }
 SEVERITY = {Severity.MINOR: _l("轻微"), Severity.GENERAL: _l("一般"), Severity.SERIOUS: _l("严重")}
 
-REASON_FAMILIES = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"),
-    "public_credit": _l("公共信用"), "age_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
+
+
+def reason_family(family: str, locale: str) -> str:
+    """A score reason's family in plain words, as the scoring engine names it (ml/reasons.py FAMILIES)."""
+    from ml.reasons import FAMILIES
+
+    zh, en = FAMILIES.get(family, (family, family))
+    return en if locale == "en" else zh
+
+
 FAMILY_ADVICE = {
     "tax": _l("按月如实申报纳税、按时缴税，开票销售额稳定会提升评分。"),
     "employment": _l("按时足额缴纳社保和公积金，避免欠缴。"),

@@ -6,6 +6,10 @@ threshold or better; it records the model version and threshold behind it. A con
 confirmed it; publishing makes it the version banks and matching read, and the version published before
 it becomes `superseded`. Versions are never deleted.
 
+Four eyes: before confirming, the office may include a firm the scores left out or exclude one they let
+in, one firm at a time and always with a reason (WhitelistOverride, audited); and the person who
+publishes a version must not be the one who confirmed it.
+
 Scoring itself belongs to the ML service: this module only reads the `scores` table.
 """
 
@@ -24,6 +28,7 @@ from models.scoring import (
     ModelVersion,
     Score,
     WhitelistEntry,
+    WhitelistOverride,
     WhitelistPolicy,
     WhitelistStatus,
     WhitelistVersion,
@@ -118,9 +123,13 @@ def confirm(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
 
 
 def publish(session: Session, version: WhitelistVersion, user_id: int) -> WhitelistVersion:
-    """Publish a confirmed version; the district's previously published one becomes superseded."""
+    """Publish a confirmed version; the district's previously published one becomes superseded. The
+    publisher must be another person than the one who confirmed it (four eyes)."""
     if version.status is not W.CONFIRMED:
         raise WorkflowError("请先确认名单，再发布", "confirm the list before publishing it")
+    if version.confirmed_by_id == user_id:
+        raise WorkflowError("确认人不能发布自己确认的名单：请由另一位工作人员核对后发布",
+                            "the person who confirmed a list cannot publish it: another colleague checks and publishes it")
     now = utcnow()
     previous = session.scalars(sa.select(WhitelistVersion.id).where(
         WhitelistVersion.district_code == version.district_code, WhitelistVersion.status == W.PUBLISHED,
@@ -135,6 +144,70 @@ def publish(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
     session.flush()
     _rematch_listing_changes(session, version, previous)
     return version
+
+
+OVERRIDE_ACTIONS = ("include", "exclude")
+REASON_MAX = 500
+
+
+def override(session: Session, version: WhitelistVersion, uscc: str, action: str, reason: str,
+             user_id: int) -> WhitelistOverride:
+    """Include a firm of the district the scores left out, or exclude one they let in, on a draft, with a
+    reason. An included firm needs a score under the version's model (its latest one is entered)."""
+    reason = (reason or "").strip()
+    if version.status is not W.DRAFT:
+        raise WorkflowError("只有草稿可以调整名单", "only a draft can be adjusted")
+    if action not in OVERRIDE_ACTIONS:
+        raise WorkflowError("请选择纳入或移出", "choose include or exclude")
+    if not reason or len(reason) > REASON_MAX:
+        raise WorkflowError("请填写理由（不超过 500 字）", "give a reason (500 characters at most)")
+    entry = session.get(WhitelistEntry, (version.id, uscc))
+    if action == "exclude":
+        if entry is None:
+            raise WorkflowError("该企业不在本版名单中", "that enterprise is not on this version of the list")
+        session.delete(entry)
+    else:
+        if entry is not None:
+            raise WorkflowError("该企业已在本版名单中", "that enterprise is already on this version of the list")
+        enterprise = session.get(Enterprise, uscc)
+        if enterprise is None or enterprise.district_code != version.district_code:
+            raise WorkflowError("本区没有这家企业", "no such enterprise in this district")
+        newest = latest_score_ids(Score.model_version == version.model_version, Score.uscc == uscc)
+        score = session.scalar(sa.select(Score).join(newest, newest.c.score_id == Score.id))
+        if score is None:
+            raise WorkflowError("该企业尚未按本版模型评分，不能纳入", "that enterprise has no score under this version's model")
+        session.add(WhitelistEntry(whitelist_version_id=version.id, uscc=uscc, score_id=score.id, grade=score.grade,
+                                   change="included"))
+    decision = session.get(WhitelistOverride, (version.id, uscc))
+    if decision is not None:  # excluding a firm one included (or the reverse) undoes it: one record, the latest
+        session.delete(decision)
+        session.flush()
+    decision = WhitelistOverride(whitelist_version_id=version.id, uscc=uscc, action=action, reason=reason,
+                                 decided_by_id=user_id, decided_at=utcnow())
+    session.add(decision)
+    record("whitelist_override", actor_user_id=user_id,
+           detail={"district_code": version.district_code, "version_id": version.id, "uscc": uscc,
+                   "action": action, "reason": reason})
+    session.flush()
+    return decision
+
+
+def overrides(session: Session, version: WhitelistVersion) -> list[tuple[WhitelistOverride, str]]:
+    """The version's per-firm decisions with each firm's name, latest first."""
+    return [tuple(row) for row in session.execute(
+        sa.select(WhitelistOverride, Enterprise.name).join(Enterprise, Enterprise.uscc == WhitelistOverride.uscc)
+        .where(WhitelistOverride.whitelist_version_id == version.id)
+        .order_by(WhitelistOverride.decided_at.desc()))]
+
+
+def published_list(session: Session, version: WhitelistVersion) -> list[tuple[str, str, str]]:
+    """(USCC, name, grade) of every firm of a published (or once published) version, for its download."""
+    if version.published_at is None:
+        raise WorkflowError("只有已发布的名单可以下载", "only a published list can be downloaded")
+    return [tuple(row) for row in session.execute(
+        sa.select(WhitelistEntry.uscc, Enterprise.name, WhitelistEntry.grade)
+        .join(Enterprise, Enterprise.uscc == WhitelistEntry.uscc)
+        .where(WhitelistEntry.whitelist_version_id == version.id).order_by(WhitelistEntry.uscc))]
 
 
 def _rematch_listing_changes(session: Session, version: WhitelistVersion, previous: list[int]) -> None:

@@ -8,15 +8,11 @@ numbers and dates carry their own messages instead of WTForms' built-in English 
 from __future__ import annotations
 
 import re
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -33,6 +29,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
 from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from xinyidai.domain.money import FEN_PER_WAN, fen_from_wan
 from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
     GUARANTEES,
@@ -42,13 +39,13 @@ from xinyidai.domain.vocabulary import (
     URGENCY,
 )
 from xinyidai.i18n import locale_code
+from xinyidai.web.forms import DayField, Form, NumberField, WholeNumberField
 from xinyidai.web.labels import REPORT_SECTIONS, SOURCE
 
 REQUIRED = _l("请填写此项。")
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
-WAN_FEN = 1_000_000  # fen in one 万元
 
 
 def options(pairs) -> list[SelectChoice]:
@@ -67,52 +64,6 @@ class MultiCheckboxField(SelectMultipleField):
         super().__init__(*args, **kwargs)
 
 
-class NumberField(DecimalField):
-    """A decimal number with our own message for text that is not a number (or not a finite one)."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            value = Decimal(valuelist[0].strip().replace(",", "").replace("，", ""))
-        except InvalidOperation:
-            value = None
-        if value is None or not value.is_finite():
-            self.data = None
-            raise ValueError(_l("请填写数字，例如 500 或 120.5。"))
-        self.data = value
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else format(Decimal(self.data).normalize(), "f")
-
-
-class WholeNumberField(IntegerField):
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        text = valuelist[0].strip()
-        if not re.fullmatch(r"[+-]?\d{1,9}", text):
-            self.data = None
-            raise ValueError(_l("请填写整数。"))
-        self.data = int(text)
-
-
-class DayField(DateField):
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = date.fromisoformat(valuelist[0].strip())
-        except ValueError:
-            self.data = None
-            raise ValueError(_l("请填写有效日期，例如 2026-12-31。")) from None
-
-
 def _phone(_form, field) -> None:
     if field.data and not PHONE.match(field.data.replace(" ", "")):
         raise ValidationError(_l("请填写有效的手机号或座机号（如 13800000000 或 021-12345678）。"))
@@ -123,7 +74,7 @@ def _email(_form, field) -> None:
         raise ValidationError(_l("请填写有效的电子邮箱。"))
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(Form):
     uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(message=REQUIRED), Length(max=40)],
                        description=_l("18 位，见营业执照。"))
     name = StringField(_l("企业名称"), validators=[DataRequired(message=REQUIRED), Length(max=200)],
@@ -155,7 +106,7 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(_l("密码不能与用户名相同。"))
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     display_name = StringField(_l("姓名"), validators=[DataRequired(message=REQUIRED), Length(max=64)])
     username = StringField(_l("用户名"), validators=[
         DataRequired(message=REQUIRED), Regexp(USERNAME, message=_l("用户名须为 3–64 个字母、数字或 . _ -。"))])
@@ -163,7 +114,7 @@ class StaffForm(FlaskForm):
     phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=32), _phone])
 
 
-class AuthorizationForm(FlaskForm):
+class AuthorizationForm(Form):
     sources = MultiCheckboxField(_l("允许查看的数据"), choices=options((s.value, SOURCE[s]) for s in SOURCE_CONTENT))
     scope = RadioField(_l("哪些银行可以查看"), default="all", validate_choice=False,
                        choices=options([("all", _l("所有参与银行")), ("chosen", _l("仅我选择的银行"))]))
@@ -172,7 +123,7 @@ class AuthorizationForm(FlaskForm):
                           description=_l("到期当天 24 点自动失效，最长一年；可随时撤销。"))
 
 
-class NeedForm(FlaskForm):
+class NeedForm(Form):
     amount = NumberField(_l("融资金额（万元）"), description=_l("1 万元到 10 亿元。"))
     term_months = WholeNumberField(_l("期限（月）"), description=_l("1 到 120 个月。"))
     purpose = SelectField(_l("资金用途"), validate_choice=False,
@@ -191,7 +142,7 @@ class NeedForm(FlaskForm):
         """What the service checks: amounts in fen; a field that did not parse is None."""
         amount = self.amount.data
         return {
-            "amount_fen": int(amount * WAN_FEN) if amount is not None else None,
+            "amount_fen": fen_from_wan(amount),
             "term_months": self.term_months.data,
             "purpose": self.purpose.data or None,
             "purpose_detail": self.purpose_detail.data or None,
@@ -203,7 +154,7 @@ class NeedForm(FlaskForm):
         }
 
     def fill(self, need) -> None:
-        self.amount.data = Decimal(need.amount_fen) / WAN_FEN
+        self.amount.data = Decimal(need.amount_fen) / FEN_PER_WAN
         self.term_months.data = need.term_months
         self.purpose.data = need.purpose
         self.purpose_detail.data = need.purpose_detail
@@ -218,27 +169,27 @@ class NeedForm(FlaskForm):
 NEED_FIELDS = {"amount_fen": "amount"}
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     open_to_all_banks = NeedForm.open_to_all_banks
     max_contacts = NeedForm.max_contacts
 
 
-class CommitmentForm(FlaskForm):
+class CommitmentForm(Form):
     text = TextAreaField(_l("承诺内容"), validators=[Optional()],
                          default=_l("本企业承诺所提供的信息真实、准确、完整，按时足额偿还贷款本息，依法诚信经营。"))
 
 
-class SelfReportForm(FlaskForm):
+class SelfReportForm(Form):
     topic = SelectField(_l("填报内容"), validate_choice=False, choices=options([("", _l("请选择")), *SELF_REPORT_TOPICS.items()]))
     period = StringField(_l("期间（可选）"), description=_l("如 2025 或 2025-06。"), validators=[Optional()])
     value = TextAreaField(_l("内容"), validators=[Optional()])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: only the CSRF token."""
 
 
-class MarkReadForm(FlaskForm):
+class MarkReadForm(Form):
     """"Mark all read" on the notifications page: up to the newest notification that page showed."""
 
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
@@ -247,19 +198,19 @@ class MarkReadForm(FlaskForm):
 COUNTER = _l("已输入 %(used)s / %(limit)s 字")
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     """One message of an application's thread (both portals): the limit is on the field, counted live."""
 
     body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
                          render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
 
 
-class AnswerRequestForm(FlaskForm):
+class AnswerRequestForm(Form):
     """Grant or refuse a bank's authorization request: `decision` is grant or refuse."""
 
 
 
-class CreditReportForm(FlaskForm):
+class CreditReportForm(Form):
     """专用信用报告: the sections, the window (years back) and the language; the rules are the domain's."""
 
     sections = MultiCheckboxField(_l("报告内容"), choices=options(REPORT_SECTIONS.items()),
@@ -270,7 +221,7 @@ class CreditReportForm(FlaskForm):
                           choices=options([("zh", _l("中文")), ("en", _l("英文"))]))
 
 
-class RepairApplicationForm(FlaskForm):
+class RepairApplicationForm(Form):
     """信用修复: the date the enterprise applied to the deciding authority, its evidence and its commitment."""
 
     applied_on = DayField(_l("申请日期"), validators=[InputRequired(message=REQUIRED)],

@@ -1,4 +1,5 @@
-"""What the portal's templates use: money and rate formats, the wording tables and the monthly charts."""
+"""What the portal's templates use beyond the shared formats (xinyidai/web/formats.py): durations, the
+wording tables and the monthly charts."""
 
 from __future__ import annotations
 
@@ -13,36 +14,6 @@ from xinyidai.enterprise.charts import Point, chart
 from xinyidai.enterprise.queries import DataHeld
 from xinyidai.i18n import locale_code
 from xinyidai.moments import local_time
-
-
-def yuan(fen: int | None) -> str:
-    return "—" if fen is None else f"{fen / 100:,.2f}"
-
-
-def wan(fen: int | None) -> str:
-    """An amount in 万元 without trailing zeros: 500, 120.5."""
-    return "—" if fen is None else f"{fen / 1_000_000:,.2f}".rstrip("0").rstrip(".")
-
-
-def money(fen: int | None) -> str:
-    """An amount as people say it: 200 万元 in Chinese, 2,000,000 yuan in English."""
-    if fen is None:
-        return "—"
-    return f"{fen / 100:,.0f} yuan" if locale_code() == "en" else f"{wan(fen)} 万元"
-
-
-def money_range(low: int, high: int) -> str:
-    if locale_code() == "en":
-        return f"{low / 100:,.0f} – {high / 100:,.0f} yuan"
-    return f"{wan(low)} – {wan(high)} 万元"
-
-
-def percent(basis_points: int | None) -> str:
-    return "—" if basis_points is None else f"{basis_points / 100:.2f}%"
-
-
-def ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
 
 
 def duration(hours: float | None) -> str:
@@ -109,7 +80,6 @@ def gate_text(gate: dict) -> tuple[str, str]:
 
 def template_helpers() -> dict:
     return {
-        "yuan": yuan, "wan": wan, "money": money, "money_range": money_range, "percent": percent, "ratio": ratio,
         "duration": duration, "when": when,
         "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
         "gate_text": gate_text,

@@ -121,7 +121,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     """What the enterprise can do about what the data shows: repair records, clear arrears."""
     from flask_babel import gettext as _
 
-    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, REASON_FAMILIES, gate_text
+    from xinyidai.domain.vocabulary import FAMILY_ADVICE, PUBLIC_CREDIT_KIND, gate_text, reason_family
 
     items = [Advice(*gate_text(gate, locale)) for gate in (score.failed_gates if score else [])]
     unrepaired = [e for e in held.public_credit if e.repaired_on is None and e.severity is not Severity.MINOR]
@@ -150,7 +150,7 @@ def advice(held: DataHeld, score: Score | None, today: date, locale: str = "zh")
     for reason in (score.reasons if score else []):
         if reason.contribution > 0 and reason.family in FAMILY_ADVICE and reason.family not in covered:
             covered.add(reason.family)
-            items.append(Advice(_("“%(family)s”方面拉低了评分", family=REASON_FAMILIES.get(reason.family, reason.family)),
+            items.append(Advice(_("“%(family)s”方面拉低了评分", family=reason_family(reason.family, locale)),
                                 str(FAMILY_ADVICE[reason.family])))
     return items
 

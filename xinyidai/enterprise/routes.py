@@ -19,11 +19,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from models.enterprise import Enterprise
@@ -31,13 +30,20 @@ from models.identity import Role
 from models.lending import Bank
 from models.messages import Side
 from xinyidai.auth import role_required
-from xinyidai.auth.session import LoginUser
-from xinyidai.domain import authorization_requests, credit_repair, credit_report, messages, score_explanation
+from xinyidai.auth.session import start_session
+from xinyidai.domain import (
+    authorization_requests,
+    credit_repair,
+    credit_report,
+    inputs,
+    messages,
+    score_explanation,
+)
 from xinyidai.domain import needs as operations
+from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
 from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
-from xinyidai.domain.needs import Invalid, NotFound, Refused
 from xinyidai.domain.standing import standing_of
 from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
@@ -109,11 +115,7 @@ def register():
                     "如果贵企业已开通账户，请联系企业管理员为您添加员工账户。"), "error")
         else:
             db.session.commit()
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            login_user(LoginUser(user))
+            start_session(user)
             flash(_("注册成功。下一步：授权银行查看您的信用信息。"), "success")
             return redirect(url_for("enterprise.authorizations"))
     csrf_or_400(form)
@@ -153,7 +155,7 @@ def grant():
         try:
             operations.grant_authorization(db.session, _user(), operations.Grant(
                 sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
-                bank_ids=[int(i) if i.isdigit() else -1 for i in form.bank_ids.data or []],
+                bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()

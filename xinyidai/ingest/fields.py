@@ -12,12 +12,15 @@ from datetime import date
 from marshmallow import ValidationError, fields
 from marshmallow.utils import missing as missing_
 
+from xinyidai.domain.inputs import InputError, clean_text, number_text
 from xinyidai.uscc import InvalidUSCC, validate_uscc
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_AMOUNT = re.compile(r"^-?\d{1,14}(\.\d{1,2})?$")
-_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+# ASCII digits only (re.ASCII): full-width ones are normalised first by `_number`, other scripts refused.
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
+_AMOUNT = re.compile(r"^-?\d{1,14}(\.\d{1,2})?$", re.ASCII)
+_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
+_COUNT = re.compile(r"^\d{1,12}$", re.ASCII)
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
 EARLIEST_YEAR = 1949
@@ -33,6 +36,15 @@ def _text(value) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail("类型错误", "wrong type")
     return str(value)
+
+
+def _number(value) -> str:
+    """A numeric cell as the platform reads every number (`inputs.number_text`): bounded length, full-width
+    digits normalised."""
+    try:
+        return number_text(_text(value))
+    except InputError:
+        raise fail("数字过长", "number too long") from None
 
 
 class DeliveryField(fields.Field):
@@ -65,7 +77,7 @@ class MonthField(DeliveryField):
     """"YYYY-MM", stored as the first day of that month."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        match = _MONTH.match(_text(value))
+        match = _MONTH.match(_number(value))
         if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < EARLIEST_YEAR:
             raise fail("月份格式应为 YYYY-MM", "month must be YYYY-MM")
         month = date(int(match[1]), int(match[2]), 1)
@@ -76,7 +88,7 @@ class MonthField(DeliveryField):
 
 class DayField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
-        match = _DATE.match(_text(value))
+        match = _DATE.match(_number(value))
         try:
             day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
         except ValueError:
@@ -90,8 +102,8 @@ class DayField(DeliveryField):
 
 class YearField(DeliveryField):
     def _deserialize(self, value, attr, data, **kwargs):
-        text = _text(value)
-        if not (text.isdigit() and len(text) == 4 and EARLIEST_YEAR <= int(text) <= date.today().year):
+        text = _number(value)
+        if not (_COUNT.match(text) and len(text) == 4 and EARLIEST_YEAR <= int(text) <= date.today().year):
             raise fail("年度应为四位年份且不晚于今年", "year must be four digits and not in the future")
         return int(text)
 
@@ -100,7 +112,7 @@ class FenField(DeliveryField):
     """An amount in yuan with at most two decimals, stored exactly as integer fen."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = _text(value)
+        text = _number(value)
         if not _AMOUNT.match(text):
             raise fail("金额应以元为单位，最多两位小数", "amount must be in yuan with at most two decimals")
         if text.startswith("-"):
@@ -117,8 +129,8 @@ class CountField(DeliveryField):
         self.maximum = maximum
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = _text(value)
-        if not text.isdigit():
+        text = _number(value)
+        if not _COUNT.match(text):
             raise fail("应为非负整数", "must be a whole number, 0 or more")
         number = int(text)
         if number > self.maximum:
@@ -130,7 +142,7 @@ class QuantityField(DeliveryField):
     """A non-negative quantity such as kWh or m³."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = _text(value)
+        text = _number(value)
         if not _DECIMAL.match(text):
             raise fail("应为非负数，最多四位小数", "must be a non-negative number with at most four decimals")
         return float(text)
@@ -171,7 +183,10 @@ class TextField(DeliveryField):
         self.max_length = max_length
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = _text(value)
+        try:
+            text = clean_text(_text(value))
+        except InputError:
+            raise fail("含有控制字符、方向控制符或零宽字符", "contains control, bidi or zero-width characters") from None
         if not text:
             raise fail("不能为空", "must not be empty")
         if len(text) > self.max_length:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.i18n import localized
-from xinyidai.office.exports import FEN_PER_WAN
+from xinyidai.moments import month_label
 from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Table
 
 BRAND = "#0b4f8a"
@@ -34,7 +35,16 @@ def _series(table: Table, key: str) -> list:
 
 
 def _labels(table: Table) -> list[str]:
+    if table.dimension is Dimension.MONTH:
+        return [month_label(row.key) for row in table.rows]
     return [localized(row.label_zh, row.label_en) for row in table.rows]
+
+
+def count_axis(values: list, **axis) -> dict:
+    """An axis of counts: whole-number ticks only (no "0.5 loans"), one per unit while the counts are small."""
+    top = max((v for v in values if v is not None), default=0)
+    return {"tickformat": ",d", "rangemode": "tozero", "automargin": True, **({"dtick": 1} if top <= 10 else {}),
+            **axis}
 
 
 def _layout(title: str, **extra) -> dict:
@@ -64,6 +74,7 @@ def funnel(table: Table) -> dict:
 
 def trend(table: Table) -> dict:
     months = _labels(table)
+    counts = _series(table, "disbursed") + _series(table, "needs")
     return {"data": [
         {"type": "bar", "name": str(KPI_BY_KEY["disbursed_amount"].label), "x": months,
          "y": _series(table, "disbursed_amount"), "marker": {"color": BRAND}},
@@ -71,8 +82,11 @@ def trend(table: Table) -> dict:
          "y": _series(table, "disbursed"), "yaxis": "y2", "line": {"color": ACCENT}},
         {"type": "scatter", "mode": "lines+markers", "name": str(KPI_BY_KEY["needs"].label), "x": months,
          "y": _series(table, "needs"), "yaxis": "y2", "line": {"color": GOOD, "dash": "dot"}},
-    ], "layout": _layout(_("月度放款趋势"), yaxis={"title": {"text": _("万元")}, "rangemode": "tozero"},
-                         yaxis2={"overlaying": "y", "side": "right", "title": {"text": _("笔")}, "rangemode": "tozero"})}
+    ], "layout": _layout(_("月度放款趋势"), margin={"l": 60, "r": 64, "t": 48, "b": 48},
+                         xaxis={"type": "category"},
+                         yaxis={"title": {"text": _("万元")}, "rangemode": "tozero", "automargin": True},
+                         yaxis2=count_axis(counts, overlaying="y", side="right",
+                                           title={"text": _("笔"), "standoff": 12}))}
 
 
 def rates(table: Table) -> dict:
@@ -90,7 +104,7 @@ def rates(table: Table) -> dict:
     axis = {"title": {"text": "%"}, "rangemode": "tozero"}
     layout = _layout(_("信用贷款占比、逾期率与违约率"), **({"xaxis": axis, "barmode": "group",
                                                            "yaxis": {"autorange": "reversed", "automargin": True}}
-                                                          if horizontal else {"yaxis": axis}))
+                                                          if horizontal else {"yaxis": axis, "xaxis": {"type": "category"}}))
     if horizontal:
         layout["height"] = max(340, 60 + 48 * len(x))
     return {"data": traces, "layout": layout}
@@ -101,7 +115,8 @@ def bars(table: Table) -> dict:
     layout = _layout(_("放款金额与笔数"), barmode="group", height=max(340, 60 + 36 * len(y)),
                      yaxis={"autorange": "reversed", "automargin": True},
                      xaxis={"title": {"text": _("万元")}, "rangemode": "tozero"},
-                     xaxis2={"overlaying": "x", "side": "top", "title": {"text": _("笔")}, "rangemode": "tozero"})
+                     xaxis2=count_axis(_series(table, "disbursed"), overlaying="x", side="top",
+                                       title={"text": _("笔"), "standoff": 12}))
     return {"data": [
         {"type": "bar", "orientation": "h", "name": str(KPI_BY_KEY["disbursed_amount"].label), "y": y,
          "x": _series(table, "disbursed_amount"), "marker": {"color": BRAND}},

@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
 from xinyidai.moments import stamped
@@ -27,7 +28,7 @@ from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"
-FEN_PER_WAN = 1_000_000
+
 
 
 @dataclass
@@ -154,6 +155,17 @@ def monthly_report(table_for, scope: Scope, month: date, generated_at: datetime)
                                          [k for k in SUMMARY_KPIS if not k.startswith("whitelist")]))
     report.notes = notes(this_month, periods[0][1].book_month)
     return report
+
+
+def whitelist_csv(version, rows: list[tuple[str, str, str]]) -> bytes:
+    """The published whitelist of a district: a header naming the version, then USCC, name and grade."""
+    district = SHANGHAI_DISTRICTS.get(version.district_code, (version.district_code, version.district_code))
+    report = Report(_("信易贷白名单"), [
+        (_("辖区"), localized(*district)), (_("版本"), f"#{version.id}"), (_("门槛"), version.min_grade),
+        (_("模型"), version.model_version), (_("发布时间"), stamped(version.published_at))])
+    report.sections.append(Section(_("白名单"), _("名单企业"), [_("统一社会信用代码"), _("企业名称"), _("等级")],
+                                   [list(row) for row in rows]))
+    return to_csv(report)
 
 
 # ---------------------------------------------------------------- writers

@@ -21,12 +21,14 @@ from models.identity import Role, User
 from models.lending import Bank
 from models.monitoring import AlertKind
 from models.scoring import GRADE_SCALE, WhitelistStatus
+from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
-from xinyidai.domain import credit_repair
+from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
     OutOfScope,
+    ReversedPeriod,
     Scope,
     add_months,
     filters_from_args,
@@ -34,14 +36,15 @@ from xinyidai.domain.scope import (
     parse_month,
     shanghai_month,
 )
-from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY
+from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_family
 from xinyidai.extensions import db
-from xinyidai.i18n import localized
+from xinyidai.i18n import locale_code, localized
 from xinyidai.moments import local_time
 from xinyidai.office import charts, exports, forms, reports
 from xinyidai.office.cube import office_table
 from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.web.formats import ratio, wan
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 
@@ -83,10 +86,6 @@ def out_of_scope(_error):
     return current_app.handle_http_exception(NotFound())
 
 
-REASON_FAMILY = {
-    "tax": _l("纳税"), "employment": _l("用工与社保"), "utilities": _l("水电气"), "public_credit": _l("公共信用"),
-    "age_size": _l("成立年限与规模"), "age_and_size": _l("成立年限与规模"), "housing_fund": _l("公积金"),
-}
 EVIDENCE = {
     "from_grade": _l("原等级"), "to_grade": _l("现等级"), "notches": _l("下降级数"), "from_scored_at": _l("原评分时间"),
     "to_scored_at": _l("现评分时间"), "model_version": _l("模型版本"), "disbursed_on": _l("放款日期"),
@@ -98,7 +97,7 @@ EVIDENCE = {
 
 
 def reason_label(reason) -> str:
-    family = REASON_FAMILY.get(reason.family, reason.family)
+    family = reason_family(reason.family, locale_code())
     return _("%(family)s：提升评分", family=family) if reason.contribution < 0 else _("%(family)s：拉低评分", family=family)
 
 
@@ -152,9 +151,9 @@ def format_cell(kpi, cell) -> str:
         return "—"
     value = cell.value
     if kpi.unit == "wan":
-        return f"{value / 1_000_000:,.2f}"
+        return wan(value, fixed=True)
     if kpi.unit == "ratio":
-        return f"{value * 100:.1f}%"
+        return ratio(value)
     if kpi.unit == "percent":
         return f"{value:.2f}%"
     if kpi.unit == "days":
@@ -202,7 +201,12 @@ def _download(content: bytes, mimetype: str, filename: str):
 @bp.route("/dashboard/<view>")
 def dashboard(view: str):
     dimension = _view(view)
-    scope, filters = _scope(), _filters()
+    scope, status = _scope(), 200
+    try:
+        filters = _filters()
+    except ReversedPeriod as error:  # said on the page, the default period shown meanwhile
+        flash(localized(error.zh, error.en), "error")
+        filters, status = filters_from_args({}), 422
     table = office_table(db.session, scope, filters, dimension, pre_aggregated=_pre_aggregated())
     office = office_scope(current_user.district_code)
     banks = db.session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).order_by(Bank.code)).all()
@@ -212,8 +216,15 @@ def dashboard(view: str):
         banks=[(b.id, localized(b.name_zh, b.name_en)) for b in banks], industries=INDUSTRY_SECTIONS,
         as_of=table.as_of and local_time(table.as_of),
         refresh_minutes=math.ceil(current_app.config.get("XYD_OFFICE_MAX_AGE_SECONDS", 0) / 60),
-        districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
-                                                                      if request.args.get("district") else {})})
+        months=_month_choices(filters), districts=SHANGHAI_DISTRICTS, args={**filters.query_args(), **({"district": request.args["district"]}
+                                                                      if request.args.get("district") else {})}), status
+
+
+def _month_choices(filters) -> list[date]:
+    """The months a period may start or end in: the last three years, newest first, and the chosen ones."""
+    latest = shanghai_month()
+    months = {add_months(latest, -i) for i in range(36)} | {filters.start, filters.end}
+    return sorted(months, reverse=True)
 
 
 @bp.route("/dashboard/<view>/export.<file_format>")
@@ -222,7 +233,11 @@ def dashboard_export(view: str, file_format: str):
     dimension = _view(view)
     if file_format not in reports.FORMATS:
         abort(404)
-    scope, filters = _scope(), _filters()
+    scope = _scope()
+    try:
+        filters = _filters()
+    except ReversedPeriod as error:
+        return current_app.response_class(localized(error.zh, error.en), status=422, mimetype="text/plain")
     content, mimetype, filename = reports.table_file(
         db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),
         pre_aggregated=_pre_aggregated())
@@ -309,27 +324,37 @@ def draft_whitelist():
 def whitelist_version(version_id: int):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     grade = request.args.get("grade") if request.args.get("grade") in GRADE_SCALE else None
     rows, total = whitelist_service.candidates(db.session, version, page=page, grade=grade)
     return render_template("office/whitelist_version.html", version=version, rows=rows, total=total, page=page,
                            grade=grade, grades=GRADE_SCALE, per_page=50, action_form=forms.ActionForm(),
                            removed=whitelist_service.removed_since_previous(db.session, version),
                            confirmer=_user_names([version.confirmed_by_id]).get(version.confirmed_by_id),
+                           publish_form=forms.PublishForm(), override_form=forms.OverrideForm(),
+                           overrides=whitelist_service.overrides(db.session, version),
+                           deciders=_user_names(o.decided_by_id for o, _n in whitelist_service.overrides(db.session, version)),
                            district_name=localized(*SHANGHAI_DISTRICTS[version.district_code]))
 
 
-def _workflow_step(version_id: int, step, done: str):
+def _workflow_step(version_id: int, step, done: str, form=None):
     scope = office_scope(current_user.district_code)
     version = whitelist_service.office_version(db.session, scope, version_id, lock=True)
-    if not forms.ActionForm().validate_on_submit():
-        abort(400)
+    form = form or forms.ActionForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors or not form.errors:
+            abort(400)
+        db.session.rollback()
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return whitelist_version(version_id), 422  # the page again, saying why (a browser shows no 4xx redirect)
     try:
         step(db.session, version, current_user.id)
     except whitelist_service.WorkflowError as error:
         db.session.rollback()
         flash(localized(error.zh, error.en), "error")
-        return redirect(url_for("office.whitelist_version", version_id=version_id)), 409
+        return whitelist_version(version_id), 409
     db.session.commit()
     flash(done, "success")
     return redirect(url_for("office.whitelist_version", version_id=version_id))
@@ -337,12 +362,43 @@ def _workflow_step(version_id: int, step, done: str):
 
 @bp.route("/whitelist/versions/<int:version_id>/confirm", methods=["POST"])
 def confirm_whitelist(version_id: int):
-    return _workflow_step(version_id, whitelist_service.confirm, _("名单已确认，可以发布。"))
+    return _workflow_step(version_id, whitelist_service.confirm,
+                          _("名单已确认。请由另一位工作人员核对后发布。"))
 
 
 @bp.route("/whitelist/versions/<int:version_id>/publish", methods=["POST"])
 def publish_whitelist(version_id: int):
-    return _workflow_step(version_id, whitelist_service.publish, _("名单已发布，银行与匹配即刻按此版本执行。"))
+    return _workflow_step(version_id, whitelist_service.publish, _("名单已发布，银行与匹配即刻按此版本执行。"),
+                          form=forms.PublishForm())
+
+
+@bp.route("/whitelist/versions/<int:version_id>/overrides", methods=["POST"])
+def override_whitelist(version_id: int):
+    """Include or exclude one firm of a draft, with a reason (the form on each row and above the list)."""
+    form = forms.OverrideForm()
+
+    def step(session, version, user_id):
+        whitelist_service.override(session, version, (form.uscc.data or "").strip().upper(), form.action.data,
+                                   form.reason.data, user_id)
+
+    done = _("已纳入该企业。") if form.action.data == "include" else _("已移出该企业。")
+    return _workflow_step(version_id, step, done, form=form)
+
+
+@bp.route("/whitelist/versions/<int:version_id>/list.csv")
+def download_whitelist(version_id: int):
+    """The published list (USCC, name, grade) as a CSV; audited like every export."""
+    version = whitelist_service.office_version(db.session, office_scope(current_user.district_code), version_id)
+    try:
+        rows = whitelist_service.published_list(db.session, version)
+    except whitelist_service.WorkflowError:
+        abort(404)
+    content = exports.whitelist_csv(version, rows)
+    filename = f"xinyidai-whitelist-{version.district_code}-v{version.id}.csv"
+    record("export", **_audit_fields(), detail={"what": "whitelist", "version_id": version.id,
+                                                "district_code": version.district_code, "rows": len(rows),
+                                                "filename": filename})
+    return _download(content, "text/csv", filename)
 
 
 # ---------------------------------------------------------------- alerts
@@ -353,7 +409,7 @@ def alerts():
     status = request.args.get("status", "open")
     status = status if status in ("open", "acknowledged", "all") else "open"
     kind = request.args.get("kind") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = inputs.page_number(request.args.get("page"))
     rows, has_more = alert_service.office_alerts(db.session, office.districts, status=None if status == "all" else status,
                                                  kind=kind, page=page)
     return render_template("office/alerts.html", rows=rows, has_more=has_more, page=page, status=status, kind=kind,
@@ -448,8 +504,8 @@ def repair_evidence(case_id: int):
            detail={"case_id": case.id, "record_id": case.record_id})
     db.session.commit()
     mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]
-    return send_file(path, mimetype=mimetype, download_name=f"repair-{case.id}.{case.evidence_type}",
-                     as_attachment=True, max_age=0)
+    return current_app.response_class(path.read_bytes(), mimetype=mimetype, headers={  # 5 MB at most
+        "Content-Disposition": f"attachment; filename=repair-{case.id}.{case.evidence_type}", "Cache-Control": "no-store"})
 
 
 # ---------------------------------------------------------------- plotly.js, from the installed package

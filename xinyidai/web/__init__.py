@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from xinyidai import moments
-    from xinyidai.web import labels, navigation, verify
+    from xinyidai.web import formats, labels, navigation, verify
     from xinyidai.web.routes import bp
 
     app.register_blueprint(bp)
@@ -13,3 +13,4 @@ def init_app(app) -> None:
     navigation.init_app(app)
     labels.init_app(app)
     moments.init_app(app)
+    formats.init_app(app)

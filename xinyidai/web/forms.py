@@ -1,9 +1,144 @@
-"""What every portal's form views share: a service's field messages put on the form, and the 400 for a
-form whose CSRF token is missing or stale."""
+"""What every portal's forms share: the base `Form` that puts the platform's input rules
+(`xinyidai.domain.inputs`) on every field, a service's field messages put on the form, and the 400 for a
+form whose CSRF token is missing or stale.
+
+Every form of the site derives from `Form` (a test walks them all). Binding a field swaps WTForms' own
+number and date fields for the ones below, whose parsing is the domain's, and gives every text field the
+domain's text normaliser as its first filter — so a form declared with a plain `DecimalField` or
+`StringField` still bounds its numbers before any arithmetic and refuses control and bidi characters.
+"""
 
 from __future__ import annotations
 
 from flask import abort
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DecimalField,
+    FileField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.core import UnboundField
+from wtforms.validators import NumberRange, ValidationError
+
+from xinyidai.domain import inputs
+from xinyidai.i18n import N_
+
+MAX_TEXT_CHARS = 10_000  # any text field without its own Length: far above every real value
+TEXT_TOO_LONG = N_("内容过长。")
+
+
+def _blank(valuelist) -> bool:
+    return not valuelist or not str(valuelist[0]).strip()
+
+
+class NumberField(DecimalField):
+    """A decimal number typed by a person: thousands separators dropped, then `inputs.parse_decimal`. Shown
+    again as typed, else with `places` decimals, else as written without trailing zeros."""
+
+    def __init__(self, label=None, validators=None, places=None, **kwargs):
+        super().__init__(label, validators, places=places, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if _blank(valuelist):
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
+            return
+        try:
+            self.data = inputs.parse_decimal(valuelist[0].replace(",", "").replace("，", ""))
+        except inputs.InputError as error:
+            self.data = None
+            raise ValueError(error.message) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format(self.data.normalize(), "f") if self.places is None else super()._value()
+
+
+class WholeNumberField(IntegerField):
+    """A whole number through `inputs.parse_whole`."""
+
+    def process_formdata(self, valuelist):
+        if _blank(valuelist):
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
+            return
+        try:
+            self.data = inputs.parse_whole(valuelist[0])
+        except inputs.InputError as error:
+            self.data = None
+            raise ValueError(error.message) from None
+
+
+class DayField(DateField):
+    """``YYYY-MM-DD`` through `inputs.parse_day` (years bounded, so date arithmetic never overflows)."""
+
+    def process_formdata(self, valuelist):
+        if _blank(valuelist):
+            self.data, self.raw_data = None, []  # spaces only is not given: InputRequired says so
+            return
+        try:
+            self.data = inputs.parse_day(valuelist[0])
+        except inputs.InputError as error:
+            self.data = None
+            raise ValueError(error.message) from None
+
+
+class InRange(NumberRange):
+    """NumberRange whose message is not %-formatted: "年利率须在 0% 到 36% 之间" is a message, not a format
+    (WTForms' own would raise on the "% 到" and turn an out-of-range rate into a server error)."""
+
+    def __call__(self, form, field):
+        data = field.data
+        if data is not None and (self.min is None or data >= self.min) and (self.max is None or data <= self.max):
+            return
+        if self.message is None:
+            return super().__call__(form, field)
+        raise ValidationError(str(self.message).replace("%(min)s", str(self.min)).replace("%(max)s", str(self.max)))
+
+
+def _safe_validators(validators):
+    return [InRange(v.min, v.max, v.message) if type(v) is NumberRange else v for v in validators or ()]
+
+
+_SWAPS = {DecimalField: NumberField, FloatField: NumberField, IntegerField: WholeNumberField, DateField: DayField}
+
+
+def _text_filter(multiline: bool):
+    def clean(value):
+        if not isinstance(value, str):
+            return value
+        if len(value) > MAX_TEXT_CHARS:
+            raise ValueError(TEXT_TOO_LONG)
+        try:
+            return inputs.clean_text(value, multiline=multiline)
+        except inputs.InputError as error:
+            raise ValueError(error.message) from None
+
+    return clean
+
+
+class Form(FlaskForm):
+    """The base of every form of the site (see the module docstring)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            swap = _SWAPS.get(unbound_field.field_class)
+            kwargs = dict(unbound_field.kwargs)
+            if "validators" in kwargs:
+                kwargs["validators"] = _safe_validators(kwargs["validators"])
+            if swap is not None or "validators" in kwargs:
+                unbound_field = UnboundField(swap or unbound_field.field_class, *unbound_field.args,
+                                             name=unbound_field.name, **kwargs)
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, StringField) and not isinstance(field, PasswordField | FileField):
+                field.filters = (_text_filter(isinstance(field, TextAreaField)), *field.filters)
+            return field
 
 
 def attach(form, errors: dict, renames: dict | None = None) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from models.enterprise import Enterprise
-from models.identity import CITY_CODE, District, Role, User
+from models.identity import District, Role, User
 from models.lending import (
     Application,
     ApplicationState,
@@ -24,9 +24,10 @@ from models.lending import (
 )
 from models.scoring import ModelVersion, WhitelistEntry
 from models.sources import Delivery
+from xinyidai.domain.scope import office_scope
 from xinyidai.domain.whitelist import latest_published_ids
 from xinyidai.extensions import db
-from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
+from xinyidai.reference import INDUSTRY_SECTIONS
 
 LATEST_DELIVERIES = 10
 
@@ -104,11 +105,6 @@ def bank_summary(bank_id: int) -> BankSummary:
     )
 
 
-def districts_in_scope(district_code: str) -> list[str]:
-    """The districts an office sees: its own, or all sixteen for the city office."""
-    return list(SHANGHAI_DISTRICTS) if district_code == CITY_CODE else [district_code]
-
-
 @dataclass(frozen=True)
 class DistrictCounts:
     district: District
@@ -136,7 +132,7 @@ def office_summary(district_code: str) -> OfficeSummary:
     office_district = db.session.get(District, district_code)
     if office_district is None:
         raise LookupError(f"district {district_code} not found")
-    scope = districts_in_scope(district_code)
+    scope = list(office_scope(district_code).districts)  # OutOfScope (a LookupError) for a stray code
     districts = db.session.scalars(sa.select(District).where(District.code.in_(scope)).order_by(District.code))
     enterprises = _count_by(Enterprise.district_code, Enterprise.district_code.in_(scope))
     need_rows = db.session.execute(

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import FileField, StringField
 
 from xinyidai.domain import credit_report
 from xinyidai.extensions import csrf, db, limiter
+from xinyidai.web.forms import Form
 
 bp = Blueprint("verify", __name__)
 MAX_PDF_BYTES = 10 * 1024 * 1024
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(Form):
     class Meta:
         csrf = False  # a public, read-only check: the QR link is a plain GET
 

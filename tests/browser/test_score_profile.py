@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 from models.identity import Role
 from tests.browser.conftest import log_in
 from tests.conftest import TEST_PASSWORD
-from tests.live_server import free_port, gunicorn, throwaway_database
+from tests.live_server import free_port, serve, throwaway_database
 from xinyidai import create_app
 from xinyidai.extensions import db
 
@@ -58,8 +58,9 @@ def scored_instance(tmp_path_factory):
             upgrade()
             uscc, version = seed_scored_population(folder)
             db.engine.dispose()
-        with gunicorn(environment, free_port()) as base_url:
-            yield base_url, uscc, version
+        # A generous start-up wait: the workers import LightGBM and the app on a busy two-core machine.
+        with serve(environment, free_port(), ready_timeout=120) as server:
+            yield server.url, uscc, version
 
 
 def test_the_profile_shows_the_scale_the_threshold_reasons_of_both_signs_and_a_what_if(browser, scored_instance):

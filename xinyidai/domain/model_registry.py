@@ -191,6 +191,11 @@ def challenge(session: Session, instance_path: str | Path, version: str) -> Chal
     features = features_for(session, loans)
     y = loans.defaulted.to_numpy()
     active = registry.active_version(session)
+    if active is not None and active.version != version:
+        try:  # an active version whose files are damaged is no champion: the challenger faces the scorecard
+            registry.load(instance_path, active)
+        except registry.ModelUnavailable:
+            active = None
     scorecard = card.get("scorecard_version") if not registry.is_scorecard(card) else None
     if scorecard and session.get(ModelVersion, scorecard) is None:
         scorecard = None

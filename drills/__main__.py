@@ -12,13 +12,23 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from drills import database_restart, model_files, nginx_proxy, truncated_delivery, worker_kill
+from drills import (
+    database_restart,
+    model_files,
+    nginx_proxy,
+    truncated_delivery,
+    upstream_database_restart,
+    upstream_push_killed,
+    upstream_receiver_failing,
+    worker_kill,
+)
 from drills.outcome import Outcome
 from drills.platform import Platform, get_status, prepare
 from drills.postgres import DrillDatabase, drill_database
 
 DRILLS = {module.NAME: module for module in (database_restart, truncated_delivery, model_files, worker_kill,
-                                             nginx_proxy)}
+                                             nginx_proxy, upstream_push_killed, upstream_receiver_failing,
+                                             upstream_database_restart)}
 
 
 @dataclass

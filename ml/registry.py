@@ -74,12 +74,9 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def save(session: Session, instance_path: str | Path, model: WhitelistModel | WoeScorecard, *,
-         version: str | None = None) -> ModelVersion:
-    """Write the version's folder and add its ModelVersion row (inactive). A LightGBM model is stored as
-    LightGBM's model.txt, a WOE scorecard as scorecard.json; card.json says which."""
-    version = version or new_version_name(instance_path)
-    folder = store_path(instance_path) / version
+def write_folder(folder: Path, model: WhitelistModel | WoeScorecard, version: str) -> dict:
+    """Write a version's files into a new `folder` (card.json, card.md and the model: LightGBM's model.txt,
+    or scorecard.json for a WOE scorecard; card.json says which); returns the card."""
     folder.mkdir(parents=True, exist_ok=False)
     if isinstance(model, WoeScorecard):
         model_file = SCORECARD_FILE
@@ -93,8 +90,15 @@ def save(session: Session, instance_path: str | Path, model: WhitelistModel | Wo
             "model_file": model_file, "model_sha256": _sha256(folder / model_file)}
     _write_atomically(folder / CARD_FILE, json.dumps(card, ensure_ascii=False, indent=2, default=str))
     _write_atomically(folder / CARD_MD, card_text.markdown(card))
-    row = ModelVersion(version=version, path=f"{STORE}/{version}", card=json.loads(json.dumps(card, default=str)),
-                       is_active=False)
+    return json.loads(json.dumps(card, default=str))
+
+
+def save(session: Session, instance_path: str | Path, model: WhitelistModel | WoeScorecard, *,
+         version: str | None = None) -> ModelVersion:
+    """Write the version's folder and add its ModelVersion row (inactive)."""
+    version = version or new_version_name(instance_path)
+    card = write_folder(store_path(instance_path) / version, model, version)
+    row = ModelVersion(version=version, path=f"{STORE}/{version}", card=card, is_active=False)
     session.add(row)
     session.flush()
     return row
@@ -108,27 +112,30 @@ def is_scorecard(version: ModelVersion | dict | None) -> bool:
 def load(instance_path: str | Path, version: ModelVersion) -> WhitelistModel | WoeScorecard:
     """The version's model, checked against the SHA-256 its database row recorded; ModelUnavailable when
     a file is missing, altered or unreadable."""
-    folder = folder_of(instance_path, version)
-    card = version.card or {}
+    return load_folder(folder_of(instance_path, version), version.card or {}, version.version)
+
+
+def load_folder(folder: Path, card: dict, name: str) -> WhitelistModel | WoeScorecard:
+    """The model in `folder`, checked against the SHA-256 `card` recorded (ModelUnavailable otherwise)."""
     model_file = folder / card.get("model_file", MODEL_FILE)
     expected = card.get("model_sha256")
     if not model_file.is_file():
-        raise ModelUnavailable(f"model {version.version}: {model_file} is missing")
+        raise ModelUnavailable(f"model {name}: {model_file} is missing")
     if expected and _sha256(model_file) != expected:
-        raise ModelUnavailable(f"model {version.version}: {model_file} does not match its recorded SHA-256 "
+        raise ModelUnavailable(f"model {name}: {model_file} does not match its recorded SHA-256 "
                                "(damaged or replaced)")
     if is_scorecard(card):
         try:
             return WoeScorecard.from_dict(json.loads(model_file.read_text(encoding="utf-8")), card)
         except (ValueError, KeyError) as error:
-            raise ModelUnavailable(f"model {version.version}: cannot read {model_file}: {error}") from None
+            raise ModelUnavailable(f"model {name}: cannot read {model_file}: {error}") from None
     try:
         booster = lgb.Booster(model_file=str(model_file))
     except lgb.basic.LightGBMError as error:
-        raise ModelUnavailable(f"model {version.version}: LightGBM cannot read {model_file}: {error}") from None
+        raise ModelUnavailable(f"model {name}: LightGBM cannot read {model_file}: {error}") from None
     features = card.get("features_in_order") or booster.feature_name()
     if booster.feature_name() != features:
-        raise ModelUnavailable(f"model {version.version}: the model file's features differ from its card")
+        raise ModelUnavailable(f"model {name}: the model file's features differ from its card")
     return WhitelistModel(booster, Calibration.from_dict(card["calibration"]), features,
                           card.get("categories") or {}, card)
 

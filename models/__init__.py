@@ -6,14 +6,16 @@ from models import (
     credit,
     enterprise,
     identity,
+    joint,
     lending,
     messages,
     monitoring,
     notification,
     scoring,
     sources,
+    upstream,
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "lending", "messages", "monitoring",
-           "notification", "scoring", "sources"]
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
+           "notification", "scoring", "sources", "upstream"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import USCC, Base, enum_column, utcnow
+from models.base import SHANGHAI, USCC, Base, enum_column, utcnow
 
 authorization_banks = sa.Table(
     "authorization_banks",
@@ -38,6 +38,12 @@ class Authorization(Base):
 
     def is_live(self, at: datetime) -> bool:
         return self.revoked_at is None and self.granted_at <= at < self.expires_at
+
+    @property
+    def last_day(self) -> date:
+        """The Shanghai day the enterprise chose: the authorization runs until that day's end, stored as the
+        next day's 00:00, which is not a day to show anyone."""
+        return (self.expires_at.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
 
     def names_bank(self, bank_id: int) -> bool:
         return self.all_banks or any(bank.id == bank_id for bank in self.banks)

@@ -87,3 +87,19 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class ApiIdempotencyKey(Base):
+    """Every API POST's Idempotency-Key with the digest of what it was sent with, kept whatever the outcome:
+    the same key with another body is refused even when the first request changed nothing. `key` is the
+    SHA-256 of the operation's path and the client's key (a key is the client's per operation)."""
+
+    __tablename__ = "api_idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("bank_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id"))
+    key: Mapped[str] = mapped_column(sa.String(128))
+    request_sha256: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

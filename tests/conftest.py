@@ -253,3 +253,24 @@ def make_application(db_session, make_enterprise, make_product):
         return application
 
     return make
+
+
+@pytest.fixture
+def make_bank_model(db_session):
+    """make_bank_model(bank) adds an (empty) sample and a model version of it for the bank, with no files:
+    enough for routes that look them up (its promotion fails with "model files unavailable")."""
+    from models.joint import BankModelVersion, BankSample
+
+    def make(bank) -> tuple:
+        n = next(_serial)
+        sample = BankSample(bank_id=bank.id, sha256=f"{n:064d}", filename="sample.csv", file_format="csv", rows=0,
+                            accepted=0, rejected=0, defaults=0, rejections=[])
+        db_session.add(sample)
+        db_session.flush()
+        version = BankModelVersion(version=f"{bank.code}-test-{n}", bank_id=bank.id, sample_id=sample.id, path="-",
+                                   card={}, report={})
+        db_session.add(version)
+        db_session.flush()
+        return sample, version
+
+    return make

@@ -21,16 +21,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from models.base import utcnow
 from models.consent import Authorization, AuthorizationRequest
 from models.credit import CreditReport, RepairCase
 from models.enterprise import CreditCommitment
 from models.identity import Role
+from models.joint import CreditPolicy
 from models.lending import FinancingNeed
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, WhitelistStatus, WhitelistVersion
 from models.sources import Delivery, PublicCreditEvent, PublicCreditKind, Severity, Source
+from models.upstream import OutboxEvent, OutboxStatus
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_bank_tenancy import API_BODIES
 from xinyidai.domain.credit_repair import evidence_dir, evidence_path
@@ -61,14 +64,15 @@ ACCESS: dict[str, Access] = {
     "web.enterprise_home": Access("enterprise"), "web.bank_home": Access("bank"),
     "web.office_home": Access("office"), "web.admin_home": Access("admin"),
     # the platform operator
-    "admin.audit_log": Access("admin"),
-    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.offices": Access("admin"),
-    "admin.deactivate_user": Access("admin"),
+    "admin.audit_log": Access("admin"), "admin.audit_export": Access("admin"),
+    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
     "admin.model_card_xlsx": Access("admin"),
     "admin.rollback_model": Access("admin"),
     "admin.deliveries_page": Access("admin"), "admin.delivery": Access("admin"),
     "admin.delivery_rejections": Access("admin"),
+    "admin.upstream_page": Access("admin"), "admin.upstream_requeue": Access("admin"),
     # the office: its district's aggregates, whitelist and alerts
     "office.dashboard": Access("office", OTHER_DISTRICT_QUERY),
     "office.dashboard_export": Access("office", OTHER_DISTRICT_QUERY),
@@ -102,13 +106,16 @@ def access_of(endpoint: str) -> Access | None:
 # ---------------------------------------------------------------- the two tenants of every kind
 
 @pytest.fixture
-def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application):
+def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application, make_bank_model):
     """Two of everything: enterprises in two districts, two banks, and each one's needs, applications,
     authorizations, commitments, staff, tokens, result files, whitelist versions and alerts."""
     now = utcnow()
     mine, theirs = make_enterprise(district_code=OWN_DISTRICT), make_enterprise(district_code=OTHER_DISTRICT)
     bank_a, bank_b = make_bank(), make_bank()
+    joint_a, joint_b = make_bank_model(bank_a), make_bank_model(bank_b)  # (sample, model version) of each bank
     product_a, product_b = make_product(bank=bank_a), make_product(bank=bank_b)
+    db_session.add_all([CreditPolicy(product_id=p.id, model="platform", min_band="BBB", sales_share_bp=2000)
+                        for p in (product_a, product_b)])
     users = {
         "enterprise": make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc, is_tenant_admin=True),
         "bank": make_user(Role.BANK, bank_id=bank_a.id, is_tenant_admin=True),
@@ -180,6 +187,8 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
                                              sources=["tax"], requested_by_id=users["bank"].id))
     db_session.add_all(requests)
     tokens = [issue_token(db_session, bank, "matrix") for bank in (bank_a, bank_b)]
+    parked = db_session.scalar(sa.select(OutboxEvent).where(OutboxEvent.aggregate_id == str(my_application.id)))
+    parked.status = OutboxStatus.PARKED  # the operator may requeue it
     results = Path(app.config["XYD_INSTANCE_PATH"]) / "outcome_results"
     for bank, name in ((bank_a, "own-results.csv"), (bank_b, "other-results.csv")):
         (results / str(bank.id)).mkdir(parents=True, exist_ok=True)
@@ -199,13 +208,15 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
         "bank": {"application_id": pair(my_application, their_application), "product_id": pair(product_a, product_b),
                  "token_id": pair(tokens[0].record, tokens[1].record),
                  "name": ("own-results.csv", "other-results.csv"),
-                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer)},
+                 "officer_id": (users["bank"].id, their_staff.id), "user_id": pair(my_colleague, their_officer),
+                 "sample_id": (joint_a[0].id, joint_b[0].id), "version": (joint_a[1].version, joint_b[1].version)},
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts), "case_id": pair(*cases)},
     }
     arguments["city_office"] = arguments["office"]
     # The operator is not a tenant: every object is "own" (both sides the same, so only one call each).
     arguments["admin"] = {"bank_id": (bank_a.id, bank_a.id), "version": ("matrix-model", "matrix-model"),
-                          "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id)}
+                          "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id),
+                          "event_id": (parked.event_id, parked.event_id)}
     return {"users": users, "arguments": arguments, "tokens": [t.token for t in tokens],
             "names": (mine.name, theirs.name), "usccs": (mine.uscc, theirs.uscc)}
 

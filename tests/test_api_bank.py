@@ -167,7 +167,7 @@ def test_another_banks_objects_are_404_through_the_api(api, make_application, db
                  f"/api/v1/products/{product_id}"):
         assert mine.get(path).status_code == 404, path
     for action in ("claim", "approve"):
-        assert mine.post(f"/api/v1/applications/{application.id}/{action}").status_code == 404
+        assert mine.post(f"/api/v1/applications/{application.id}/{action}", key=f"k-{action}").status_code == 404
     assert mine.patch(f"/api/v1/products/{product_id}", {"status": "paused"}).status_code == 404
     assert mine.get("/api/v1/pipeline").get_json()["items"] == []
     assert db_session.get(Application, application.id).state.value == "matched"

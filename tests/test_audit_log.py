@@ -23,7 +23,7 @@ def text(response) -> str:
 
 def listed_actions(page: str) -> list[str]:
     """The action column of the result table, in order."""
-    return re.findall(r"<td><a href=\"[^\"]*\"><code>([a-z_]+)</code></a></td>", page)
+    return re.findall(r"<td><a href=\"[^\"]*\" title=\"([a-z_]+)\">", page)
 
 
 @pytest.fixture
@@ -222,3 +222,29 @@ def test_postgresql_itself_refuses_changes_to_the_audit_log(db_session):
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         raw.execute("DELETE FROM audit_log")
     raw.execute("ROLLBACK TO SAVEPOINT raw_attempt")
+
+
+def test_actions_read_as_words_with_a_select_filter_and_the_log_exports_audited(admin_client, make_user, db_session):
+    officer = make_user(Role.BANK, username="officer-li")
+    record("view_credit_detail", actor_user_id=officer.id, subject_uscc=fresh_uscc(), detail={"application_id": 9})
+    db_session.commit()
+    page = text(admin_client.get("/admin/audit?action=view_credit_detail"))
+    assert ">查看企业信用明细</a>" in page
+    assert '<select class="field__input" id="action" name="action"' in page or '<select id="action" name="action"' in page
+    assert '<option selected value="view_credit_detail">查看企业信用明细</option>' in page
+    english = text(admin_client.get("/admin/audit?action=view_credit_detail&lang=en"))
+    assert "Viewed credit detail" in english
+    export = admin_client.get("/admin/audit/export.csv?action=view_credit_detail&lang=zh")
+    assert export.status_code == 200
+    assert export.headers["Cache-Control"] == "no-store"
+    lines = export.get_data(as_text=True).splitlines()
+    assert lines[1].startswith("时间,操作类型,操作代码")
+    assert any("查看企业信用明细,view_credit_detail,officer-li" in line for line in lines[2:])
+    exported = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "export")).all()
+    assert [e.detail["what"] for e in exported] == ["audit_log"]
+    assert exported[0].detail["filters"] == {"action": "view_credit_detail"}
+
+
+def test_deliveries_are_in_the_admins_navigation(admin_client):
+    page = text(admin_client.get("/admin/"))
+    assert 'href="/admin/deliveries"' in page

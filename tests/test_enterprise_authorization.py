@@ -36,8 +36,10 @@ def grant(client, **fields):
     return client.post(PATH, data={**data, "csrf_token": csrf_token(client, PATH)})
 
 
-def test_grant_for_chosen_banks_is_kept_audited_and_explained_per_bank(client, db_session, owner, make_bank):
+def test_grant_for_chosen_banks_is_kept_audited_and_explained_per_bank(client, db_session, owner, make_bank,
+                                                                      make_product):
     chosen, other = make_bank(name_zh="浦江银行"), make_bank(name_zh="外滩银行")
+    make_product(bank=chosen), make_product(bank=other)  # banks past onboarding: SMEs see them
     response = grant(client, scope="chosen", bank_ids=[str(chosen.id)], sources=["tax", "public_credit"])
     assert response.status_code == 302
     authorization = db_session.scalar(sa.select(Authorization).where(Authorization.uscc == owner.enterprise_uscc))

@@ -173,3 +173,14 @@ def test_staff_cannot_invite_and_nobody_deactivates_another_enterprises_user(cli
     db_session.refresh(stranger)
     assert not colleague.is_active
     assert stranger.is_active
+
+
+def test_a_taken_username_is_not_revealed_before_the_registry_check(client, make_user):
+    """Without a real, unregistered enterprise and its exact name, the form answers the same whether the
+    username exists or not: it is no oracle for usernames (issue 13 item 6)."""
+    make_user(Role.ADMIN, username="demo-admin-probe")
+    taken = text(register(client, form(uscc=fresh_uscc(), name="不存在的公司", username="demo-admin-probe")))
+    free = text(register(client, form(uscc=fresh_uscc(), name="不存在的公司", username="nobody-has-this")))
+    assert "该用户名已被使用" not in taken
+    assert GENERIC_REFUSAL in taken
+    assert GENERIC_REFUSAL in free

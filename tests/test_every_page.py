@@ -21,6 +21,7 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.credit import CreditReport, RepairCase, RepairState
 from models.identity import Role
+from models.joint import CreditPolicy
 from models.lending import LoanPerformance, LoanStatus
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, Score, ScoreReason, WhitelistEntry, WhitelistStatus, WhitelistVersion
@@ -46,7 +47,8 @@ PUBLIC_PATHS = ("/", "/login", "/register", "/healthz", "/readyz", "/static/<pat
 
 
 @pytest.fixture
-def platform(app, db_session, make_enterprise, make_bank, make_user, make_product, lend):  # noqa: F811
+def platform(app, db_session, make_enterprise, make_bank, make_user, make_product, lend,  # noqa: F811
+             make_bank_model):
     """A district with eight Latin-named borrowers in every lifecycle state over three months, month-end
     reports, scores and a published whitelist, alerts of every kind, a delivery with rejections, tokens
     and an outcome result file: each portal's pages have something to show."""
@@ -173,8 +175,21 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
     db_session.commit()
     enterprise_values = {"need_id": [a.need_id for a in own.values()], "application_id": [a.id for a in own.values()],
                          "authorization_id": [grant.id], "user_id": [staff.id]}
+    sample, model = make_bank_model(bank)  # the modelling sandbox: a sample with a rejected row, a model version
+    sample.rejections = [{"line": 3, "field": "outcome", "reason": "结果应为 0（正常）或 1（违约）",
+                          "reason_en": "the outcome must be 0 (repaid) or 1 (defaulted)"}]
+    model.report = {"splits": {"oot": {"rows": 40, "enterprises": 40, "defaults": 6, "auc": 0.71, "ks": 0.4,
+                                       "gini": 0.42}},
+                    "lift": [{"band": 1, "count": 8, "bads": 3, "bad_rate": 0.375, "cumulative_capture": 0.5,
+                              "ks": 0.3}, {"band": 2, "suppressed": True}],
+                    "calibration": [{"bin": 1, "count": 8, "predicted": 0.2, "observed": 0.25}],
+                    "psi": {"score": 0.05, "families": {"tax": 0.02}, "population": 100},
+                    "importance": [{"family": "tax", "share": 0.6}], "beats": {"platform": True, "woe": False}}
+    db_session.add(CreditPolicy(product_id=product.id, model="platform", min_band="BBB", sales_share_bp=1500))
+    db_session.commit()
     bank_values = {"application_id": [a.id for a in applications.values()], "product_id": [product.id],
-                   "token_id": [token.record.id], "name": ["pages-results.csv"]}
+                   "token_id": [token.record.id], "name": ["pages-results.csv"], "sample_id": [sample.id],
+                   "version": [model.version]}
     office_values = {"version_id": [published.id, draft.id], "alert_id": [a.id for a in alerts],
                      "case_id": [c.id for c in cases]}
     admin_values = {"bank_id": [bank.id], "version": ["pages-model"], "delivery_id": [delivery.id],

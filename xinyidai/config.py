@@ -55,6 +55,9 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": os.environ.get("XYD_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        # A session ends after this long without a request, and this long after its login (xinyidai.auth.session).
+        "XYD_SESSION_IDLE_MINUTES": int(os.environ.get("XYD_SESSION_IDLE_MINUTES", "30")),
+        "XYD_SESSION_MAX_HOURS": int(os.environ.get("XYD_SESSION_MAX_HOURS", "12")),
         "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
         # Office dashboards read a pre-aggregated cube at most this old (xinyidai.office.cube).
         "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),
@@ -74,6 +77,16 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_REPAIR_EVIDENCE_MAX_BYTES": int(os.environ.get("XYD_REPAIR_EVIDENCE_MAX_BYTES", str(5 * 1024 * 1024))),
         # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are then trusted.
         "XYD_PROXY_COUNT": int(os.environ.get("XYD_PROXY_COUNT", "0")),
+        # Reporting up to the city node (xyd upstream push / reconcile; xinyidai.upstream.transport).
+        "XYD_UPSTREAM_URL": os.environ.get("XYD_UPSTREAM_URL", ""),
+        "XYD_UPSTREAM_TOKEN": os.environ.get("XYD_UPSTREAM_TOKEN", ""),
+        "XYD_UPSTREAM_CERT": os.environ.get("XYD_UPSTREAM_CERT", ""),
+        "XYD_UPSTREAM_KEY": os.environ.get("XYD_UPSTREAM_KEY", ""),
+        "XYD_UPSTREAM_CA": os.environ.get("XYD_UPSTREAM_CA", ""),
+        "XYD_UPSTREAM_PLATFORM": os.environ.get("XYD_UPSTREAM_PLATFORM", "xinyidai"),
+        "XYD_UPSTREAM_TIMEOUT_SECONDS": float(os.environ.get("XYD_UPSTREAM_TIMEOUT_SECONDS", "10")),
+        "XYD_UPSTREAM_BACKOFF_SECONDS": float(os.environ.get("XYD_UPSTREAM_BACKOFF_SECONDS", "30")),
+        "XYD_UPSTREAM_BACKOFF_MAX_SECONDS": float(os.environ.get("XYD_UPSTREAM_BACKOFF_MAX_SECONDS", "3600")),
     }
     if "XYD_CACHE" in os.environ:  # unset: on, except in tests (xinyidai.caching)
         settings["XYD_CACHE"] = os.environ["XYD_CACHE"] == "1"

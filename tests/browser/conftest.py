@@ -29,12 +29,11 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_instance(tmp_path_factory):
-    """A migrated database with one user per role, served by gunicorn; yields (base URL, users)."""
+def live_app(tmp_path_factory):
+    """The live server's app on its own migrated database with one user per role: (app, users). A test that
+    needs records the browser cannot make writes them through this app, inside its app context."""
     folder = tmp_path_factory.mktemp("live")
     with throwaway_database(folder) as url:
-        environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-test",
-                       "XYD_RATELIMIT": "0"}
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-test",
                           "XYD_RATELIMIT": False})
         with app.app_context():
@@ -42,8 +41,20 @@ def live_instance(tmp_path_factory):
             users = seed_users()
             db.session.commit()
             db.engine.dispose()
-        with gunicorn(environment, free_port()) as base_url:
-            yield base_url, users
+        yield app, users
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_instance(live_app):
+    """The live app served by gunicorn; yields (base URL, users)."""
+    app, users = live_app
+    environment = {"XYD_INSTANCE_PATH": app.config["XYD_INSTANCE_PATH"],
+                   "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "live-test",
+                   "XYD_RATELIMIT": "0"}
+    with gunicorn(environment, free_port()) as base_url:
+        yield base_url, users
 
 
 def seed_users() -> dict[Role, str]:

@@ -1,5 +1,6 @@
 """The platform operator's pages under /admin/… (the landing page /admin/ belongs to xinyidai.web):
-audit log, onboarding of banks and office staff, the model registry, and provider deliveries."""
+audit log, onboarding of banks and office staff, the model registry, provider deliveries, and the reporting
+up to the city node."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from models.identity import Role
 
 
 def init_app(app) -> None:
-    from xinyidai.admin import delivery_views, model_views, onboarding_views  # noqa: F401  (they add routes to bp)
+    from xinyidai.admin import delivery_views, model_views, onboarding_views, upstream_views  # noqa: F401  (they add routes to bp)
     from xinyidai.admin.routes import bp
     from xinyidai.web.navigation import add_nav_item
 
@@ -18,4 +19,5 @@ def init_app(app) -> None:
     add_nav_item(app, "admin.banks", _l("合作银行"), Role.ADMIN, order=20)
     add_nav_item(app, "admin.offices", _l("金融办用户"), Role.ADMIN, order=30)
     add_nav_item(app, "admin.models", _l("评分模型"), Role.ADMIN, order=40)
-    add_nav_item(app, "admin.deliveries", _l("数据交付"), Role.ADMIN, order=50)
+    add_nav_item(app, "admin.deliveries_page", _l("数据交付"), Role.ADMIN, order=50)
+    add_nav_item(app, "admin.upstream_page", _l("上报市级节点"), Role.ADMIN, order=60)

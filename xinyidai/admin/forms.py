@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from xinyidai import uscc as uscc_rules
@@ -21,8 +22,16 @@ class AuditSearchForm(Form):
         csrf = False
 
     actor = StringField(_l("操作人（用户名或用户编号）"), validators=[Optional(), Length(max=120)])
-    action = StringField(_l("操作类型"), validators=[
+    # A list of the known kinds; a code from a link (a newer kind) is still searched.
+    action = SelectField(_l("操作类型"), validate_choice=False, choices=[], validators=[
         Optional(), Length(max=48), Regexp(r"^[a-z_]+$", message=_l("操作类型只含小写字母和下划线，例如 view_credit_detail。"))])
+
+    def __init__(self, *args, **kwargs):
+        from xinyidai.admin.audit_words import AUDIT_ACTIONS
+
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("", _l("全部类型")), *(SelectChoice(code, label) for code, label in sorted(
+            AUDIT_ACTIONS.items(), key=lambda item: str(item[1])))]
     uscc = StringField(_l("企业（统一社会信用代码）"), validators=[Optional(), Length(max=40)])
     date_from = DateField(_l("开始日期"), validators=[Optional()])
     date_to = DateField(_l("结束日期"), validators=[Optional()])

@@ -6,14 +6,14 @@ A new login's temporary password is shown on the response to the POST that creat
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from models.identity import CITY_CODE, Role
 from xinyidai.admin.forms import ActionForm, BankForm, OfficeUserForm
 from xinyidai.admin.routes import bp
-from xinyidai.domain import onboarding
+from xinyidai.domain import onboarding, users
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.extensions import db
 from xinyidai.i18n import localized
@@ -54,6 +54,23 @@ def bank(bank_id: int):
         abort(404)
     return render_template("admin/bank.html", bank=found, users=onboarding.bank_users(db.session, found.id),
                            action_form=ActionForm())
+
+
+@bp.route("/banks/<int:bank_id>/deactivate", methods=["POST"])
+def deactivate_bank(bank_id: int):
+    """The bank leaves the platform (its logins end, its products stop matching, SMEs no longer see it)."""
+    if not ActionForm().validate():
+        abort(400)
+    if request.form.get("confirm") != "y":
+        flash(_("请先勾选确认，再停用该银行。"), "error")
+        return redirect(url_for("admin.bank", bank_id=bank_id))
+    try:
+        found = onboarding.deactivate_bank(db.session, current_user.user, bank_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash(_("已停用合作银行 %(name)s。", name=localized(found.name_zh, found.name_en)), "success")
+    return redirect(url_for("admin.bank", bank_id=bank_id))
 
 
 # ---------------------------------------------------------------- office staff
@@ -116,3 +133,24 @@ def deactivate_user(user_id: int):
     if user.role is Role.OFFICE:
         return redirect(url_for("admin.offices", district=user.district_code))
     return redirect(url_for("admin.audit_log", actor=user.username))
+
+
+# ---------------------------------------------------------------- forgotten passwords
+
+@bp.route("/users/reset-password", methods=["POST"])
+def reset_password():
+    """A one-time password for a user who forgot theirs (by username: any role, from the lists or the
+    home page's form); shown once, on a page no cache may keep."""
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        user, password = users.reset_password(db.session, current_user.user, request.form.get("username", ""),
+                                              request.remote_addr)
+    except users.ResetRefused as error:
+        db.session.rollback()
+        flash(localized(error.zh, error.en), "error")
+        return redirect(url_for("web.admin_home"))
+    db.session.commit()
+    response = make_response(render_template("admin/password_reset.html", user=user, password=password))
+    response.headers["Cache-Control"] = "no-store"
+    return response

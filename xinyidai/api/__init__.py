@@ -64,7 +64,10 @@ def swagger_asset(filename: str):
 
 
 def init_app(app) -> None:
-    from xinyidai.api import limits
+    from xinyidai.api import (
+        joint_routes,  # noqa: F401  (the sandbox's operations join the blueprint)
+        limits,
+    )
     from xinyidai.api.routes import blp
     from xinyidai.extensions import csrf
 

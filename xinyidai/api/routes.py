@@ -6,16 +6,19 @@ like one that does not exist.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from http import HTTPStatus
 
 import sqlalchemy as sa
 from flask import abort, current_app, g, request
 from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from models.identity import ApiToken
+from models.identity import ApiIdempotencyKey, ApiToken
 from models.lending import Application, ApplicationState, Channel, LoanPerformance, Product
-from xinyidai.api import schemas
+from xinyidai.api import json_body, schemas
 from xinyidai.api.json_body import BoundedParser
 from xinyidai.api.problems import http_problem, problem
 from xinyidai.audit import record
@@ -54,7 +57,7 @@ def problems(*codes: int):
 # ---------------------------------------------------------------- authentication and errors
 
 @blp.before_request
-def authenticate() -> None:
+def authenticate():
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
     token = authenticate_token(db.session, presented.strip()) if scheme.lower() == "bearer" else None
@@ -68,6 +71,61 @@ def authenticate() -> None:
     g.api_token = token
     if db.session.dirty:  # last_used_at moved (at most once a minute): otherwise no commit, no reload of the token
         db.session.commit()
+    if request.method == "POST":
+        return _same_key_same_request()
+    return None
+
+
+def _request_digest() -> str:
+    """What a POST asked for: its body (JSON compared as data, so spacing and key order do not matter;
+    anything else as bytes)."""
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json_body.loads(body.decode("utf-8")), sort_keys=True, default=repr).encode() \
+            if body.strip() else b""
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _scoped(key: str) -> str:
+    """A key is the client's per operation: the stored key is the digest of the path and the key."""
+    return hashlib.sha256(request.path.encode() + b"\0" + key.encode()).hexdigest()
+
+
+def _same_key_same_request():
+    """Refuse a key already used by this bank for a different request (before anything is parsed or applied)."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not key or len(key) > 128:
+        return None  # the operation's own header schema refuses it
+    g.idempotency = (_scoped(key), _request_digest())
+    earlier = db.session.scalar(sa.select(ApiIdempotencyKey).where(ApiIdempotencyKey.bank_id == _token().bank_id,
+                                                                  ApiIdempotencyKey.key == g.idempotency[0]))
+    if earlier is not None and earlier.request_sha256 != g.idempotency[1]:
+        g.idempotency = None
+        return problem(409, "该幂等键已用于另一份不同的请求", detail_en="this idempotency key was already used for a "
+                       "different request", kind="https://xinyidai.example/problems/idempotency-conflict")
+    return None
+
+
+@blp.after_request
+def _remember_key(response):
+    """Keep every POST's key and request digest, whatever the answer (not a server error: that may be retried)."""
+    idempotency = g.pop("idempotency", None)
+    if idempotency is None or response.status_code >= 500 or not hasattr(g, "api_token"):
+        return response
+    key, digest = idempotency
+    try:
+        with db.session.begin_nested():
+            exists = db.session.scalar(sa.select(ApiIdempotencyKey.id).where(
+                ApiIdempotencyKey.bank_id == _token().bank_id, ApiIdempotencyKey.key == key))
+            if exists is None:
+                db.session.add(ApiIdempotencyKey(bank_id=_token().bank_id, key=key, request_sha256=digest,
+                                                 status=response.status_code))
+        db.session.commit()
+    except IntegrityError:  # the same key arrived twice at once: the other request recorded it
+        db.session.rollback()
+    return response
 
 
 def _token() -> ApiToken:

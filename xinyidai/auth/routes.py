@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, logout_user
 
 from xinyidai.auth.forms import LoginForm, PasswordChangeForm
 from xinyidai.auth.session import start_session
-from xinyidai.domain.users import authenticate, is_locked
+from xinyidai.domain.users import authenticate, end_sessions, throttled
 from xinyidai.domain.users import change_password as change_user_password
 from xinyidai.extensions import db, limiter
 
@@ -56,6 +56,10 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Ends the session server-side: the user's nonce changes, so a copy of this cookie opens nothing (and the
+    user's sessions on other devices end too)."""
+    end_sessions(current_user.user)
+    db.session.commit()
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("auth.login"))
@@ -74,7 +78,7 @@ def change_password():
             start_session(user)  # the new nonce: this session stays, every other one ends
             flash(_("密码已修改，其他设备上的登录已失效。"), "success")
             return redirect(url_for("web.home"))
-        if is_locked(user):
+        if throttled(user.username, request.remote_addr):
             logout_user()
             flash(_("用户名或密码错误，或账户暂时被锁定。请稍后再试。"), "error")
             return redirect(url_for("auth.login"))

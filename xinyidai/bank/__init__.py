@@ -7,6 +7,7 @@ def init_app(app) -> None:
     from flask_babel import lazy_gettext as _l
 
     from models.identity import Role
+    from xinyidai.bank import joint_routes  # noqa: F401  (the sandbox's routes join the blueprint)
     from xinyidai.bank.routes import bp
     from xinyidai.domain import working_days
     from xinyidai.web.navigation import add_nav_item

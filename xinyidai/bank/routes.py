@@ -40,14 +40,15 @@ from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_p
 from xinyidai.domain import authorization_requests, credit_report, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
-from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.authorizations import enterprise_view, live_authorization
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
-from xinyidai.i18n import locale_code, translated
+from xinyidai.i18n import locale_code, localized, translated
+from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.forms import attach, csrf_or_400
 
 S = ApplicationState
@@ -74,7 +75,15 @@ def bank_helpers():
         language — never a feature code."""
         return wording.reason_text(reason["family"], reason["feature"], reason["contribution"], locale_code())
 
-    return {"decline_reasons": DECLINE_REASONS,
+    def district_name(code: str | None) -> str:
+        names = SHANGHAI_DISTRICTS.get(code or "")
+        return localized(*names) if names else (code or "—")
+
+    def industry_name(section: str | None) -> str:
+        entry = INDUSTRY_SECTIONS.get(section or "")
+        return localized(entry[0], entry[1]) if entry else (section or "—")
+
+    return {"decline_reasons": DECLINE_REASONS, "district_name": district_name, "industry_name": industry_name,
             "now_ts": utcnow().timestamp(), "score_reason": score_reason}
 
 
@@ -162,12 +171,21 @@ def _filters(form: forms.PipelineFilterForm) -> PipelineFilters:
 def pipeline():
     form = forms.PipelineFilterForm(request.args)
     valid = form.validate()
+    rejected = {} if valid else {getattr(form, name).label.text: errors for name, errors in form.errors.items()}
+    if not valid:  # the list below is unfiltered: the form must say so, not keep showing the refused values
+        form = forms.PipelineFilterForm(formdata=None)
     page_number = inputs.page_number(request.args.get("page"))
     page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
                          page=min(max(page_number, 1), 100_000),
                          sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args = {k: v for k, v in request.args.items() if k != "page"} if valid else {}
+    authorized = {row.application.uscc for row in page.rows
+                  if live_authorization(db.session, row.application.uscc, _bank_id()) is not None}
+    from xinyidai.bank.joint_routes import joint_extras
+
+    joint = joint_extras([row.application.id for row in page.rows], [row.application.uscc for row in page.rows])
     return render_template("bank/pipeline.html", form=form, page=page, args=args, claim_form=forms.ActionForm(),
+                           rejected=rejected, authorized=authorized, joint=joint,
                            sla_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]), 200 if valid else 422
 
 
@@ -191,9 +209,12 @@ def _approve_form(application: Application) -> forms.ApproveForm:
 
 
 def _render_application(application: Application, status: int = 200, **overrides):
+    from xinyidai.bank.joint_routes import joint_extras
+
     view = enterprise_view(db.session, application, _actor(), remote_addr=request.remote_addr)
     messages.mark_read(db.session, application, Side.BANK)
     db.session.commit()  # the audit row of the detail view, the read marks of the enterprise's messages
+    joint = joint_extras([application.id], [application.uscc])
     reassign = overrides.get("reassign_form") or forms.ReassignForm()
     reassign.officer_id.choices = forms.options((u.id, u.display_name) for u in operations.bank_officers(db.session, _bank_id()))
     context = {
@@ -202,7 +223,7 @@ def _render_application(application: Application, status: int = 200, **overrides
         "repayment_form": forms.RepaymentForm(), "reassign_form": reassign,
         "attach_form": overrides.get("attach_form") or forms.AttachReportForm(formdata=None),
         "credit_reports": credit_report.attachments_of(db.session, application.id),
-        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"],
+        "sla_days": current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"], "joint": joint, "confirm_form": forms.ActionForm(),
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),
@@ -392,17 +413,19 @@ def dashboard_csv():
     figures = shared_dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["product_code", "product_name", "matched", "claimed", "approved", "declined", "disbursed",
-                     "defaulted", "disbursed_yuan", "approval_rate", "default_rate"])
+    # Headers in the page's language: whoever exported it reads the file (the API is for systems).
+    writer.writerow([_("产品代码"), _("产品名称"), _("匹配"), _("受理"), _("审批通过"), _("拒绝"), _("放款"), _("违约"),
+                     _("放款金额（元）"), _("审批通过率"), _("违约率")])
     for p in figures.products:
-        writer.writerow([p.code, p.name_zh, p.matched, p.claimed, p.approved, p.declined, p.disbursed, p.defaulted,
+        writer.writerow([p.code, localized(p.name_zh, p.name_en), p.matched, p.claimed, p.approved, p.declined, p.disbursed, p.defaulted,
                          f"{p.disbursed_fen / 100:.2f}",
                          "" if p.approval_rate is None else f"{p.approval_rate:.4f}",
                          "" if p.default_rate is None else f"{p.default_rate:.4f}"])
     writer.writerow([])
-    writer.writerow(["funnel", *figures.funnel.keys()])
+    stage_names = {"matched": _("匹配"), "claimed": _("受理"), "approved": _("审批通过"), "disbursed": _("放款")}
+    writer.writerow([_("漏斗"), *(stage_names.get(k, k) for k in figures.funnel)])
     writer.writerow(["", *figures.funnel.values()])
-    writer.writerow(["claims", "within_sla", "sla_working_days", "median_claim_working_days", "open_past_sla"])
+    writer.writerow([_("受理笔数"), _("时限内受理"), _("受理时限（工作日）"), _("受理用时中位数（工作日）"), _("超时未受理")])
     writer.writerow([figures.claims, figures.claimed_within_sla, figures.sla_working_days,
                      "" if figures.median_claim_working_days is None else figures.median_claim_working_days,
                      figures.open_past_sla])

@@ -1,6 +1,6 @@
 """`xyd`: the platform's command line, a Flask CLI group around `create_app`.
 
-Scheduled jobs (ingest, rescore, monitor, reports) are these commands run by systemd timers.
+Scheduled jobs (ingest, rescore, monitor, reports, upstream push) are these commands run by systemd timers.
 """
 
 from __future__ import annotations
@@ -39,3 +39,5 @@ def init_app(app) -> None:
     app.cli.add_command(monitor_group)
     from xinyidai.cli.ml import ml_group
     app.cli.add_command(ml_group)
+    from xinyidai.cli.upstream import upstream_group
+    app.cli.add_command(upstream_group)

@@ -40,6 +40,9 @@ def setup_command(enterprises: int) -> None:
         click.echo("No model yet: too few bank-reported loan outcomes to train one (xyd ml train later).")
     else:
         click.echo(f"Active model {model.version}; every enterprise scored.")
+        from xinyidai.demo.joint import seed_joint_models
+
+        seed_joint_models(db.session, Path(current_app.instance_path), progress=click.echo)
     click.echo("\nDemo logins (one per role):")
     for login in demo_logins():
         click.echo(f"  {login['role']:<10} {login['username']:<22} {login['password']}  {login['description']}")

@@ -1,7 +1,8 @@
 """The application state machine of DESIGN §6, enforced in this one place for every channel.
 
 matched → claimed (受理) → approved | declined(reason) → disbursed → repaying → repaid | overdue → defaulted,
-plus withdrawn by the enterprise before disbursement. Every transition is an ApplicationEvent with who,
+plus withdrawn by the enterprise before disbursement, and matched → approved in one step when the bank
+confirms its own live in-principle approval (预授信, xinyidai.domain.in_principle; it claims the need too). Every transition is an ApplicationEvent with who,
 when and through which channel; an illegal one raises IllegalTransition (HTTP 409); a repeated report
 with the same idempotency key is a no-op that returns the first event.
 """
@@ -14,7 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models.base import utcnow
+from models.base import SHANGHAI, utcnow
 from models.lending import (
     Application,
     ApplicationEvent,
@@ -24,12 +25,13 @@ from models.lending import (
     GuaranteeType,
     NeedStatus,
 )
+from xinyidai.domain import upstream
 
 S = ApplicationState
 
 # Who may move an application from a state to another.
 BANK_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
-    S.MATCHED: frozenset({S.CLAIMED}),
+    S.MATCHED: frozenset({S.CLAIMED, S.APPROVED}),  # approved: only on a live in-principle approval
     S.CLAIMED: frozenset({S.APPROVED, S.DECLINED}),
     S.APPROVED: frozenset({S.DISBURSED, S.DECLINED}),
     S.DISBURSED: frozenset({S.REPAYING, S.OVERDUE, S.REPAID}),
@@ -158,6 +160,7 @@ def transition(
     )
     session.add(event)
     session.flush()
+    upstream.application_moved(session, application, event, by_enterprise=by_enterprise)
     return event
 
 
@@ -191,6 +194,15 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         if holds_claim:
             _release_need(need)
     elif to_state is S.APPROVED:
+        if from_state is S.MATCHED:
+            answer = _check_in_principle(session, application, detail)
+            if need.status is not NeedStatus.OPEN:
+                raise IllegalTransition("该需求已被其他银行受理或已关闭", "the need has been claimed by another bank or is closed")
+            need.status = NeedStatus.CLAIMED
+            application.claimed_at, application.claimed_by_id = now, actor.user_id
+            # the approved offer: what the enterprise asked for, up to the pre-approved amount, at its rate
+            application.approved_amount_fen = min(need.amount_fen, answer.amount_fen)
+            application.approved_term_months, application.approved_rate_bp = need.term_months, answer.rate_bp
         application.decided_at = now
         # The terms approved (when the bank gives them): the offer the enterprise sees before the disbursement.
         application.approved_amount_fen = detail.get("approved_amount_fen")
@@ -212,6 +224,21 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         application.days_past_due = 0
     elif to_state is S.WITHDRAWN and holds_claim:
         _release_need(need)
+
+
+def _check_in_principle(session: Session, application: Application, detail: dict):
+    """A match is approved without a claim only on the bank's own live, unexpired in-principle approval."""
+    from models.joint import InPrincipleAnswer
+
+    answer_id = detail.get("in_principle_answer_id")
+    if answer_id is None:  # a plain approval of an unclaimed match stays what it always was: not a move
+        raise IllegalTransition(*_why_not(S.MATCHED, S.APPROVED, False))
+    answer = session.get(InPrincipleAnswer, answer_id) if isinstance(answer_id, int) else None
+    if (answer is None or answer.application_id != application.id or answer.status != "live" or not answer.approved
+            or answer.expires_on < utcnow().astimezone(SHANGHAI).date()):
+        raise IllegalTransition("只有仍有效的预授信才能直接审批；请先受理这笔申请",
+                                "only a live in-principle approval can be approved directly; claim the application first")
+    return answer
 
 
 def _mark_first_loan(session: Session, application: Application) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import AuditEntry
 from models.enterprise import Enterprise, EnterpriseStatus
+from models.joint import InPrincipleAnswer
 from models.lending import (
     Application,
     ApplicationEvent,
@@ -158,6 +159,8 @@ def touched_application_ids(session: Session, applications: list[Application]) -
     viewed = AuditEntry.detail["application_id"].as_integer()
     touched.update(session.scalars(sa.select(viewed).where(
         AuditEntry.action == "view_credit_detail", AuditEntry.subject_uscc == applications[0].uscc, viewed.in_(ids))))
+    touched.update(session.scalars(sa.select(InPrincipleAnswer.application_id)  # answered in principle (预授信)
+                                   .where(InPrincipleAnswer.application_id.in_(ids)).distinct()))
     return touched
 
 
@@ -249,6 +252,9 @@ def rematch(session: Session, need: FinancingNeed, today: date | None = None, *,
             session.delete(application)
             result.deleted += 1
     session.flush()
+    from xinyidai.domain import in_principle  # the policies answer the matches now standing (预授信)
+
+    in_principle.refresh_need(session, need)
     return result
 
 

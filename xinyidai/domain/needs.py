@@ -37,6 +37,7 @@ from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
+from xinyidai.domain import in_principle, upstream
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
@@ -101,14 +102,16 @@ def register_enterprise(session: Session, registration: Registration, *, remote_
     user = new_user(username=registration.username.strip(), display_name=registration.contact_name.strip(),
                     email=registration.contact_email or None, phone=registration.contact_phone.strip(),
                     role=Role.ENTERPRISE, enterprise_uscc=uscc, is_tenant_admin=True, password=registration.password)
-    if username_taken(session, registration.username):
-        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise = session.get(Enterprise, uscc, with_for_update=True)
     reason = _refusal(session, enterprise, registration.name)
     if reason:
         record("registration_refused", subject_uscc=uscc if enterprise else None, remote_addr=remote_addr,
                actor_label=registration.username[:120], detail={"uscc": uscc, "reason": reason})
         raise RegistrationRefused(reason)
+    # Only someone who passed the registry check (a real, unregistered enterprise and its exact name) learns
+    # that a username is taken: the form is no oracle for which usernames exist.
+    if username_taken(session, registration.username):
+        raise Invalid({"username": [_l("该用户名已被使用，请换一个。")]})
     enterprise.contact_name = registration.contact_name.strip()
     enterprise.contact_phone = registration.contact_phone.strip()
     enterprise.contact_email = registration.contact_email or None
@@ -212,6 +215,7 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     authorization.banks = banks
     session.add(authorization)
     session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
     record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
@@ -234,6 +238,8 @@ def revoke_authorization(session: Session, user: User, authorization_id: int, *,
     if authorization.revoked_at is not None or authorization.expires_at <= now:
         raise Refused(_l("该授权已撤销或已到期，无需再撤销。"))
     authorization.revoked_at, authorization.revoked_by_id = now, user.id
+    session.flush()
+    in_principle.refresh_enterprises(session, [authorization.uscc])  # answers resting on it are withdrawn
     record("authorization_revoked", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id)
     return authorization
@@ -257,6 +263,7 @@ def publish_need(session: Session, user: User, data: dict, *, today: date | None
     session.add(need)
     session.flush()
     record("need_published", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.published")
     return need, offer_need(session, need, user, today=today)
 
 
@@ -275,6 +282,7 @@ def update_need(session: Session, user: User, need: FinancingNeed, data: dict, *
     if changed:
         record("need_updated", actor_user_id=user.id, subject_uscc=need.uscc,
                detail={"need_id": need.id, "fields": changed})
+        upstream.need_changed(session, need, "need.updated")
     return offer_need(session, need, user, today=today)
 
 
@@ -288,7 +296,9 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
                        detail={"reason": "need_withdrawn"})
     need.status = NeedStatus.WITHDRAWN
     need.updated_at = utcnow()
+    in_principle.refresh_need(session, need)  # its in-principle answers go with it
     record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    upstream.need_changed(session, need, "need.withdrawn")
     return need
 
 
@@ -433,6 +443,8 @@ def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int
     # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
     # the first inserted instead of failing on the primary key.
     insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    # RETURNING counts what was inserted: psycopg reports rowcount -1 for an INSERT … SELECT … ON CONFLICT,
+    # which made an opened application look "nothing read" and skip its commit on PostgreSQL.
     statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
-                 .on_conflict_do_nothing())
-    return session.execute(statement).rowcount
+                 .on_conflict_do_nothing().returning(NotificationRead.__table__.c.event_id))
+    return len(session.execute(statement).all())

@@ -126,6 +126,29 @@ def _new_login(session: Session, admin: User, role: Role, person: dict, **tenant
     return NewLogin(user, password)
 
 
+def deactivate_bank(session: Session, admin: User, bank_id: int) -> Bank:
+    """A bank leaves the platform: its officers can no longer log in (the login and the session check read
+    the bank), its products stop matching, SMEs no longer see it, and its matches nobody claimed yet are
+    withdrawn. Its history stays. Audited as bank_deactivated."""
+    from models.lending import Channel, Product
+    from xinyidai.domain.lifecycle import Actor
+    from xinyidai.domain.products import withdraw_untouched_matches
+
+    bank = by_id(session, Bank, bank_id)
+    if bank is None:
+        raise NotFound(f"bank {bank_id}")
+    if not bank.is_active:
+        return bank
+    bank.is_active = False
+    actor = Actor(Channel.WEB, user_id=admin.id)
+    withdrawn = sum(withdraw_untouched_matches(session, product, actor)
+                    for product in session.scalars(sa.select(Product).where(Product.bank_id == bank.id)))
+    record("bank_deactivated", actor_user_id=admin.id,
+           detail={"bank_id": bank.id, "code": bank.code, "matches_withdrawn": withdrawn})
+    session.flush()
+    return bank
+
+
 def deactivate_user(session: Session, admin: User, user_id: int) -> User:
     """Ends the user's logins and sessions (the session check reads is_active); the row and its history stay."""
     user = by_id(session, User, user_id)

@@ -22,7 +22,7 @@ from ml.score import Scored, as_json, scaling_card, score_and_store
 from ml.train import NotEnoughLabels, train
 from ml.truth import demo_quality, truth_file
 from models.scoring import ModelVersion, Score
-from xinyidai.domain import model_registry
+from xinyidai.domain import in_principle, model_registry
 from xinyidai.domain.matching import latest_grades, rematch_enterprises
 from xinyidai.domain.whitelist import whitelisted
 
@@ -65,6 +65,7 @@ def score_everyone(session: Session, instance_path: str | Path, *, as_of: date |
     session.commit()  # the feature queries run on their own connections and see committed data only
     scored = score_and_store(session, model, version, as_of=as_of, progress=progress, threads=FEATURE_THREADS)
     rematch_changed_grades(session, scored, before)
+    in_principle.refresh_enterprises(session, in_principle.answered_usccs(session), instance_path=instance_path)
     session.commit()
     return scored
 
@@ -89,6 +90,7 @@ def rescore(session: Session, instance_path: str | Path, uscc: str, *, as_of: da
     if scored.frame.empty:
         raise KeyError(uscc)
     rematch_changed_grades(session, scored, before, [uscc])
+    in_principle.refresh_enterprises(session, [uscc], instance_path=instance_path)  # the score changed (预授信)
     session.commit()
     return results_json(session, scored)[0]
 

@@ -34,6 +34,7 @@ from models.scoring import (
     WhitelistVersion,
 )
 from xinyidai.audit import record
+from xinyidai.domain import upstream
 from xinyidai.domain.matching import rematch_enterprises
 from xinyidai.domain.scope import OutOfScope, Scope
 from xinyidai.domain.standing import latest_score_ids
@@ -142,6 +143,7 @@ def publish(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
            detail={"district_code": version.district_code, "version_id": version.id,
                    "model_version": version.model_version, "confirmed_by_id": version.confirmed_by_id})
     session.flush()
+    upstream.whitelist_published(session, version, previous)
     _rematch_listing_changes(session, version, previous)
     return version
 

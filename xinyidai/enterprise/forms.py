@@ -123,12 +123,21 @@ class AuthorizationForm(Form):
                           description=_l("到期当天 24 点自动失效，最长一年；可随时撤销。"))
 
 
+COUNTER_TEXT = _l("已输入 %(used)s / %(limit)s 字")
+
+
 class NeedForm(Form):
-    amount = NumberField(_l("融资金额（万元）"), description=_l("1 万元到 10 亿元。"))
+    amount = NumberField(_l("融资金额（万元）"), description=_l("1 万元到 10 亿元，最多 4 位小数（精确到元）。"))
     term_months = WholeNumberField(_l("期限（月）"), description=_l("1 到 120 个月。"))
+
+    def validate_amount(self, field) -> None:
+        """A need is asked for in whole yuan: 50.123456 万元 is refused here rather than rounded silently."""
+        if field.data is not None and field.data.normalize().as_tuple().exponent < -4:
+            raise ValidationError(_l("金额最多保留 4 位小数（即精确到元），请修改。"))
     purpose = SelectField(_l("资金用途"), validate_choice=False,
                           choices=options([("", _l("请选择")), *PURPOSES.items()]))
-    purpose_detail = TextAreaField(_l("用途说明（可选）"), validators=[Optional()])
+    purpose_detail = TextAreaField(_l("用途说明（可选）"), validators=[Optional()],
+                                   render_kw={"maxlength": 500, "data-counter": COUNTER_TEXT})
     guarantee_types = MultiCheckboxField(_l("可接受的担保方式"), choices=options((g.value, GUARANTEES[g]) for g in GuaranteeType))
     urgency = RadioField(_l("紧急程度"), default=Urgency.NORMAL.value, validate_choice=False,
                          choices=options((u.value, URGENCY[u]) for u in Urgency))
@@ -195,7 +204,7 @@ class MarkReadForm(Form):
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
 
 
-COUNTER = _l("已输入 %(used)s / %(limit)s 字")
+COUNTER = COUNTER_TEXT
 
 
 class MessageForm(Form):

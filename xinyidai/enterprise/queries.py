@@ -20,7 +20,7 @@ from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.identity import User
-from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed, Product
+from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
 from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
@@ -35,6 +35,8 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain.banks import serves_enterprises
+from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
 from xinyidai.domain.standing import latest_score
 from xinyidai.domain.whitelist import latest_published, policy_of
@@ -166,7 +168,7 @@ def authorizations(session: Session, uscc: str) -> list[Authorization]:
 class BankVisibility:
     bank: Bank
     sources: set[str]
-    until: datetime | None
+    until: date | None  # the last day (Shanghai) the longest of those authorizations runs
 
 
 def visibility_by_bank(session: Session, uscc: str, now: datetime | None = None) -> list[BankVisibility]:
@@ -174,10 +176,10 @@ def visibility_by_bank(session: Session, uscc: str, now: datetime | None = None)
     now = now or utcnow()
     live = [a for a in authorizations(session, uscc) if a.is_live(now)]
     rows = []
-    for bank in session.scalars(sa.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)):
+    for bank in session.scalars(sa.select(Bank).where(serves_enterprises()).order_by(Bank.code)):
         covering = [a for a in live if a.names_bank(bank.id)]
         rows.append(BankVisibility(bank, {s for a in covering for s in a.sources},
-                                   max((a.expires_at for a in covering), default=None)))
+                                   max((a.last_day for a in covering), default=None)))
     return rows
 
 
@@ -257,11 +259,6 @@ class Offer:
     min_cost_bp: int
     max_cost_bp: int
     record: BankRecord | None
-
-
-def annual_fee_bp(product: Product, term_months: int) -> int:
-    """The product's fee (a one-off charge on the amount, in basis points) spread over the term as a yearly rate."""
-    return round(product.fee_bp * 12 / max(term_months, 1))
 
 
 def offers(session: Session, need: FinancingNeed, fits: list[Fit]) -> list[Offer]:

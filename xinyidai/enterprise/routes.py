@@ -35,19 +35,23 @@ from xinyidai.domain import (
     authorization_requests,
     credit_repair,
     credit_report,
+    in_principle,
     inputs,
     messages,
     score_explanation,
 )
 from xinyidai.domain import needs as operations
+from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
 from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
 from xinyidai.domain.standing import standing_of
+from xinyidai.domain.working_days import current_calendar
 from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
+from xinyidai.moments import local_date
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -126,7 +130,7 @@ def register():
 
 def _authorization_form(form=None):
     form = form or forms.AuthorizationForm()
-    banks = db.session.scalars(db.select(Bank).where(Bank.is_active.is_(True)).order_by(Bank.code)).all()
+    banks = db.session.scalars(db.select(Bank).where(serves_enterprises()).order_by(Bank.code)).all()
     form.bank_ids.choices = forms.options((str(bank.id), bank.name_en if locale_code() == "en" else bank.name_zh)
                                           for bank in banks)
     if not form.is_submitted():
@@ -405,6 +409,7 @@ def _render_need(need, fits, offers, contact_form, status: int = 200):
         "enterprise/need.html", need=need, offers=offers, near=queries.near_misses(fits),
         grade=standing_of(db.session, need.uscc).grade, contact_form=contact_form, action_form=forms.ActionForm(),
         applications=queries.applications(db.session, need.uscc, need.id), sort=request.args.get("sort", "rank"),
+        answers=in_principle.answers_for_need(db.session, need.id), today=operations.shanghai_today(),
     ), status
 
 
@@ -489,7 +494,13 @@ def apply(need_id: int, product_id: int):
 
 @bp.route("/applications")
 def applications():
-    return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()))
+    calendar, days = current_calendar(), current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"]
+
+    def claim_due(application) -> str:
+        return local_date(calendar.add_working_days(application.created_at, days))
+
+    return render_template("enterprise/applications.html", rows=queries.applications(db.session, _uscc()),
+                           claim_due=claim_due)
 
 
 def _render_application(application, status: int = 200, message_form=None):

@@ -11,7 +11,7 @@ from xinyidai.audit import record
 from xinyidai.domain.scope import Filters, Scope
 from xinyidai.office import exports
 from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import Dimension
+from xinyidai.office.metrics import KPI_BY_KEY, Cell, Dimension, Kpi
 
 FORMATS = {"csv": ("text/csv", exports.to_csv),
            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.to_xlsx)}
@@ -29,6 +29,13 @@ def monthly_report_file(session: Session, scope: Scope, month: date, file_format
                                       "districts": list(scope.districts), "month": f"{month:%Y-%m}",
                                       "format": file_format, "filename": filename})
     return write(report), mimetype, filename
+
+
+def month_figures(session: Session, scope: Scope, month: date, *, pre_aggregated: bool = False) -> dict[str, tuple[Kpi, Cell]]:
+    """The monthly report's main figures for `month` alone (its "本月" column: the same table, the same
+    cells, suppression included), keyed like exports.SUMMARY_KPIS: what the city node receives and reconciles."""
+    table = office_table(session, scope, Filters(month, month), Dimension.DISTRICT, pre_aggregated=pre_aggregated)
+    return {key: (KPI_BY_KEY[key], table.total.cells[key]) for key in exports.SUMMARY_KPIS}
 
 
 def table_file(session: Session, scope: Scope, filters: Filters, dimension: Dimension, title: str, file_format: str,

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from models.identity import Role
 from xinyidai.auth import role_required
+from xinyidai.extensions import db
 from xinyidai.web import summaries
 from xinyidai.web.navigation import HOME_ENDPOINT
 
@@ -41,7 +42,10 @@ def bank_home():
 @bp.route("/office/")
 @role_required(Role.OFFICE)
 def office_home():
-    return render_template("office/home.html", summary=summaries.office_summary(current_user.district_code))
+    from xinyidai.domain.joint_models import office_summary
+
+    return render_template("office/home.html", summary=summaries.office_summary(current_user.district_code),
+                           joint_models=office_summary(db.session))
 
 
 @bp.route("/admin/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import Blueprint, current_app, render_template, request
@@ -16,6 +15,7 @@ from xinyidai.admin.audit_words import action_words
 from xinyidai.admin.forms import AuditSearchForm
 from xinyidai.audit import record
 from xinyidai.auth import role_required
+from xinyidai.domain import cells
 from xinyidai.extensions import db
 from xinyidai.moments import local_time, stamped
 
@@ -52,7 +52,7 @@ def audit_export():
     filters = form.filters()
     page = search_audit(db.session, filters, per_page=EXPORT_ROWS)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = cells.csv_writer(out, lineterminator="\r\n")
     writer.writerow([_("审计日志"), _("导出时间"), stamped(utcnow())])
     writer.writerow([_("时间"), _("操作类型"), _("操作代码"), _("操作人"), _("企业"), _("授权编号"), _("来源地址"), _("详情")])
     for row in page.rows:

@@ -7,7 +7,6 @@ officer's bank, so another bank's product or application is a 404 here too.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from decimal import Decimal
@@ -37,7 +36,7 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
-from xinyidai.domain import authorization_requests, credit_report, inputs, messages, staff
+from xinyidai.domain import authorization_requests, cells, credit_report, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view, live_authorization
@@ -412,7 +411,7 @@ def bank_dashboard():
 def dashboard_csv():
     figures = shared_dashboard(db.session, _bank_id(), sla_working_days=current_app.config["XYD_CLAIM_SLA_WORKING_DAYS"])
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = cells.csv_writer(out)
     # Headers in the page's language: whoever exported it reads the file (the API is for systems).
     writer.writerow([_("产品代码"), _("产品名称"), _("匹配"), _("受理"), _("审批通过"), _("拒绝"), _("放款"), _("违约"),
                      _("放款金额（元）"), _("审批通过率"), _("违约率")])

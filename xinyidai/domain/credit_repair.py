@@ -44,9 +44,11 @@ EVIDENCE_TYPES = {"pdf": b"%PDF-", "png": b"\x89PNG\r\n\x1a\n", "jpg": b"\xff\xd
 
 
 class RepairRefused(Exception):
-    def __init__(self, zh: str, en: str):
+    """A rule says no; zh / en say why. `conflict`: the case's state forbids it (not the input)."""
+
+    def __init__(self, zh: str, en: str, *, conflict: bool = False):
         super().__init__(en)
-        self.zh, self.en = zh, en
+        self.zh, self.en, self.conflict = zh, en, conflict
 
 
 class RecordNotFound(LookupError):
@@ -303,7 +305,7 @@ def record_outcome(session: Session, case: RepairCase, outcome: str, *, decided_
     """The office records what the deciding authority decided. A repair marks the record repaired on that date
     (until the provider's next delivery, which is the source of truth) and everything follows at once."""
     if case.state is not RepairState.APPLIED:
-        raise RepairRefused("该申请已办结。", "this application is closed already")
+        raise RepairRefused("该申请已办结。", "this application is closed already", conflict=True)
     if outcome not in (REPAIRED, REJECTED):
         raise RepairRefused("请选择认定单位的决定。", "choose the authority's decision")
     if decided_on > today or (case.applied_on and decided_on < case.applied_on):

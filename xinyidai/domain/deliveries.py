@@ -7,7 +7,6 @@ the delivery records the name the provider gave it; a file the loader refuses as
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import secrets
@@ -23,6 +22,7 @@ from models.identity import User
 from models.sources import Delivery, DeliveryRejection
 from xinyidai.audit import record
 from xinyidai.database import by_id
+from xinyidai.domain import cells
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.i18n import N_
 from xinyidai.ingest import DeliveryError, DeliverySummary, ingest_file
@@ -57,7 +57,7 @@ def rejection_report_csv(session: Session, delivery: Delivery) -> str:
     """line, field, reason — built from the database, not the report file the loader wrote, because that
     file lies on whichever host ran the ingest and app hosts keep no state."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = cells.csv_writer(out)
     writer.writerow(["line", "field", "reason"])
     writer.writerows((r.line, r.field, r.reason) for r in rejections(session, delivery.id, limit=None))
     return out.getvalue()

@@ -46,6 +46,7 @@ from models.enterprise import Enterprise
 from models.joint import BankModelVersion, BankSample, BankSampleRow, BankScore
 from models.lending import Application, Bank
 from xinyidai.audit import record
+from xinyidai.domain import cells
 from xinyidai.uscc import InvalidUSCC, validate_uscc
 
 MIN_ROWS = 200
@@ -545,7 +546,7 @@ def report_csv(version: BankModelVersion) -> str:
     """The report as one CSV of aggregates (sections one after another)."""
     report = report_view(version.report)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = cells.csv_writer(out)
     writer.writerow(["section", "part", "model", "rows", "enterprises", "defaults", "auc", "ks", "gini"])
     for part, figures in report["splits"].items():
         writer.writerow(["metrics", part, "bank", *(figures.get(k) for k in

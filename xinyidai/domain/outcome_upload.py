@@ -24,7 +24,7 @@ from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
 from xinyidai.bank.schemas import bounded, text
 from xinyidai.database import MAX_INT
-from xinyidai.domain import inputs
+from xinyidai.domain import cells, inputs
 from xinyidai.domain import products as operations
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
@@ -185,7 +185,7 @@ def _write_results(summary: UploadSummary, results_dir: Path) -> str:
     results_dir.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow():%Y%m%dT%H%M%S%f}-{summary.sha256[:12]}.csv"
     with (results_dir / name).open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
+        writer = cells.csv_writer(handle)
         writer.writerow(["line", "application_id", "outcome", "result", "message"])
         for row in summary.results:
             writer.writerow([row.line, row.application_id, row.outcome, row.result, row.message])

@@ -6,7 +6,6 @@ behind; rows = inserted + updated + unchanged + rejected always holds (the datab
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from models.base import utcnow
 from models.enterprise import Enterprise
 from models.sources import Delivery, DeliveryRejection, DeliveryStatus
 from xinyidai.database import BULK_ROWS, refresh_statistics
+from xinyidai.domain import cells
 from xinyidai.ingest.reading import DeliveryError, RowSource, detect_format, file_sha256, read_rows
 from xinyidai.ingest.sources import SOURCES, SourceSpec
 from xinyidai.ingest.validation import GoodRow, Rejection, validated_batches
@@ -211,7 +211,7 @@ def _write_report(path: Path, delivery_id: int, rejections: list[Rejection], fal
 
 def _write_rejections(target: Path, rejections: list[Rejection]) -> Path:
     with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = cells.csv_writer(handle)
         writer.writerow(["line", "field", "reason"])
         writer.writerows((r.line, r.field, r.reason) for r in rejections)
     return target

@@ -4,6 +4,8 @@ numbers are also on the page as a table."""
 
 from __future__ import annotations
 
+import html
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -35,9 +37,11 @@ def _series(table: Table, key: str) -> list:
 
 
 def _labels(table: Table) -> list[str]:
+    """Category labels, HTML-escaped: Plotly renders its own subset of HTML in labels (a product named
+    '<a href=…>' would be a link on the office's dashboard), and shows the entities as the plain text."""
     if table.dimension is Dimension.MONTH:
-        return [month_label(row.key) for row in table.rows]
-    return [localized(row.label_zh, row.label_en) for row in table.rows]
+        return [html.escape(month_label(row.key)) for row in table.rows]
+    return [html.escape(localized(row.label_zh, row.label_en)) for row in table.rows]
 
 
 def count_axis(values: list, **axis) -> dict:

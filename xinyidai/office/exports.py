@@ -9,7 +9,6 @@ The monthly report's layout is fixed: the same sheets, rows and columns every mo
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +19,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
+from xinyidai.domain import cells
 from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
@@ -173,7 +173,7 @@ def whitelist_csv(version, rows: list[tuple[str, str, str]]) -> bytes:
 def to_csv(report: Report) -> bytes:
     """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = cells.csv_writer(out, lineterminator="\r\n")
     writer.writerow([report.title])
     for label, value in report.meta:
         writer.writerow([label, value])
@@ -194,7 +194,7 @@ def to_xlsx(report: Report) -> bytes:
     workbook.remove(workbook.active)
     bold = Font(bold=True)
     for section in report.sections:
-        sheet = workbook.create_sheet(_sheet_name(section.name, workbook.sheetnames))
+        sheet = _SafeSheet(workbook.create_sheet(_sheet_name(section.name, workbook.sheetnames)))
         sheet.append([report.title])
         sheet["A1"].font = Font(bold=True, size=14)
         for label, value in report.meta:
@@ -219,6 +219,22 @@ def to_xlsx(report: Report) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+class _SafeSheet:
+    """A worksheet whose appended cells go through `cells.safe_cell` (no formulas, nothing unstorable)."""
+
+    def __init__(self, sheet):
+        self._sheet = sheet
+
+    def append(self, row):
+        self._sheet.append([cells.safe_cell(value) for value in row])
+
+    def __getattr__(self, name):
+        return getattr(self._sheet, name)
+
+    def __getitem__(self, key):
+        return self._sheet[key]
 
 
 def _sheet_name(name: str, taken: list[str]) -> str:

@@ -483,7 +483,7 @@ def repair_outcome(case_id: int):
         db.session.rollback()
         form.outcome.errors = [localized(error.zh, error.en)]
         return _render_repair_case(credit_repair.office_case(db.session, office_scope(current_user.district_code)
-                                                             .districts, case_id), form, 409 if "办结" in error.zh else 422)
+                                                             .districts, case_id), form, 409 if error.conflict else 422)
     db.session.commit()
     flash(_("已登记：记录已修复，企业已重新评分并重新匹配。") if form.outcome.data == "repaired"
           else _("已登记不予修复，企业会看到说明。"), "success")

@@ -38,6 +38,7 @@ from xinyidai.domain import (
     in_principle,
     inputs,
     messages,
+    score_explanation,
 )
 from xinyidai.domain import needs as operations
 from xinyidai.domain.banks import serves_enterprises
@@ -194,8 +195,10 @@ def _render_profile(status: int = 200, **form_overrides):
     enterprise = db.session.get(Enterprise, uscc)
     standing = queries.standing(db.session, enterprise)
     held = queries.data_held(db.session, uscc)
+    explanation = (score_explanation.explain(db.session, current_app.config["XYD_INSTANCE_PATH"], standing.score,
+                                             enterprise.district_code) if standing.score else None)
     return render_template(
-        "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held,
+        "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held, explanation=explanation,
         advice=queries.advice(held, standing.score, operations.shanghai_today(), locale_code()),
         commitments=queries.commitments(db.session, uscc), reports=queries.self_reports(db.session, uscc),
         commitment_form=form_overrides.get("commitment_form") or forms.CommitmentForm(formdata=None),

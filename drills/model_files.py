@@ -16,7 +16,8 @@ def run(context) -> Outcome:
     good = platform.scalar("SELECT version FROM model_versions WHERE is_active")
     uscc = platform.scalar("SELECT uscc FROM enterprises ORDER BY uscc LIMIT 1")
     platform.xyd("ml", "train", "--no-promote")
-    candidate = platform.scalar("SELECT version FROM model_versions WHERE NOT is_active ORDER BY trained_at DESC LIMIT 1")
+    candidate = platform.scalar("SELECT version FROM model_versions WHERE NOT is_active AND version NOT LIKE '%-woe' "
+                                "ORDER BY trained_at DESC LIMIT 1")  # the LightGBM version, not its scorecard
     store = platform.instance / "models"
     problems, findings = [], []
 
@@ -37,8 +38,9 @@ def run(context) -> Outcome:
         findings.append(f"active model still {good}, scoring with it works")
 
     # The active model's own file lost (a bad restore, a full disk): scoring stops, nothing is written.
-    active_file = store / good / "model.txt"
-    backup = active_file.with_name("model.txt.drill-backup")
+    # The active model may be a LightGBM model (model.txt) or the WOE scorecard champion (scorecard.json).
+    active_file = next(store / good / name for name in ("model.txt", "scorecard.json") if (store / good / name).exists())
+    backup = active_file.with_name(active_file.name + ".drill-backup")
     shutil.move(active_file, backup)
     scores_before = platform.scalar("SELECT count(*) FROM scores")
     refused = platform.xyd("ml", "score", "--all", check=False)

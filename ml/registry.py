@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ml import card as card_text
+from ml.baseline import WoeScorecard
 from ml.train import Calibration, WhitelistModel
 from models.base import utcnow
 from models.scoring import ModelVersion
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STORE = "models"
 MODEL_FILE, CARD_FILE, CARD_MD = "model.txt", "card.json", "card.md"
+SCORECARD_FILE = "scorecard.json"  # a WOE scorecard version's model: its bins, WOE and coefficients
 
 
 class ModelUnavailable(Exception):
@@ -72,19 +74,26 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def write_folder(folder: Path, model: WhitelistModel, version: str) -> dict:
-    """Write a version's files into a new `folder` (model.txt, card.json, card.md); returns the card."""
+def write_folder(folder: Path, model: WhitelistModel | WoeScorecard, version: str) -> dict:
+    """Write a version's files into a new `folder` (card.json, card.md and the model: LightGBM's model.txt,
+    or scorecard.json for a WOE scorecard; card.json says which); returns the card."""
     folder.mkdir(parents=True, exist_ok=False)
-    _write_atomically(folder / MODEL_FILE, model.booster.model_to_string(num_iteration=model.best_iteration))
-    card = {**model.card, "version": version, "features_in_order": model.features, "categories": model.categories,
-            "calibration": model.calibration.to_dict(), "model_file": MODEL_FILE,
-            "model_sha256": _sha256(folder / MODEL_FILE)}
+    if isinstance(model, WoeScorecard):
+        model_file = SCORECARD_FILE
+        _write_atomically(folder / model_file, json.dumps(model.to_dict(), ensure_ascii=False, indent=1))
+        extra = {"model_kind": WoeScorecard.kind}
+    else:
+        model_file = MODEL_FILE
+        _write_atomically(folder / model_file, model.booster.model_to_string(num_iteration=model.best_iteration))
+        extra = {"model_kind": "lightgbm", "categories": model.categories, "calibration": model.calibration.to_dict()}
+    card = {**model.card, "version": version, "features_in_order": model.features, **extra,
+            "model_file": model_file, "model_sha256": _sha256(folder / model_file)}
     _write_atomically(folder / CARD_FILE, json.dumps(card, ensure_ascii=False, indent=2, default=str))
     _write_atomically(folder / CARD_MD, card_text.markdown(card))
     return json.loads(json.dumps(card, default=str))
 
 
-def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
+def save(session: Session, instance_path: str | Path, model: WhitelistModel | WoeScorecard, *,
          version: str | None = None) -> ModelVersion:
     """Write the version's folder and add its ModelVersion row (inactive)."""
     version = version or new_version_name(instance_path)
@@ -95,21 +104,31 @@ def save(session: Session, instance_path: str | Path, model: WhitelistModel, *,
     return row
 
 
-def load(instance_path: str | Path, version: ModelVersion) -> WhitelistModel:
+def is_scorecard(version: ModelVersion | dict | None) -> bool:
+    card = version.card if isinstance(version, ModelVersion) else version
+    return (card or {}).get("model_kind") == WoeScorecard.kind
+
+
+def load(instance_path: str | Path, version: ModelVersion) -> WhitelistModel | WoeScorecard:
     """The version's model, checked against the SHA-256 its database row recorded; ModelUnavailable when
     a file is missing, altered or unreadable."""
     return load_folder(folder_of(instance_path, version), version.card or {}, version.version)
 
 
-def load_folder(folder: Path, card: dict, name: str) -> WhitelistModel:
+def load_folder(folder: Path, card: dict, name: str) -> WhitelistModel | WoeScorecard:
     """The model in `folder`, checked against the SHA-256 `card` recorded (ModelUnavailable otherwise)."""
-    model_file = folder / MODEL_FILE
+    model_file = folder / card.get("model_file", MODEL_FILE)
     expected = card.get("model_sha256")
     if not model_file.is_file():
         raise ModelUnavailable(f"model {name}: {model_file} is missing")
     if expected and _sha256(model_file) != expected:
         raise ModelUnavailable(f"model {name}: {model_file} does not match its recorded SHA-256 "
                                "(damaged or replaced)")
+    if is_scorecard(card):
+        try:
+            return WoeScorecard.from_dict(json.loads(model_file.read_text(encoding="utf-8")), card)
+        except (ValueError, KeyError) as error:
+            raise ModelUnavailable(f"model {name}: cannot read {model_file}: {error}") from None
     try:
         booster = lgb.Booster(model_file=str(model_file))
     except lgb.basic.LightGBMError as error:

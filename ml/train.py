@@ -7,9 +7,9 @@ that goes into the model card.
 
 from __future__ import annotations
 
-import inspect
 import math
 import platform
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,31 +31,49 @@ from models.lending import Application, LoanPerformance, LoanStatus
 HORIZON_MONTHS = 12
 DEFAULT_DPD = 90
 THREADS = 2  # workers × LightGBM threads ≤ cores (STYLE.md)
-VALIDATION_SHARE = 0.2
+VALIDATION_SHARE = 0.2  # the share of the fitting rows in the dask path's early-stopping slice
 HOLDOUT_MONTHS = 3
 
+# What every candidate shares. The searched settings (below) are the tree size, the smallest leaf, the
+# learning rate and the L2 penalty; the rest is fixed.
 PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
-    "num_leaves": 15,
-    "max_depth": 5,
-    "min_data_in_leaf": 100,
-    "min_sum_hessian_in_leaf": 1.0,
+    "num_leaves": 7,
+    "max_depth": -1,
+    "min_data_in_leaf": 20,
+    "min_sum_hessian_in_leaf": 1e-3,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 5.0,
+    "path_smooth": 0.0,
     "monotone_constraints_method": "intermediate",
     "max_cat_to_onehot": 4,
     "cat_smooth": 20.0,
-    "num_threads": THREADS,
+    "min_data_per_group": 20,
+    "feature_pre_filter": False,  # one binned Dataset serves candidates with different smallest leaves
+    # One thread: the search's many small fits spend more time waking a second OpenMP thread than they gain
+    # from it, and on a busy two-core machine a waiting thread costs a fit ten times over.
+    "num_threads": 1,
     "deterministic": True,
     "force_row_wise": True,
     "seed": 7,
     "verbose": -1,
 }
-MAX_ROUNDS = 1500
-EARLY_STOPPING = 100
+MAX_ROUNDS = 2000
+EARLY_STOPPING = 60
+
+# The capacity search: stage 1 tries tree sizes (leaves, and the smallest leaf as a share of the fitting
+# rows) at a fast learning rate; stage 2 tries the L2 penalty and a slower rate around the winner. Each
+# candidate is scored by the out-of-fold AUC of stratified k-fold CV on the fitting rows (early stopping
+# on each held-out fold); the final booster is refitted on every fitting row for the folds' mean number
+# of rounds, and calibrated on the out-of-fold predictions.
+STRUCTURES = ((2, 0.02), (3, 0.02), (5, 0.03), (7, 0.02), (15, 0.01), (31, 0.005))
+STAGE_ONE = {"learning_rate": 0.1, "lambda_l2": 5.0}
+STAGE_TWO = ({"lambda_l2": 1.0}, {"lambda_l2": 25.0}, {"learning_rate": 0.05}, {"path_smooth": 10.0})
+SEARCH_ROWS = 20_000  # larger fitting sets are searched on a stratified sample of this many rows
+REFIT_GROWTH = 1.1  # more rows in the refit than in a fold: a few more rounds than the folds' mean
 
 
 class NotEnoughLabels(Exception):
@@ -177,104 +195,159 @@ def _prepare(features: pd.DataFrame, categorical) -> tuple[dict[str, list], list
     return categories, sorted(set(categorical) | set(categories))
 
 
-def _split(n: int, labels: np.ndarray, times) -> tuple[np.ndarray, np.ndarray]:
-    """Indices for fitting and for the validation slice (early stopping and calibration): the latest
-    VALIDATION_SHARE by time when times are given, a seeded stratified draw otherwise."""
-    if times is not None:
-        order = np.argsort(pd.to_datetime(pd.Series(times)).to_numpy(), kind="stable")
-        cut = int(round(n * (1 - VALIDATION_SHARE)))
-        return order[:cut], order[cut:]
-    rng = np.random.default_rng(7)
-    valid = np.zeros(n, dtype=bool)
+def folds_of(labels: np.ndarray, k: int, seed: int = 7) -> np.ndarray:
+    """A fold number for each row: stratified (each fold gets its share of both outcomes), seeded."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=int)
     for value in (0, 1):
-        members = np.flatnonzero(labels == value)
-        valid[rng.choice(members, size=int(round(len(members) * VALIDATION_SHARE)), replace=False)] = True
-    return np.flatnonzero(~valid), np.flatnonzero(valid)
+        members = rng.permutation(np.flatnonzero(labels == value))
+        fold[members] = np.arange(len(members)) % k
+    return fold
+
+
+def _fold_count(labels: np.ndarray) -> int:
+    """5 folds, fewer when one outcome is too rare for each fold to hold at least two of it."""
+    rare = int(min(labels.sum(), len(labels) - labels.sum()))
+    return max(2, min(5, rare // 2))
+
+
+@dataclass
+class _Trial:
+    settings: dict
+    auc: float
+    logloss: float
+    rounds: int
+    oof: np.ndarray  # out-of-fold raw scores of the searched rows
+
+
+def _candidate(base: dict, n: int, leaves: int, min_share: float, **changes) -> dict:
+    return {**base, "num_leaves": leaves, "min_data_in_leaf": max(5, int(round(min_share * n))), **changes}
+
+
+def _cross_validate(dataset: lgb.Dataset, labels: np.ndarray, fold: np.ndarray, settings: dict) -> _Trial:
+    oof = np.zeros(len(labels))
+    rounds = []
+    for k in range(fold.max() + 1):
+        inside, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        train_set, valid_set = dataset.subset(inside), dataset.subset(held)
+        booster = lgb.train(settings, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
+                            callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
+        best = booster.best_iteration or booster.current_iteration()
+        rounds.append(best)
+        oof[held] = booster.predict(dataset.get_data()[held], raw_score=True, num_iteration=best, num_threads=1)
+    p = np.clip(1 / (1 + np.exp(-oof)), 1e-9, 1 - 1e-9)
+    logloss = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    return _Trial(settings, metrics.auc(labels, oof), logloss, int(np.mean(rounds)), oof)
+
+
+def search(matrix: np.ndarray, labels: np.ndarray, names: list[str], categorical_index: list[int],
+           base: dict, fixed: dict | None = None) -> tuple[_Trial, list[dict], np.ndarray]:
+    """The capacity search on (a stratified sample of) the fitting rows: the best trial, every trial's
+    settings and scores for the card, and the rows searched."""
+    rows = np.arange(len(labels))
+    if len(rows) > SEARCH_ROWS:
+        rng = np.random.default_rng(7)
+        rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == v), size=int(round(
+            (labels == v).sum() * SEARCH_ROWS / len(labels))), replace=False) for v in (0, 1)]))
+    y = labels[rows]
+    fold = folds_of(y, _fold_count(y))
+    dataset = lgb.Dataset(matrix[rows], y, feature_name=names, categorical_feature=categorical_index,
+                          params={"feature_pre_filter": False, "verbose": -1}, free_raw_data=False).construct()
+    fixed = fixed or {}
+    n_fit = int(len(y) * (1 - 1 / (fold.max() + 1)))
+    trials: list[_Trial] = []
+
+    def run(settings: dict) -> _Trial:
+        settings = {**settings, **fixed}
+        for done in trials:
+            if done.settings == settings:
+                return done
+        trial = _cross_validate(dataset, y, fold, settings)
+        trials.append(trial)
+        return trial
+
+    def key(trial: _Trial) -> tuple:
+        return (round(trial.auc, 4), -trial.logloss)
+
+    best = max((run(_candidate(base, n_fit, leaves, share, **STAGE_ONE)) for leaves, share in STRUCTURES), key=key)
+    best = max([best] + [run({**best.settings, **change}) for change in STAGE_TWO], key=key)
+    table = [{"num_leaves": t.settings["num_leaves"], "min_data_in_leaf": t.settings["min_data_in_leaf"],
+              "learning_rate": t.settings["learning_rate"], "lambda_l2": t.settings["lambda_l2"],
+              "path_smooth": t.settings["path_smooth"], "cv_auc": t.auc, "cv_logloss": t.logloss,
+              "rounds": t.rounds, "chosen": t is best} for t in trials]
+    return best, table, rows
 
 
 def fit(features: pd.DataFrame, labels, *, times=None, monotone: dict[str, int] | None = None,
         categorical=None, calibration: str = "platt", params: dict | None = None, client=None) -> WhitelistModel:
-    """Fit a calibrated LightGBM classifier on any feature table.
+    """Fit a calibrated LightGBM classifier on any feature table, choosing its capacity by cross-validation.
 
     `monotone` maps column names to +1 (probability rises with the value) or -1; `categorical` names
-    columns to treat as categories (pandas category and string columns are too). With `times`, the
-    latest fifth by time is held back for early stopping and calibration; without, a random fifth.
-    `client`: a dask.distributed Client to train with `lightgbm.dask` on its cluster.
+    columns to treat as categories (pandas category and string columns are too); missing values are
+    LightGBM's own. The tree size, smallest leaf, learning rate and L2 penalty are searched by stratified
+    k-fold CV on these rows (`search`); `params` fixes any LightGBM setting, searched or not. The final
+    booster is refitted on every row and calibrated on the out-of-fold predictions of the chosen settings.
+    `times` is accepted for the callers' sake and recorded; the out-of-time test is the caller's (`train`).
+    `client`: a dask.distributed Client to refit with `lightgbm.dask` on its cluster.
     """
     labels = np.asarray(labels, dtype=int)
     if len(labels) != len(features):
         raise ValueError("features and labels differ in length")
     if labels.min(initial=1) == labels.max(initial=0):
         raise NotEnoughLabels("both outcomes are needed to train")
+    if min(labels.sum(), len(labels) - labels.sum()) < 4:
+        raise NotEnoughLabels("at least 4 rows of each outcome are needed to cross-validate")
     names = list(features.columns)
     categories, categorical = _prepare(features, categorical)
     matrix = to_matrix(features, names, categories)
-    fit_rows, valid_rows = _split(len(labels), labels, times)
-    settings = {**PARAMS, **(params or {})}
-    settings["min_data_in_leaf"] = min(settings["min_data_in_leaf"], max(5, len(fit_rows) // 50))
     monotone = monotone or {}
-    settings["monotone_constraints"] = [int(monotone.get(name, 0)) for name in names]
+    base = {**PARAMS, "monotone_constraints": [int(monotone.get(name, 0)) for name in names]}
     categorical_index = [names.index(c) for c in categorical]
+    best, trials, searched = search(matrix, labels, names, categorical_index, base, params)
+    settings = best.settings
+    rounds = max(1, int(round(best.rounds * REFIT_GROWTH)))
     if client is None:
-        booster, best = _fit_local(matrix, labels, fit_rows, valid_rows, names, categorical_index, settings)
+        train_set = lgb.Dataset(matrix, labels, feature_name=names, categorical_feature=categorical_index,
+                                params={"feature_pre_filter": False, "verbose": -1})
+        booster = lgb.train(settings, train_set, num_boost_round=rounds)
     else:
-        booster, best = _fit_dask(client, matrix, labels, fit_rows, valid_rows, names, categorical_index, settings)
-    raw_valid = booster.predict(matrix[valid_rows], raw_score=True, num_iteration=best, num_threads=THREADS)
-    calibrated = Calibration.fitted(calibration, raw_valid, labels[valid_rows])
-    model = WhitelistModel(booster, calibrated, names, categories, best_iteration=best)
+        booster = _fit_dask(client, matrix, labels, names, categorical_index, settings, rounds)
+    calibrated = Calibration.fitted(calibration, best.oof, labels[searched])
+    model = WhitelistModel(booster, calibrated, names, categories, best_iteration=rounds)
     model.card = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "libraries": {"lightgbm": lgb.__version__, "numpy": np.__version__, "pandas": pd.__version__,
                       "scikit-learn": sklearn.__version__, "python": platform.python_version()},
         "params": {k: v for k, v in settings.items() if k != "monotone_constraints"},
-        "monotone_constraints": {n: d for n, d in zip(names, settings["monotone_constraints"], strict=True) if d},
-        "categorical": categorical, "categories": categories, "best_iteration": best,
+        "monotone_constraints": {n: d for n, d in zip(names, base["monotone_constraints"], strict=True) if d},
+        "categorical": categorical, "categories": categories, "best_iteration": rounds,
         "calibration": calibrated.to_dict(), "distributed": client is not None,
-        "rows": {"fit": int(len(fit_rows)), "validation": int(len(valid_rows)),
-                 "validation_defaults": int(labels[valid_rows].sum())},
+        "search": {"folds": int(_fold_count(labels[searched])), "rows": int(len(searched)), "trials": trials,
+                   "cv_auc": best.auc, "rounds": rounds},
+        "rows": {"fit": int(len(labels)), "defaults": int(labels.sum()), "calibration": int(len(searched)),
+                 "calibration_defaults": int(labels[searched].sum())},
+        "times": None if times is None else {"from": str(pd.to_datetime(pd.Series(times)).min().date()),
+                                             "to": str(pd.to_datetime(pd.Series(times)).max().date())},
     }
     return model
 
 
-def _fit_local(matrix, labels, fit_rows, valid_rows, names, categorical_index, settings):
-    train_set = lgb.Dataset(matrix[fit_rows], labels[fit_rows], feature_name=names,
-                            categorical_feature=categorical_index, free_raw_data=False)
-    valid_set = lgb.Dataset(matrix[valid_rows], labels[valid_rows], reference=train_set)
-    booster = lgb.train(settings, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
-                        callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
-    return booster, booster.best_iteration or booster.current_iteration()
-
-
-def _fit_dask(client, matrix, labels, fit_rows, valid_rows, names, categorical_index, settings):
-    """Train on the cluster's workers; lightgbm.dask has no early stopping, so the best round is read
-    from the validation curve it records and the model is cut there."""
+def _fit_dask(client, matrix, labels, names, categorical_index, settings, rounds):
+    """Refit on the cluster's workers for the rounds the search chose (no early stopping needed)."""
     import dask.array as da
     import lightgbm.dask as lgb_dask
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    chunk = max(1, math.ceil(len(fit_rows) / workers))
-    x = da.from_array(matrix[fit_rows], chunks=(chunk, matrix.shape[1]))
-    y = da.from_array(labels[fit_rows], chunks=chunk)
-    valid_chunk = max(1, math.ceil(len(valid_rows) / workers))
-    xv = da.from_array(matrix[valid_rows], chunks=(valid_chunk, matrix.shape[1]))
-    yv = da.from_array(labels[valid_rows], chunks=valid_chunk)
-    options = {k: v for k, v in settings.items() if k not in ("num_threads", "verbose", "seed")}
-    model = lgb_dask.DaskLGBMClassifier(client=client, n_estimators=MAX_ROUNDS // 3, random_state=7,
-                                        verbose=-1, **options)
+    chunk = max(1, math.ceil(len(labels) / workers))
+    x = da.from_array(matrix, chunks=(chunk, matrix.shape[1]))
+    y = da.from_array(labels, chunks=chunk)
+    options = {k: v for k, v in settings.items() if k not in ("num_threads", "verbose", "seed", "feature_pre_filter")}
+    model = lgb_dask.DaskLGBMClassifier(client=client, n_estimators=rounds, random_state=7, verbose=-1, **options)
     with warnings.catch_warnings():
-        # A worker that holds no validation chunk says so; the curve comes from those that do.
-        warnings.filterwarnings("ignore", message=".*was not allocated eval_set data.*")
         # The estimator always hands over n_jobs; lightgbm.dask sets threads from each worker instead.
         warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        # lightgbm ≥ 4.6 takes eval_X / eval_y and deprecates eval_set; older ones only know eval_set.
-        evals = ({"eval_X": (xv,), "eval_y": (yv,)} if "eval_X" in inspect.signature(model.fit).parameters
-                 else {"eval_set": [(xv, yv)]})
-        model.fit(x, y, **evals, eval_names=["validation"], feature_name=names,
-                  categorical_feature=categorical_index or "auto")
-    booster = model.booster_
-    curve = model.evals_result_.get("validation", {}).get("binary_logloss", [])
-    best = int(np.argmin(curve)) + 1 if curve else booster.current_iteration()
-    return booster, best
+        model.fit(x, y, feature_name=names, categorical_feature=categorical_index or "auto")
+    return model.booster_
 
 
 # ---------------------------------------------------------------- labels and the platform pipeline
@@ -329,6 +402,8 @@ class TrainingRun:
     loans: pd.DataFrame  # labelled loans with a `holdout` flag
     features: pd.DataFrame
     holdout_pd: np.ndarray
+    scorecard: WoeScorecard | None = None  # the WOE scorecard fitted on the same training rows
+    scorecard_pd: np.ndarray | None = None
 
 
 def holdout_mask(as_of: pd.Series, months: int = HOLDOUT_MONTHS) -> np.ndarray:
@@ -355,8 +430,10 @@ def train(session: Session, *, client=None, progress=None, holdout_months: int =
     if loans.defaulted[train_rows].sum() < 10 or loans.defaulted[test_rows].sum() < 5:
         raise NotEnoughLabels("too few defaults on one side of the out-of-time split")
     step("fit")
+    started = time.perf_counter()
     model = fit(features[train_rows], loans.defaulted[train_rows], times=loans.as_of[train_rows],
                 monotone=MONOTONE, categorical=list(CATEGORICAL), client=client)
+    model.card["fit_seconds"] = round(time.perf_counter() - started, 2)
     step("evaluate")
     train_pd = model.predict_proba(features[train_rows])
     holdout_pd = model.predict_proba(features[test_rows])
@@ -366,10 +443,46 @@ def train(session: Session, *, client=None, progress=None, holdout_months: int =
                          "features": metrics.feature_psi(features[train_rows], features[test_rows])}
     step("baseline")
     baseline = WoeScorecard().fit(features[train_rows], loans.defaulted[train_rows])
-    baseline_eval = metrics.evaluate(y_test, baseline.predict_proba(features[test_rows]))
+    baseline_pd = baseline.predict_proba(features[test_rows])
+    baseline_eval = metrics.evaluate(y_test, baseline_pd)
+    baseline_eval["psi"] = {"score": metrics.psi(baseline.predict_proba(features[train_rows]), baseline_pd),
+                            "features": evaluation["psi"]["features"]}
     model.card.update(_card(model, loans, features, train_rows, evaluation, baseline, baseline_eval))
     model.card["skipped_loans"] = list(loans.attrs.get("skipped", []))
-    return TrainingRun(model, loans, features, holdout_pd)
+    baseline.card = _scorecard_card(baseline, loans, features, train_rows, baseline_eval)
+    return TrainingRun(model, loans, features, holdout_pd, baseline, baseline_pd)
+
+
+def _scorecard_card(scorecard: WoeScorecard, loans, features, train_rows, evaluation) -> dict:
+    """The card of the WOE scorecard as a version of its own (a champion the platform can score with)."""
+    weight = {n: abs(c) * float(np.std(w)) for n, c, w in
+              zip(scorecard.kept, scorecard.coefficients.values(), scorecard.transform(features[train_rows]).T,
+                  strict=True)}
+    return {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"), "model": scorecard.description,
+        "label": LABEL, "as_of_rule": AS_OF_RULE,
+        "data_window": {"training": _window(loans[train_rows]), "holdout": _window(loans[~train_rows])},
+        "features": [{"name": n, "family": getattr(FEATURE_BY_NAME.get(n), "family", None),
+                      "zh": getattr(FEATURE_BY_NAME.get(n), "zh", n), "en": getattr(FEATURE_BY_NAME.get(n), "en", n),
+                      "monotone": 0, "missing_share": float(features[n].isna().mean()), "gain": weight.get(n, 0.0),
+                      "coefficient": scorecard.coefficients.get(n)}
+                     for n in sorted(scorecard.features, key=lambda n: -weight.get(n, 0.0))],
+        "metrics": evaluation, "feature_set": list(FEATURE_NAMES),
+        "libraries": {"optbinning": _version("optbinning"), "scikit-learn": sklearn.__version__,
+                      "numpy": np.__version__, "python": platform.python_version()},
+    }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+LABEL = (f"default = {DEFAULT_DPD}+ days past due or written off within {HORIZON_MONTHS} months of "
+         "disbursement, from bank-reported loan performance; disbursed loans only")
+AS_OF_RULE = ("features as of each loan's disbursement date: months that ended before it, records decided "
+              "before it, tax ratings published before it")
 
 
 def _window(frame: pd.DataFrame) -> dict:
@@ -381,11 +494,9 @@ def _card(model, loans, features, train_rows, evaluation, baseline, baseline_eva
     gain = model.booster.feature_importance("gain", iteration=model.best_iteration)
     importance = sorted(zip(model.features, gain, strict=True), key=lambda item: -item[1])
     return {
-        "label": f"default = {DEFAULT_DPD}+ days past due or written off within {HORIZON_MONTHS} months of "
-                 "disbursement, from bank-reported loan performance; disbursed loans only",
+        "label": LABEL,
         "data_window": {"training": _window(loans[train_rows]), "holdout": _window(loans[~train_rows])},
-        "as_of_rule": "features as of each loan's disbursement date: months that ended before it, records "
-                      "decided before it, tax ratings published before it",
+        "as_of_rule": AS_OF_RULE,
         "features": [{"name": n, "family": FEATURE_BY_NAME[n].family if n in FEATURE_BY_NAME else None,
                       "zh": getattr(FEATURE_BY_NAME.get(n), "zh", n), "en": getattr(FEATURE_BY_NAME.get(n), "en", n),
                       "monotone": model.card["monotone_constraints"].get(n, 0),

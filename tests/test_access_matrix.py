@@ -68,6 +68,7 @@ ACCESS: dict[str, Access] = {
     "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
     "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
+    "admin.model_card_xlsx": Access("admin"),
     "admin.rollback_model": Access("admin"),
     "admin.deliveries_page": Access("admin"), "admin.delivery": Access("admin"),
     "admin.delivery_rejections": Access("admin"),

@@ -77,20 +77,19 @@ def test_a_version_page_shows_its_card_as_tables_without_scripts(client, admin, 
     assert "| AUC |" not in page
 
 
-def test_promotion_needs_the_confirmation_box_then_is_recorded(client, admin, store, db_session):
+def test_promotion_needs_the_confirmation_box_and_an_out_of_time_evaluation(client, admin, store, db_session):
+    """A version whose card names no out-of-time window cannot be measured against the champion: refused.
+    (Promotions that pass their bars: tests/test_champion_challenger.py.)"""
     _, older, newer = store
     response = promote(client, newer.version, confirm=False)
     assert response.status_code == 422
     assert "请先勾选确认，再执行此操作。" in response.get_data(as_text=True)
     assert active(db_session) == []
     response = promote(client, newer.version)
-    assert response.headers["Location"] == f"/admin/models/{newer.version}"
-    assert active(db_session) == [newer.version]
-    db_session.refresh(newer)
-    assert newer.promoted_by == admin.username
-    entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "model_promoted"))
-    assert entry.actor_user_id == admin.id
-    assert entry.detail == {"version": newer.version, "previous": None, "channel": "admin"}
+    assert response.status_code == 409
+    assert "names no out-of-time window" in response.get_data(as_text=True)
+    assert active(db_session) == []
+    assert db_session.scalar(sa.select(AuditEntry.id).where(AuditEntry.action == "model_promoted")) is None
 
 
 def test_a_damaged_model_file_is_refused_and_the_active_model_stays(client, admin, store, db_session):
@@ -124,7 +123,7 @@ def test_rollback_brings_back_the_previous_version_and_is_refused_without_one(cl
     assert response.headers["Location"] == "/admin/models"
     assert active(db_session) == [older.version]
     entry = db_session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "model_rolled_back"))
-    assert entry.detail == {"version": older.version, "previous": newer.version, "channel": "admin"}
+    assert entry.detail == {"version": older.version, "previous": newer.version, "channel": "admin", "challenge": None}
 
 
 def test_an_unknown_version_is_404(client, admin):

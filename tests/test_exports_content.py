@@ -81,3 +81,27 @@ def test_office_chart_labels_are_escaped(app):
     with app.test_request_context("/"):
         labels = charts._labels(Table())
     assert labels == ["&lt;a href=&#x27;http://evil&#x27;&gt;x&lt;/a&gt;"]
+
+
+def test_pages_are_not_stored_by_browsers_or_proxies_but_assets_may_be(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    assert client.get("/admin/banks").headers["Cache-Control"] == "no-store"  # shows one-time passwords
+    asset = client.get("/static/favicon.svg")
+    asset.close()
+    assert "no-store" not in asset.headers.get("Cache-Control", "")
+
+
+def test_the_placeholder_secret_key_is_refused(tmp_path, monkeypatch):
+    from xinyidai import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "CHANGE-ME-to-64-random-hex-characters")
+    with pytest.raises(RuntimeError, match="placeholder"):
+        create_app({"XYD_INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_the_docs_assets_do_not_serve_the_petstore_page(client):
+    assert client.get("/api/v1/docs/assets/index.html").status_code == 404
+    assert client.get("/api/v1/docs/assets/swagger-initializer.js").status_code == 404
+    style = client.get("/api/v1/docs/assets/swagger-ui.css")
+    style.close()
+    assert style.status_code == 200

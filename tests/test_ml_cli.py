@@ -27,7 +27,7 @@ def train(cli, *args):
 
 def test_train_stores_and_promotes_the_first_model_and_prints_its_card(cli, db_session, population):
     result = train(cli, "--by", "admin")
-    assert "(active)" in result.output
+    assert "active model:" in result.output
     assert "LightGBM" in result.output
     assert "WOE scorecard" in result.output
     version = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one()
@@ -38,19 +38,32 @@ def test_train_stores_and_promotes_the_first_model_and_prints_its_card(cli, db_s
     assert "active" in listed.output
 
 
-def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cli, db_session, population):
+def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cli, db_session, population, app):
     """Every promotion is audited with its channel: the first training's, the CLI's promote and rollback."""
+    from pathlib import Path
+
+    from tests.test_champion_challenger import coin_flip_model
+
     train(cli, "--by", "trainer")
     first = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one().version
     result = train(cli, "--no-promote")
     assert "(not promoted)" in result.output
-    second = db_session.scalars(sa.select(ModelVersion.version).where(~ModelVersion.is_active)).one()
-    promoted = cli.invoke(args=["ml", "promote", second, "--by", "reviewer"])
+    assert db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one() == first
+    trained = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.version.not_like("%-woe"))
+                                 .order_by(ModelVersion.version)).first()
+    instance = Path(app.config["XYD_INSTANCE_PATH"])
+    poor = coin_flip_model(db_session, instance, trained, "coin-flip")
+    refused = cli.invoke(args=["ml", "promote", poor.version, "--by", "reviewer"])
+    assert refused.exit_code != 0
+    assert "not promoted: FAILED" in refused.output
+    registry.promote(db_session, instance, poor.version, by="legacy")  # a poor champion in place
+    db_session.commit()
+    promoted = cli.invoke(args=["ml", "promote", first, "--by", "reviewer"])
     assert promoted.exit_code == 0, promoted.output
-    assert f"model {second} is active (promoted by reviewer" in promoted.output
+    assert f"model {first} is active (promoted by reviewer" in promoted.output
     rolled = cli.invoke(args=["ml", "rollback", "--by", "reviewer"])
     assert rolled.exit_code == 0, rolled.output
-    assert db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one() == first
+    assert db_session.scalars(sa.select(ModelVersion.version).where(ModelVersion.is_active)).one() == poor.version
     refused = cli.invoke(args=["ml", "promote", "no-such-version"])
     assert refused.exit_code != 0
     assert "no model version" in refused.output
@@ -58,9 +71,10 @@ def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cl
                                  .where(AuditEntry.action.like("model_%")).order_by(AuditEntry.id)).all()
     assert [(a, label, d["channel"], d["version"], d["previous"]) for a, label, d in audited] == [
         ("model_promoted", "trainer", "train", first, None),
-        ("model_promoted", "reviewer", "cli", second, first),
-        ("model_rolled_back", "reviewer", "cli", first, second),
+        ("model_promoted", "reviewer", "cli", first, poor.version),
+        ("model_rolled_back", "reviewer", "cli", poor.version, first),
     ]
+    assert audited[1][2]["challenge"]["passed"] is True
 
 
 def test_setup_audits_the_model_it_trains_and_promotes(db_session, population, tmp_path):
@@ -68,8 +82,9 @@ def test_setup_audits_the_model_it_trains_and_promotes(db_session, population, t
 
     version = ensure_model(db_session, tmp_path, score=False)
     entry = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "model_promoted")).one()
-    assert (entry.actor_label, entry.detail) == ("xyd setup", {"version": version.version, "previous": None,
-                                                               "channel": "setup"})
+    assert entry.actor_label == "xyd setup"
+    assert {k: entry.detail[k] for k in ("version", "previous", "channel")} == {
+        "version": version.version, "previous": None, "channel": "setup"}
 
 
 def test_evaluate_reports_metrics_on_the_latest_loans_beside_the_card(cli, db_session, population):
@@ -117,10 +132,10 @@ def test_train_on_a_dask_cluster(cli, db_session, population):
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         result = train(cli, "--dask-scheduler", cluster.scheduler_address)
-    version = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.is_active)).one()
+    version = db_session.scalars(sa.select(ModelVersion).where(ModelVersion.version.not_like("%-woe"))).one()
     assert version.card["distributed"] is True
     assert version.card["metrics"]["auc"] > 0.6
-    assert "(active)" in result.output
+    assert "active model:" in result.output
 
 
 def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_pd(db_session, population, tmp_path):

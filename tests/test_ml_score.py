@@ -96,7 +96,8 @@ def test_minor_old_and_force_majeure_records_are_treated_leniently(db_session, m
 def scored(db_session, app):
     """A synthetic population with a trained, promoted model, every enterprise scored."""
     synthetic.populate(db_session, enterprises=400, seed=5)
-    version = service.train_and_register(db_session, app.instance_path, promote=True, by="test")
+    service.train_and_register(db_session, app.instance_path, promote=True, by="test")
+    version = registry.active_version(db_session)  # the trained model or its WOE scorecard, whichever won
     return version, service.score_everyone(db_session, app.instance_path)
 
 

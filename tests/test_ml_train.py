@@ -39,7 +39,35 @@ def test_predict_proba_gives_one_probability_per_row(trained):
     assert ((p > 0) & (p < 1)).all()
     assert model.card["monotone_constraints"] == {"arrears": 1, "growth": -1}
     assert model.card["categorical"] == ["sector"]
-    assert model.card["rows"]["validation"] == 1200
+    assert model.card["rows"]["fit"] == 6000
+
+
+def test_the_trainer_chooses_its_settings_by_cross_validation(trained):
+    model, _, _ = trained
+    search = model.card["search"]
+    chosen = [t for t in search["trials"] if t["chosen"]]
+    assert len(chosen) == 1
+    assert chosen[0]["cv_auc"] == max(t["cv_auc"] for t in search["trials"]) == search["cv_auc"]
+    tried = {(t["num_leaves"], t["learning_rate"], t["lambda_l2"]) for t in search["trials"]}
+    assert len({leaves for leaves, _, _ in tried}) >= 4
+    assert len({l2 for _, _, l2 in tried}) >= 2
+    assert model.card["params"]["num_leaves"] == chosen[0]["num_leaves"]
+
+
+def test_a_small_sample_trains_and_ranks(trained):
+    """200 rows (a bank's joint-modelling sample): the search still runs, the model ranks fresh rows."""
+    frame, labels = synthetic_frame(200, seed=5)
+    model = fit(frame, labels, monotone={"arrears": 1})
+    fresh, fresh_labels = synthetic_frame(5000, seed=6)
+    assert metrics.auc(fresh_labels, model.predict_proba(fresh)) > 0.68
+    assert model.card["search"]["folds"] >= 2
+
+
+def test_params_fix_a_searched_setting():
+    frame, labels = synthetic_frame(1500, seed=7)
+    model = fit(frame, labels, params={"num_leaves": 4, "learning_rate": 0.2})
+    assert {t["num_leaves"] for t in model.card["search"]["trials"]} == {4}
+    assert model.booster.params["learning_rate"] == 0.2
 
 
 def test_probabilities_are_calibrated_on_fresh_data(trained):

@@ -30,7 +30,7 @@ def test_make_run_answers_while_a_browser_holds_idle_pre_connections(tmp_path):
     assert threads > PRE_CONNECTIONS
     with throwaway_database(tmp_path) as url, serve(
             {"XYD_INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "SECRET_KEY": "serving-test",
-             "XYD_THREADS": str(threads)}, free_port(), workers=1) as server:
+             "XYD_THREADS": str(threads)}, free_port(), workers=1, ready_timeout=120) as server:
         port = int(server.url.rsplit(":", 1)[1])
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(PRE_CONNECTIONS)]
         try:

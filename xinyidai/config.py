@@ -21,6 +21,10 @@ def _secret_key(folder: Path) -> str:
     restart does not log everybody out.
     """
     if key := os.environ.get("SECRET_KEY"):
+        if key.startswith("CHANGE-ME"):
+            # deploy/env.example's placeholder is public: anyone could forge sessions with it.
+            raise RuntimeError("SECRET_KEY is env.example's placeholder: set a random one (python -c 'import secrets; print(secrets.token_hex(32))'), or unset "
+                               "it in the embedded default to have one generated into the instance folder")
         return key
     key_file = folder / "secret_key"
     if not key_file.exists():

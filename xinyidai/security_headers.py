@@ -3,6 +3,8 @@ no framing, no MIME sniffing, no referrer leaks to other sites."""
 
 from __future__ import annotations
 
+from flask import request
+
 # Scripts only from this origin (no inline scripts anywhere); every asset is served locally.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -18,6 +20,10 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+# Static assets, the API's documentation assets and plotly.js may be cached; nothing else.
+_CACHEABLE = frozenset({"static", "api_docs.swagger_asset", "office.plotly_js", None})
+
+
 def init_app(app) -> None:
     @app.after_request
     def add_security_headers(response):
@@ -27,6 +33,9 @@ def init_app(app) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.endpoint not in _CACHEABLE and "Cache-Control" not in headers:
+            # Pages (one-time passwords among them) and downloads are personal: never kept by a browser or proxy.
+            headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

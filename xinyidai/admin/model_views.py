@@ -5,7 +5,7 @@ Training stays a scheduled or manual `xyd ml train` (minutes of CPU, never insid
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -41,26 +41,47 @@ def model_version(version: str):
     return _render_version(_version_or_404(version), ConfirmForm())
 
 
-def _render_version(row: ModelVersion, form: ConfirmForm, status: int = 200, refusal: str | None = None):
+def _render_version(row: ModelVersion, form: ConfirmForm, status: int = 200, refusal: str | None = None,
+                    failed_bars: bool = False):
     card = row.card if isinstance(row.card, dict) else {}
     return render_template("admin/model_version.html", row=row, card=card, form=form, refusal=refusal,
-                           features=model_registry.card_features(card)), status
+                           failed_bars=failed_bars, features=model_registry.card_features(card),
+                           sign_offs=model_registry.sign_off_log(db.session, row.version)), status
+
+
+@bp.route("/models/<version>/card.xlsx")
+def model_card_xlsx(version: str):
+    """The card as a workbook for the credit committee."""
+    from xinyidai.admin.model_card_xlsx import workbook
+
+    row = _version_or_404(version)
+    card = row.card if isinstance(row.card, dict) else {}
+    data = workbook(row.version, card, model_registry.sign_off_log(db.session, row.version))
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.headers["Content-Disposition"] = f'attachment; filename="model-card-{row.version}.xlsx"'
+    return response
 
 
 @bp.route("/models/<version>/promote", methods=["POST"])
 def promote_model(version: str):
-    """Refused with 422 without the confirmation box, 409 when the files are missing or damaged."""
+    """Champion–challenger: promoted only when the version passes its bars against the active version and
+    its WOE scorecard on its out-of-time loans (409 with the failed bars, the challenge kept on its card);
+    422 without the confirmation box, 409 when the files are missing or damaged or there is no holdout."""
     row = _version_or_404(version)
     form = ConfirmForm()
     if not form.validate():
         csrf_or_400(form)
         return _render_version(row, form, 422)
     try:
-        model_registry.promote(db.session, _instance(), row.version, by=current_user, channel="admin")
-    except ModelUnavailable as error:
+        challenge, promotion = model_registry.promote_if_better(db.session, _instance(), row.version,
+                                                                by=current_user, channel="admin")
+    except (ModelUnavailable, model_registry.NoHoldout) as error:
         db.session.rollback()
         return _render_version(row, form, 409, refusal=str(error))
     db.session.commit()
+    if promotion is None:
+        return _render_version(row, form, 409, failed_bars=True)
     flash(_("模型 %(version)s 已启用，之后的评分都使用它。", version=row.version), "success")
     return redirect(url_for("admin.model_version", version=row.version))
 

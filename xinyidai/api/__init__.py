@@ -6,7 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from pathlib import Path
 
-from flask import Blueprint, render_template, send_from_directory, url_for
+from flask import Blueprint, abort, render_template, send_from_directory, url_for
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
@@ -60,6 +60,10 @@ def swagger_init():
 
 @docs.route("/assets/<path:filename>")
 def swagger_asset(filename: str):
+    """Swagger UI's scripts and styles only: the package's own index.html and initializer point at the
+    petstore demo, so they are not served (the docs page is ours)."""
+    if not filename.endswith((".js", ".css", ".png", ".map")) or "initializer" in filename:
+        abort(404)
     return send_from_directory(SWAGGER_ASSETS, filename, max_age=86400)
 
 

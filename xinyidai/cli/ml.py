@@ -9,9 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
+
+from models.scoring import ModelVersion
 
 ml_group = click.Group("ml", help="The whitelist score: models, scoring and whitelists (DESIGN §4).")
 
@@ -82,6 +85,13 @@ def train_command(promote: bool | None, dask_scheduler: str | None, by: str | No
             client.close()
     card = version.card
     click.echo(f"model {version.version} {'(active)' if version.is_active else '(not promoted)'}")
+    if challenge := card.get("challenge"):
+        from xinyidai.domain.model_registry import bar_lines
+
+        for line in bar_lines(challenge):
+            click.echo(f"  {line}")
+        active = db.session.scalar(sa.select(ModelVersion.version).where(ModelVersion.is_active))
+        click.echo(f"  active model: {active}")
     click.echo(_metrics_line("LightGBM", card["metrics"]))
     click.echo(_metrics_line("WOE scorecard", card["baseline"]["metrics"]))
     click.echo(f"out-of-time holdout {card['data_window']['holdout']['from']} … {card['data_window']['holdout']['to']}, "
@@ -132,17 +142,23 @@ def evaluate_command(version: str) -> None:
 @click.option("--by", help="Who promotes (recorded); default: the login name.")
 @with_appcontext
 def promote_command(version: str, by: str | None) -> None:
-    """Make VERSION the active model (refused if its files are missing or damaged)."""
+    """Make VERSION the active model — only when it passes its bars against the active version and its WOE
+    scorecard on its out-of-time loans (refused too if its files are missing or damaged)."""
     from ml import registry
     from xinyidai.domain import model_registry
     from xinyidai.extensions import db
 
     try:
-        row = model_registry.promote(db.session, _instance(), version, by=_who(by), channel="cli").model
-    except registry.ModelUnavailable as error:
+        challenge, promotion = model_registry.promote_if_better(db.session, _instance(), version, by=_who(by),
+                                                                channel="cli")
+    except (registry.ModelUnavailable, model_registry.NoHoldout) as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
+    if promotion is None:
+        raise click.ClickException("not promoted: " + "; ".join(model_registry.bar_lines(challenge.as_dict(),
+                                                                                         failed_only=True)))
+    row = promotion.model
     click.echo(f"model {row.version} is active (promoted by {row.promoted_by} at {row.promoted_at:%Y-%m-%d %H:%M} UTC)")
 
 

@@ -15,5 +15,8 @@ One module per aggregate:
 - ``standing``        the one "latest score of an enterprise" definition (a total order)
 - ``model_registry``  the one audited promote / rollback (CLI, setup and admin all call it)
 - ``reports``         monthly and enterprise reports
+- ``joint_models``    a bank's modelling sample, its model (trained on the platform's data) and report, its scores
+- ``credit_policy``   a product's credit policy (model, cut-off, amount formula, rate by band)
+- ``in_principle``    in-principle answers (预授信) to published needs, withdrawn and confirmed
 - ``errors``          the domain's exceptions
 """

@@ -25,10 +25,11 @@ from ml.features import data_end_as_of, month_add, window_end
 from models.base import SHANGHAI, utcnow
 from models.joint import CreditPolicy, InPrincipleAnswer
 from models.lending import Application, ApplicationState, FinancingNeed, NeedStatus, Product
-from models.scoring import Score, grade_at_least
+from models.scoring import grade_at_least
 from models.sources import Source, TaxMonth
 from xinyidai.domain import credit_policy
 from xinyidai.domain.lifecycle import Actor, transition
+from xinyidai.domain.standing import latest_score
 
 S = ApplicationState
 LIVE, WITHDRAWN, CONFIRMED = "live", "withdrawn", "confirmed"
@@ -65,12 +66,6 @@ def _instance_path():
     return current_app.config["XYD_INSTANCE_PATH"] if has_app_context() else None
 
 
-def platform_score(session: Session, uscc: str) -> Score | None:
-    """The enterprise's latest platform score, in the order matching reads the grade (newest scored_at)."""
-    return session.scalar(sa.select(Score).where(Score.uscc == uscc).order_by(Score.scored_at.desc(), Score.id.desc())
-                          .limit(1))
-
-
 def invoiced_sales_12m(session: Session, uscc: str, as_of: date) -> int | None:
     """Invoiced sales (fen) over the 12 months visible as of `as_of`; None without any tax month."""
     end = window_end(as_of)
@@ -94,7 +89,7 @@ def decide(session: Session, application: Application, policy: CreditPolicy, *, 
                    "you have not authorised this bank to use your data, so it cannot pre-approve; "
                    "it will look again once you authorise it")
     basis = {"authorization_id": authorization.id}
-    score = platform_score(session, application.uscc)
+    score = latest_score(session, application.uscc)
     if score is not None and not score.gates_passed:
         return _no("gates", "存在未修复的严重失信记录或欠缴，暂不符合预授信条件",
                    "an unrepaired serious public-credit record or arrears rules pre-approval out for now",
@@ -222,9 +217,11 @@ def answered_usccs(session: Session, bank_id: int | None = None) -> list[str]:
 
 def policy_changed(session: Session, product: Product) -> int:
     """A product's policy changed: its open matches are answered again under the new one."""
-    needs = session.scalars(sa.select(FinancingNeed).join(Application, Application.need_id == FinancingNeed.id)
-                            .where(Application.product_id == product.id, Application.state == S.MATCHED,
-                                   FinancingNeed.status == NeedStatus.OPEN).distinct()).all()
+    need_ids = sa.select(Application.need_id).where(Application.product_id == product.id,
+                                                    Application.state == S.MATCHED)
+    needs = session.scalars(sa.select(FinancingNeed).where(FinancingNeed.id.in_(need_ids),  # (no DISTINCT over JSON)
+                                                           FinancingNeed.status == NeedStatus.OPEN)
+                            .order_by(FinancingNeed.id)).all()
     for answer in session.scalars(sa.select(InPrincipleAnswer).where(InPrincipleAnswer.product_id == product.id,
                                                                      InPrincipleAnswer.status == LIVE)):
         _withdraw(answer, "policy_changed", utcnow())

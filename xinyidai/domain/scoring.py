@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ml import card as card_text
 from ml import registry
 from ml.features import data_end_as_of
 from ml.score import Scored, as_json, scaling_card, score_and_store
@@ -32,15 +33,22 @@ DATA_END_MAX_AGE = 300.0  # seconds an on-demand rescore reuses the data end fou
 def train_and_register(session: Session, instance_path: str | Path, *, promote: bool | None = None,
                        by: str = "xyd ml train", channel: str = "train", client=None,
                        progress=None) -> ModelVersion:
-    """Train, write the version's folder and row; promote it (audited, through `channel`) if `promote`
-    (None: when none is active)."""
+    """Train, write the new LightGBM version and the WOE scorecard fitted on the same rows (a version of
+    its own), and — if `promote`, or when none is active (None) — settle champion–challenger: the new
+    version is promoted when it passes its bars, otherwise the better of the active version and the
+    scorecard is active (`model_registry.settle`, audited through `channel`). Returns the new version."""
     run = train(session, client=client, progress=progress)
     run.model.card["scaling"] = scaling_card()
+    run.model.card["committee"] = card_text.committee(run.model, run.loans, run.features, scaling_card())
     if (truth := truth_file(instance_path)).exists() and (quality := demo_quality(run, truth)) is not None:
         run.model.card["demo_quality"] = quality
     version = registry.save(session, instance_path, run.model)
+    run.scorecard.card["scaling"] = scaling_card()
+    run.scorecard.card["committee"] = card_text.committee(run.scorecard, run.loans, run.features, scaling_card())
+    scorecard = registry.save(session, instance_path, run.scorecard, version=f"{version.version}-woe")
+    version.card = {**version.card, "scorecard_version": scorecard.version}
     if promote or (promote is None and registry.active_version(session) is None):
-        model_registry.promote(session, instance_path, version.version, by=by, channel=channel)
+        model_registry.settle(session, instance_path, version.version, by=by, channel=channel)
     session.commit()
     return version
 
@@ -104,10 +112,11 @@ def ensure_model(session: Session, instance_path: str | Path, *, score: bool = T
             current = None
     if current is None:
         try:
-            current = train_and_register(session, instance_path, promote=True, by="xyd setup", channel="setup",
-                                         progress=progress)
+            train_and_register(session, instance_path, promote=True, by="xyd setup", channel="setup",
+                               progress=progress)
         except NotEnoughLabels:
             return None
+        current = registry.active_version(session)
     if score and not session.scalar(sa.select(sa.func.count()).select_from(Score)
                                     .where(Score.model_version == current.version)):
         score_everyone(session, instance_path, progress=progress)

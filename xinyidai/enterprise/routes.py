@@ -38,6 +38,7 @@ from xinyidai.domain import (
     in_principle,
     inputs,
     messages,
+    score_explanation,
 )
 from xinyidai.domain import needs as operations
 from xinyidai.domain.banks import serves_enterprises
@@ -194,8 +195,10 @@ def _render_profile(status: int = 200, **form_overrides):
     enterprise = db.session.get(Enterprise, uscc)
     standing = queries.standing(db.session, enterprise)
     held = queries.data_held(db.session, uscc)
+    explanation = (score_explanation.explain(db.session, current_app.config["XYD_INSTANCE_PATH"], standing.score,
+                                             enterprise.district_code) if standing.score else None)
     return render_template(
-        "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held,
+        "enterprise/profile.html", enterprise=enterprise, standing=standing, held=held, explanation=explanation,
         advice=queries.advice(held, standing.score, operations.shanghai_today(), locale_code()),
         commitments=queries.commitments(db.session, uscc), reports=queries.self_reports(db.session, uscc),
         commitment_form=form_overrides.get("commitment_form") or forms.CommitmentForm(formdata=None),
@@ -502,9 +505,9 @@ def applications():
 
 def _render_application(application, status: int = 200, message_form=None):
     # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
-    read = operations.mark_notifications_read(db.session, _user(), application=application)
-    if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
-        db.session.commit()
+    operations.mark_notifications_read(db.session, _user(), application=application)
+    messages.mark_read(db.session, application, Side.ENTERPRISE)
+    db.session.commit()
     return render_template(
         "enterprise/application.html", application=application, steps=queries.timeline(db.session, application),
         action_form=forms.ActionForm(), thread=messages.thread(db.session, application),

@@ -172,7 +172,10 @@ def pipeline():
     valid = form.validate()
     rejected = {} if valid else {getattr(form, name).label.text: errors for name, errors in form.errors.items()}
     if not valid:  # the list below is unfiltered: the form must say so, not keep showing the refused values
+        errors = form.errors
         form = forms.PipelineFilterForm(formdata=None)
+        for name, messages in errors.items():  # each refused field still says why, beside its (now empty) input
+            getattr(form, name).errors = list(messages)
     page_number = inputs.page_number(request.args.get("page"))
     page = pipeline_page(db.session, _bank_id(), _filters(form) if valid else PipelineFilters(),
                          page=min(max(page_number, 1), 100_000),

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from models.base import utcnow
 from models.identity import User
 from xinyidai.audit import record
+from xinyidai.domain import inputs
 from xinyidai.domain.passwords import hash_password, verify_password
 from xinyidai.extensions import db
 
@@ -138,7 +139,9 @@ def reset_password(session, actor: User, username: str, remote_addr: str | None 
     replace at the next login. Every session of the user ends and a lock-out is lifted. Nobody resets their
     own password this way (they change it). Audited as password_reset; the password itself is never stored
     or logged, only returned to be shown once."""
-    user = session.scalar(sa.select(User).where(User.username == (username or "").strip()))
+    name = (username or "").strip()
+    # A name with a control character is no username (and PostgreSQL refuses a NUL in a query parameter).
+    user = None if inputs.bad_character(name) else session.scalar(sa.select(User).where(User.username == name))
     if user is None:
         raise ResetRefused("没有这个用户名", "no such username")
     if user.id == actor.id:

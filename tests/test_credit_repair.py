@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from ml import synthetic
+from ml import registry, synthetic
 from ml.features import data_end_as_of
 from models.audit import AuditEntry
 from models.base import utcnow
@@ -81,8 +81,10 @@ def listed(app, db_session, make_user, make_bank, make_product):
              "office": make_user(Role.OFFICE, district_code="310115"),
              "other_office": make_user(Role.OFFICE, district_code="310104"),
              "bank": make_user(Role.BANK, bank_id=bank.id)}
-    return {"uscc": uscc, "end": end, "clean_grade": clean_grade, "need": need, "picky": picky, "users": users,
-            "bank": bank}
+    yield {"uscc": uscc, "end": end, "clean_grade": clean_grade, "need": need, "picky": picky, "users": users,
+           "bank": bank}
+    # The promoted model's row is rolled back with the test: workers' cached model must not outlive it.
+    registry.active_model.forget()
 
 
 def offered(db_session, need, product) -> bool:

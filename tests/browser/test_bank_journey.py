@@ -96,14 +96,14 @@ def test_an_officer_works_a_loan_from_product_to_repayment(page):
     disburse = page.locator("form[action$='/disburse']")
     disburse.locator("input[name=amount]").fill("500000")
     disburse.locator("input[name=rate]").fill("3.85")
-    disburse.locator("input[name=disbursed_on]").fill("2026-11-02")
+    disburse.locator("input[name=disbursed_on]").fill(date.today().isoformat())  # not before the claim made a moment ago
     disburse.locator("button[type=submit]").click()
     page.wait_for_url("**/bank/applications/*")
     assert state_badge(page) == "已放款"
 
     repayment = page.locator("form[action$='/repayment']")
     repayment.locator("select[name=status]").select_option("repaying")
-    repayment.locator("input[name=as_of]").fill("2026-11-30")
+    repayment.locator("input[name=as_of]").fill(date.today().isoformat())
     repayment.locator("input[name=outstanding]").fill("480000")
     repayment.locator("button[type=submit]").click()
     page.wait_for_url("**/bank/applications/*")

@@ -505,9 +505,11 @@ def applications():
 
 def _render_application(application, status: int = 200, message_form=None):
     # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
-    operations.mark_notifications_read(db.session, _user(), application=application)
-    messages.mark_read(db.session, application, Side.ENTERPRISE)
-    db.session.commit()
+    # Both counts are exact (the read marks come back through RETURNING), so a view with nothing new to
+    # mark read writes nothing instead of committing on every read.
+    read = operations.mark_notifications_read(db.session, _user(), application=application)
+    if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
+        db.session.commit()
     return render_template(
         "enterprise/application.html", application=application, steps=queries.timeline(db.session, application),
         action_form=forms.ActionForm(), thread=messages.thread(db.session, application),

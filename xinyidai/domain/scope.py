@@ -33,11 +33,10 @@ def shanghai_month(moment: datetime | None = None) -> date:
 
 
 def parse_month(text: str | None) -> date | None:
-    """"2026-03" → date(2026, 3, 1); anything else → None."""
+    """"2026-03" → date(2026, 3, 1) (`inputs.parse_month`: years 1900–2100); anything else → None."""
     try:
-        year, month = (text or "").split("-")
-        return date(int(year), int(month), 1) if len(year) == 4 and 1 <= int(month) <= 12 else None
-    except ValueError:
+        return inputs.parse_month(text or "")
+    except inputs.InputError:
         return None
 
 

@@ -190,11 +190,16 @@ def test_a_full_width_report_month_is_read_like_an_ascii_one(client, login, offi
         client.get(f"/office/reports/monthly.csv?month={month}").get_data()
 
 
-@pytest.mark.parametrize("args", ["from=0001-01", "to=9999-12", "from=0001-01&to=9999-12", "to=2101-01"])
-def test_dashboard_periods_outside_the_accepted_years_never_fail(client, login, office, lending, args):
+@pytest.mark.parametrize("args", ["from=0001-01", "to=9999-12", "from=0001-01&to=9999-12", "to=2101-01", "from=2026-13"])
+def test_a_dashboard_period_outside_the_accepted_years_is_said_never_a_500(client, login, office, lending, args):
     login(office)
-    assert client.get(f"/office/dashboard/banks?{args}").status_code in (200, 422)
-    assert client.get(f"/office/dashboard/banks/export.xlsx?{args}").status_code in (200, 422)
+    page = client.get(f"/office/dashboard/banks?{args}")
+    assert page.status_code == 422
+    assert "不是有效月份" in page.get_data(as_text=True)
+    assert ">6</td>" in page.get_data(as_text=True)  # the default period shown meanwhile
+    export = client.get(f"/office/dashboard/banks/export.xlsx?{args}&lang=en")
+    assert export.status_code == 422
+    assert "is not a valid month" in export.get_data(as_text=True)
 
 
 def test_report_cli_writes_the_monthly_report_and_audits_it(cli, lending, db_session, tmp_path):

@@ -27,8 +27,8 @@ from xinyidai.domain import alerts as alert_service
 from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
+    BadPeriod,
     OutOfScope,
-    ReversedPeriod,
     Scope,
     add_months,
     filters_from_args,
@@ -203,7 +203,7 @@ def dashboard(view: str):
     scope, status = _scope(), 200
     try:
         filters = _filters()
-    except ReversedPeriod as error:  # said on the page, the default period shown meanwhile
+    except BadPeriod as error:  # said on the page, the default period shown meanwhile
         flash(localized(error.zh, error.en), "error")
         filters, status = filters_from_args({}), 422
     table = office_table(db.session, scope, filters, dimension, pre_aggregated=_pre_aggregated())
@@ -235,7 +235,7 @@ def dashboard_export(view: str, file_format: str):
     scope = _scope()
     try:
         filters = _filters()
-    except ReversedPeriod as error:
+    except BadPeriod as error:
         return current_app.response_class(localized(error.zh, error.en), status=422, mimetype="text/plain")
     content, mimetype, filename = reports.table_file(
         db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),

@@ -54,52 +54,53 @@ DAYS_PER_YEAR = 365.25
 @dataclass(frozen=True)
 class Feature:
     name: str
-    family: str  # tax, employment, utilities, public_credit, age_size
+    family: str  # tax, employment, utilities, public_credit, age_size (ml.reasons.FAMILIES)
     direction: int  # +1: a higher value means a higher PD; -1: lower; 0: not known (no constraint)
     zh: str
     en: str
+    source: str = "registry"  # the delivery it is computed from (xinyidai.ingest.sources declares each)
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("tax_coverage", "tax", -1, "纳税申报完整度", "share of months with tax filings"),
-    Feature("sales_level", "tax", -1, "开票销售额水平", "invoiced sales level"),
-    Feature("sales_trend", "tax", -1, "近半年开票销售额走势", "invoiced sales trend over six months"),
-    Feature("sales_slope", "tax", -1, "开票销售额月度斜率", "monthly slope of invoiced sales"),
-    Feature("sales_volatility", "tax", 1, "开票销售额波动", "volatility of invoiced sales"),
-    Feature("sales_growth_yoy", "tax", -1, "开票销售额同比增长", "invoiced sales year on year"),
-    Feature("zero_sales_months", "tax", 1, "零开票月数", "months without invoiced sales"),
-    Feature("tax_paid_months", "tax", -1, "有纳税月数", "months with tax paid"),
-    Feature("tax_arrears_months", "tax", 1, "欠税月数", "months in tax arrears"),
-    Feature("tax_arrears_recency", "tax", -1, "欠税记录的时效", "how recent any tax arrears are"),
-    Feature("tax_rating", "tax", 1, "纳税信用等级", "tax credit rating"),
-    Feature("headcount_level", "employment", -1, "参保人数", "insured headcount"),
-    Feature("headcount_trend", "employment", -1, "参保人数变化", "change in insured headcount"),
-    Feature("si_coverage", "employment", -1, "社保缴费完整度", "share of months with social insurance"),
-    Feature("si_arrears_max", "employment", 1, "社保最长欠缴月数", "longest social-insurance arrears"),
-    Feature("si_arrears_months", "employment", 1, "社保欠缴月数", "months in social-insurance arrears"),
-    Feature("si_arrears_recency", "employment", -1, "社保欠缴的时效", "how recent any social-insurance arrears are"),
-    Feature("hf_contributors_level", "employment", -1, "公积金缴存人数", "housing-fund contributors"),
-    Feature("hf_contributors_trend", "employment", -1, "公积金缴存人数变化", "change in housing-fund contributors"),
-    Feature("hf_arrears_months", "employment", 1, "公积金欠缴月数", "months in housing-fund arrears"),
-    Feature("hf_arrears_recency", "employment", -1, "公积金欠缴的时效", "how recent any housing-fund arrears are"),
-    Feature("electricity_trend", "utilities", -1, "用电量走势", "electricity use trend"),
-    Feature("utility_usage_trend", "utilities", -1, "水电气用量走势", "water, power and gas use trend"),
+    Feature("tax_coverage", "tax", -1, "纳税申报完整度", "share of months with tax filings", source="tax"),
+    Feature("sales_level", "tax", -1, "开票销售额水平", "invoiced sales level", source="tax"),
+    Feature("sales_trend", "tax", -1, "近半年开票销售额走势", "invoiced sales trend over six months", source="tax"),
+    Feature("sales_slope", "tax", -1, "开票销售额月度斜率", "monthly slope of invoiced sales", source="tax"),
+    Feature("sales_volatility", "tax", 1, "开票销售额波动", "volatility of invoiced sales", source="tax"),
+    Feature("sales_growth_yoy", "tax", -1, "开票销售额同比增长", "invoiced sales year on year", source="tax"),
+    Feature("zero_sales_months", "tax", 1, "零开票月数", "months without invoiced sales", source="tax"),
+    Feature("tax_paid_months", "tax", -1, "有纳税月数", "months with tax paid", source="tax"),
+    Feature("tax_arrears_months", "tax", 1, "欠税月数", "months in tax arrears", source="tax"),
+    Feature("tax_arrears_recency", "tax", -1, "欠税记录的时效", "how recent any tax arrears are", source="tax"),
+    Feature("tax_rating", "tax", 1, "纳税信用等级", "tax credit rating", source="tax_rating"),
+    Feature("headcount_level", "employment", -1, "参保人数", "insured headcount", source="social_insurance"),
+    Feature("headcount_trend", "employment", -1, "参保人数变化", "change in insured headcount", source="social_insurance"),
+    Feature("si_coverage", "employment", -1, "社保缴费完整度", "share of months with social insurance", source="social_insurance"),
+    Feature("si_arrears_max", "employment", 1, "社保最长欠缴月数", "longest social-insurance arrears", source="social_insurance"),
+    Feature("si_arrears_months", "employment", 1, "社保欠缴月数", "months in social-insurance arrears", source="social_insurance"),
+    Feature("si_arrears_recency", "employment", -1, "社保欠缴的时效", "how recent any social-insurance arrears are", source="social_insurance"),
+    Feature("hf_contributors_level", "employment", -1, "公积金缴存人数", "housing-fund contributors", source="housing_fund"),
+    Feature("hf_contributors_trend", "employment", -1, "公积金缴存人数变化", "change in housing-fund contributors", source="housing_fund"),
+    Feature("hf_arrears_months", "employment", 1, "公积金欠缴月数", "months in housing-fund arrears", source="housing_fund"),
+    Feature("hf_arrears_recency", "employment", -1, "公积金欠缴的时效", "how recent any housing-fund arrears are", source="housing_fund"),
+    Feature("electricity_trend", "utilities", -1, "用电量走势", "electricity use trend", source="utilities"),
+    Feature("utility_usage_trend", "utilities", -1, "水电气用量走势", "water, power and gas use trend", source="utilities"),
     Feature("electricity_days_late", "utilities", 1, "近半年电费平均逾期天数",
-            "average days late on electricity bills, last six months"),
-    Feature("utility_days_late_max", "utilities", 1, "水电气最长逾期天数", "longest delay on a utility bill"),
-    Feature("utility_unpaid_months", "utilities", 1, "水电气欠费月数", "utility bills left unpaid"),
-    Feature("utility_unpaid_recency", "utilities", -1, "水电气欠费的时效", "how recent any unpaid utility bill is"),
-    Feature("pc_minor_penalties", "public_credit", 1, "轻微行政处罚", "minor administrative penalties"),
-    Feature("pc_penalties", "public_credit", 1, "一般及以上行政处罚", "administrative penalties"),
-    Feature("pc_serious_penalties", "public_credit", 1, "严重行政处罚", "serious administrative penalties"),
-    Feature("pc_abnormal_listings", "public_credit", 1, "经营异常名录", "listings as operating abnormally"),
-    Feature("pc_dishonest_debtor", "public_credit", 1, "失信被执行人", "listings as a dishonest judgment debtor"),
-    Feature("pc_serious_violation", "public_credit", 1, "严重违法失信名单", "listings for serious violations"),
-    Feature("pc_repaired", "public_credit", 0, "已修复信用记录", "repaired credit records"),
-    Feature("pc_record_recency", "public_credit", -1, "未修复信用记录的时效", "how recent any unrepaired record is"),
-    Feature("age_years", "age_size", -1, "成立年限", "years in business"),
-    Feature("registered_capital", "age_size", -1, "注册资本", "registered capital"),
-    Feature("size_class", "age_size", 1, "企业规模", "enterprise size"),
+            "average days late on electricity bills, last six months", source="utilities"),
+    Feature("utility_days_late_max", "utilities", 1, "水电气最长逾期天数", "longest delay on a utility bill", source="utilities"),
+    Feature("utility_unpaid_months", "utilities", 1, "水电气欠费月数", "utility bills left unpaid", source="utilities"),
+    Feature("utility_unpaid_recency", "utilities", -1, "水电气欠费的时效", "how recent any unpaid utility bill is", source="utilities"),
+    Feature("pc_minor_penalties", "public_credit", 1, "轻微行政处罚", "minor administrative penalties", source="public_credit"),
+    Feature("pc_penalties", "public_credit", 1, "一般及以上行政处罚", "administrative penalties", source="public_credit"),
+    Feature("pc_serious_penalties", "public_credit", 1, "严重行政处罚", "serious administrative penalties", source="public_credit"),
+    Feature("pc_abnormal_listings", "public_credit", 1, "经营异常名录", "listings as operating abnormally", source="public_credit"),
+    Feature("pc_dishonest_debtor", "public_credit", 1, "失信被执行人", "listings as a dishonest judgment debtor", source="public_credit"),
+    Feature("pc_serious_violation", "public_credit", 1, "严重违法失信名单", "listings for serious violations", source="public_credit"),
+    Feature("pc_repaired", "public_credit", 0, "已修复信用记录", "repaired credit records", source="public_credit"),
+    Feature("pc_record_recency", "public_credit", -1, "未修复信用记录的时效", "how recent any unrepaired record is", source="public_credit"),
+    Feature("age_years", "age_size", -1, "成立年限", "years in business", source="registry"),
+    Feature("registered_capital", "age_size", -1, "注册资本", "registered capital", source="registry"),
+    Feature("size_class", "age_size", 1, "企业规模", "enterprise size", source="registry"),
     Feature("industry_section", "age_size", 0, "所属行业", "industry"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -455,8 +456,9 @@ class _Base:
     section: np.ndarray
 
 
+# One aggregate query per delivered source (keyed as xinyidai.ingest.sources declares them), biggest first.
 SOURCES = {"tax": _tax, "utilities": _utilities, "social_insurance": _social_insurance,
-           "housing_fund": _housing_fund, "ratings": _ratings, "events": _events}  # biggest first
+           "housing_fund": _housing_fund, "tax_rating": _ratings, "public_credit": _events}
 
 
 def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
@@ -481,7 +483,7 @@ def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
     for name in ("zero_sales_months", "tax_paid_months", "tax_arrears_months"):
         out[name] = _where(has_tax, tax.floats(name))
     out["tax_arrears_recency"] = end_month - tax.months("tax_last_arrears")
-    out["tax_rating"] = rows["ratings"].floats("rating_code") % 10
+    out["tax_rating"] = rows["tax_rating"].floats("rating_code") % 10
 
     si = rows["social_insurance"]
     si_n = si.floats("si_n")
@@ -511,7 +513,7 @@ def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
         out[name] = _where(util_n > 0, util.floats(name))
     out["utility_unpaid_recency"] = end_month - util.months("util_last_unpaid")
 
-    out.update(_event_features(rows["events"], base.as_of, end_month))
+    out.update(_event_features(rows["public_credit"], base.as_of, end_month))
 
     out["age_years"] = (base.as_of - base.established).astype(float) / DAYS_PER_YEAR
     with np.errstate(all="ignore"):

@@ -19,8 +19,7 @@ from xinyidai.ingest import SOURCES, DeliveryError, ingest_file
 @click.option("--json", "as_json", is_flag=True, help="Print exactly the delivery summary as JSON.")
 @with_appcontext
 def ingest_command(source: str, file: Path, file_format: str | None, as_json: bool) -> None:
-    """Load a provider delivery (CSV or JSON Lines): SOURCE is one of registry, tax, tax_rating,
-    social_insurance, housing_fund, utilities, public_credit."""
+    """Load a provider delivery (CSV or JSON Lines): SOURCE is one of the sources listed below."""
     report_dir = Path(current_app.instance_path) / "deliveries"
     with tqdm(desc=f"{source}", unit=" rows", disable=as_json or None, leave=False) as bar:
         try:

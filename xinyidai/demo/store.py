@@ -17,9 +17,10 @@ from xinyidai.demo.applications import LendingPlan
 from xinyidai.demo.banks import BANKS, WAN
 from xinyidai.demo.logins import DEMO_PASSWORD, demo_accounts
 from xinyidai.domain.users import new_user
+from xinyidai.ingest.sources import SOURCES
 
 PLATFORM_OPENED = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
-ALL_SOURCES = ["registry", "tax", "tax_rating", "social_insurance", "housing_fund", "utilities", "public_credit"]
+ALL_SOURCES = list(SOURCES)  # the demo enterprise lets its banks see every declared source
 
 
 class DemoAlreadySeeded(Exception):

@@ -10,7 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models.lending import GuaranteeType, Urgency
-from models.sources import PublicCreditKind, Severity, Source
+from models.sources import PublicCreditKind, Severity
+from xinyidai.i18n import Bilingual
+from xinyidai.ingest.sources import SOURCES
 
 # The same words the demo data uses, so a bank officer reads one vocabulary.
 PURPOSES = {
@@ -38,16 +40,8 @@ SELF_REPORT_TOPICS = {
     "ip": _l("知识产权"),
     "other": _l("其他"),
 }
-# What each source lets an authorized bank see (DESIGN §3), in plain words.
-SOURCE_CONTENT = {
-    Source.REGISTRY: _l("登记信息：成立日期、注册资本、登记状态"),
-    Source.TAX: _l("每月开票销售额、纳税额和是否欠税"),
-    Source.TAX_RATING: _l("每年的纳税信用等级"),
-    Source.SOCIAL_INSURANCE: _l("每月参保人数和社保欠缴情况"),
-    Source.HOUSING_FUND: _l("每月公积金缴存人数和欠缴情况"),
-    Source.UTILITIES: _l("每月水电气用量、缴费和逾期天数"),
-    Source.PUBLIC_CREDIT: _l("行政处罚、失信、经营异常等公共信用记录及修复情况"),
-}
+# What each source lets an authorized bank see (DESIGN §3), in plain words: declared with the source.
+SOURCE_CONTENT = {spec.source: Bilingual(*spec.content) for spec in SOURCES.values()}
 PUBLIC_CREDIT_KIND = {
     PublicCreditKind.ADMINISTRATIVE_PENALTY: _l("行政处罚"),
     PublicCreditKind.DISHONEST_DEBTOR: _l("失信被执行人"),

@@ -1,4 +1,11 @@
-"""What each source delivers: its schema, the table it lands in, and the natural key rows upsert on."""
+"""Every provider source, declared once: what it delivers (its schema and so its columns), the table it
+lands in, the natural key rows upsert on, what it is called and what it shows a bank, in both languages,
+and the score features computed from it (`ml.features` names each feature's source).
+
+Adding a source is a table in `models/sources.py`, a schema in `schemas.py`, a declaration here and its
+features in `ml/features.py`; the loader, `xyd ingest`, the admin upload page, the authorization scope,
+the labels on every page and the demo's authorization all read this list.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +32,8 @@ class SourceSpec:
     model: type
     schema: type[Schema]
     key: tuple[str, ...]
+    label: tuple[str, str]  # (zh, en): the source's name on every page
+    content: tuple[str, str]  # (zh, en): what an authorized bank sees of it, in plain words
     optional_columns: frozenset[str] = frozenset()
 
     @property
@@ -53,22 +62,38 @@ class SourceSpec:
     def references_registry(self) -> bool:
         return self.model is not Enterprise
 
+    @property
+    def features(self) -> tuple:
+        """The score features computed from this source (ml.features.Feature, in the model's order)."""
+        from ml.features import FEATURES  # imported late: validation workers never need pandas
+
+        return tuple(f for f in FEATURES if f.source == self.source.value)
+
 
 SOURCES: dict[str, SourceSpec] = {
     spec.source.value: spec
     for spec in (
-        SourceSpec(Source.REGISTRY, Enterprise, schemas.RegistrySchema, ("uscc",)),
-        SourceSpec(Source.TAX, TaxMonth, schemas.TaxSchema, ("uscc", "month")),
-        SourceSpec(Source.TAX_RATING, TaxRating, schemas.TaxRatingSchema, ("uscc", "year")),
-        SourceSpec(Source.SOCIAL_INSURANCE, SocialInsuranceMonth, schemas.SocialInsuranceSchema, ("uscc", "month")),
-        SourceSpec(Source.HOUSING_FUND, HousingFundMonth, schemas.HousingFundSchema, ("uscc", "month")),
-        SourceSpec(Source.UTILITIES, UtilityMonth, schemas.UtilitiesSchema, ("uscc", "month", "kind")),
-        SourceSpec(
-            Source.PUBLIC_CREDIT,
-            PublicCreditEvent,
-            schemas.PublicCreditSchema,
-            ("record_id",),
-            optional_columns=frozenset({"repaired_on", "force_majeure"}),
-        ),
+        SourceSpec(Source.REGISTRY, Enterprise, schemas.RegistrySchema, ("uscc",),
+                   ("市场监管登记", "Business registry"),
+                   ("登记信息：成立日期、注册资本、登记状态", "Registration: date founded, registered capital, status")),
+        SourceSpec(Source.TAX, TaxMonth, schemas.TaxSchema, ("uscc", "month"),
+                   ("税务（月度）", "Tax (monthly)"),
+                   ("每月开票销售额、纳税额和是否欠税", "Monthly invoiced sales, tax paid and any tax arrears")),
+        SourceSpec(Source.TAX_RATING, TaxRating, schemas.TaxRatingSchema, ("uscc", "year"),
+                   ("纳税信用等级", "Tax credit rating"), ("每年的纳税信用等级", "The yearly tax credit rating")),
+        SourceSpec(Source.SOCIAL_INSURANCE, SocialInsuranceMonth, schemas.SocialInsuranceSchema, ("uscc", "month"),
+                   ("社会保险", "Social insurance"),
+                   ("每月参保人数和社保欠缴情况", "Monthly insured headcount and social-insurance arrears")),
+        SourceSpec(Source.HOUSING_FUND, HousingFundMonth, schemas.HousingFundSchema, ("uscc", "month"),
+                   ("住房公积金", "Housing fund"),
+                   ("每月公积金缴存人数和欠缴情况", "Monthly housing-fund contributors and arrears")),
+        SourceSpec(Source.UTILITIES, UtilityMonth, schemas.UtilitiesSchema, ("uscc", "month", "kind"),
+                   ("水电气", "Utilities"),
+                   ("每月水电气用量、缴费和逾期天数", "Monthly water, power and gas use, payments and days late")),
+        SourceSpec(Source.PUBLIC_CREDIT, PublicCreditEvent, schemas.PublicCreditSchema, ("record_id",),
+                   ("公共信用", "Public credit"),
+                   ("行政处罚、失信、经营异常等公共信用记录及修复情况",
+                    "Public credit records (penalties, dishonesty, abnormal operation) and their repair"),
+                   optional_columns=frozenset({"repaired_on", "force_majeure"})),
     )
 }

@@ -8,8 +8,10 @@ from models.credit import RepairState
 from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
-from models.sources import DeliveryStatus, Source
+from models.sources import DeliveryStatus
 from xinyidai.domain.vocabulary import GUARANTEES, PURPOSES
+from xinyidai.i18n import Bilingual
+from xinyidai.ingest.sources import SOURCES
 
 ROLE = {
     Role.ENTERPRISE: _l("企业用户"),
@@ -64,15 +66,8 @@ PRODUCT_STATUS = {
     ProductStatus.PAUSED: _l("暂停"),
 }
 
-SOURCE = {
-    Source.REGISTRY: _l("市场监管登记"),
-    Source.TAX: _l("税务（月度）"),
-    Source.TAX_RATING: _l("纳税信用等级"),
-    Source.SOCIAL_INSURANCE: _l("社会保险"),
-    Source.HOUSING_FUND: _l("住房公积金"),
-    Source.UTILITIES: _l("水电气"),
-    Source.PUBLIC_CREDIT: _l("公共信用"),
-}
+# Declared with each source (xinyidai.ingest.sources), worded in the page's language.
+SOURCE = {spec.source: Bilingual(*spec.label) for spec in SOURCES.values()}
 
 # The sections an enterprise may choose for its credit report (xinyidai.domain.credit_report.SECTIONS).
 REPORT_SECTIONS = {

@@ -167,6 +167,41 @@ def test_monthly_report_downloads_in_both_formats_and_each_is_audited(client, lo
     assert len(exports_logged(db_session, "office_monthly_report")) == 2
 
 
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "1899-12", "2101-01", "2026-13", "2026-00", "１e3", "abcd"])
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_month_that_is_not_one_is_refused_with_the_reason_never_a_500(client, login, office, lending, db_session,
+                                                                       month, file_format):
+    login(office)
+    response = client.get(f"/office/reports/monthly.{file_format}?month={month}")
+    assert response.status_code == 422
+    assert "请填写有效月份" in response.get_data(as_text=True) or "日期超出" in response.get_data(as_text=True)
+    english = client.get(f"/office/reports/monthly.{file_format}?month={month}&lang=en").get_data(as_text=True)
+    assert "month" in english.lower() or "range" in english.lower()
+    page = client.get(f"/office/reports?month={month}")
+    assert page.status_code == 422  # said on the page, last month offered meanwhile
+    assert exports_logged(db_session, "office_monthly_report") == []
+
+
+def test_a_full_width_report_month_is_read_like_an_ascii_one(client, login, office, lending):
+    login(office)
+    month = f"{THIS_MONTH:%Y-%m}"
+    wide = month.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"})
+    assert client.get(f"/office/reports/monthly.csv?month={wide}").get_data() == \
+        client.get(f"/office/reports/monthly.csv?month={month}").get_data()
+
+
+@pytest.mark.parametrize("args", ["from=0001-01", "to=9999-12", "from=0001-01&to=9999-12", "to=2101-01", "from=2026-13"])
+def test_a_dashboard_period_outside_the_accepted_years_is_said_never_a_500(client, login, office, lending, args):
+    login(office)
+    page = client.get(f"/office/dashboard/banks?{args}")
+    assert page.status_code == 422
+    assert "不是有效月份" in page.get_data(as_text=True)
+    assert ">6</td>" in page.get_data(as_text=True)  # the default period shown meanwhile
+    export = client.get(f"/office/dashboard/banks/export.xlsx?{args}&lang=en")
+    assert export.status_code == 422
+    assert "is not a valid month" in export.get_data(as_text=True)
+
+
 def test_report_cli_writes_the_monthly_report_and_audits_it(cli, lending, db_session, tmp_path):
     result = cli.invoke(args=["report", "monthly", "--district", "310115", "--month", f"{THIS_MONTH:%Y-%m}",
                               "--format", "csv", "--output", str(tmp_path)])

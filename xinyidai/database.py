@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -17,9 +19,35 @@ def by_id(session, model, row_id: int, **options):
     return session.get(model, row_id, **options) if 0 < row_id <= MAX_INT else None
 
 
+# Statements that only read: a deferred SQLite transaction may run them without the write lock. Anything
+# else (INSERT, UPDATE, DELETE, SAVEPOINT, DDL …) needs the lock.
+_READS_ONLY = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN|BEGIN|COMMIT|ROLLBACK|RELEASE|END)\b", re.IGNORECASE)
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _writing_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in _UNSAFE_METHODS
+
+
 def configure_engine(engine: sa.Engine) -> None:
     """SQLite: enforce foreign keys, allow concurrent readers (WAL), wait on a busy writer, and let
-    SQLAlchemy own transactions (pysqlite's own handling breaks SAVEPOINTs)."""
+    SQLAlchemy own transactions (pysqlite's own handling breaks SAVEPOINTs).
+
+    Several gunicorn workers share the one file in the embedded default. WAL lets them read at once and the
+    busy timeout makes a writer wait for another, but a *deferred* transaction that read first and then writes
+    cannot wait: its snapshot is stale once another writer committed, and SQLite answers "database is locked"
+    at once, whatever the timeout. So a transaction never turns from reading into writing:
+
+    * a request that changes something (POST, PUT, PATCH, DELETE) begins IMMEDIATE — it holds the write lock
+      from its first statement, and what it read is what it writes against (serialisable, as the state
+      checks of claims and decisions need);
+    * anything else (page views, API reads, commands, background rebuilds) begins deferred and, at its first
+      statement that writes, ends the read-only part (nothing to lose: it wrote nothing) and begins IMMEDIATE
+      — an audit entry, a token's last use or a read mark is written against the newest data, like a
+      PostgreSQL READ COMMITTED transaction.
+    """
     if engine.dialect.name != "sqlite":
         return
 
@@ -36,7 +64,21 @@ def configure_engine(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        immediate = _writing_request()
+        connection.info["xyd_deferred"] = not immediate
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sqlite_before_write(connection, cursor, statement, _parameters, _context, _executemany):
+        if connection.info.get("xyd_deferred") and not _READS_ONLY.match(statement):
+            connection.info["xyd_deferred"] = False
+            cursor.execute("COMMIT")  # the transaction so far only read
+            cursor.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _sqlite_end(connection):
+        connection.info.pop("xyd_deferred", None)
 
 
 def district_rows() -> list[dict]:

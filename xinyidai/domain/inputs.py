@@ -44,11 +44,13 @@ _FULL_WIDTH = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, "�
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})", re.ASCII)
 
 NOT_A_NUMBER = N_("请填写数字，例如 500 或 120.5。")
 TOO_LONG_NUMBER = N_("数字过长。")
 NOT_WHOLE = N_("请填写整数。")
 NOT_A_DAY = N_("请填写有效日期，例如 2026-12-31。")
+NOT_A_MONTH = N_("请填写有效月份，例如 2026-03。")
 DAY_OUT_OF_RANGE = N_("日期超出可接受的范围。")
 IN_THE_FUTURE = N_("日期不能晚于今天。")
 BAD_CHARACTERS = N_("含有不可见或无法识别的字符（控制字符、方向控制符或零宽字符）。")
@@ -111,6 +113,15 @@ def parse_day(raw: str) -> date:
     except ValueError:
         raise InputError(NOT_A_DAY) from None
     return check_year(day)
+
+
+def parse_month(raw: str) -> date:
+    """The first day of a month from ``YYYY-MM`` (full-width digits normalised) within the accepted years, or
+    InputError: report months and dashboard periods obey the same years as every date."""
+    match = _MONTH.fullmatch(raw[:40].translate(_FULL_WIDTH).strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise InputError(NOT_A_MONTH)
+    return check_year(date(int(match[1]), int(match[2]), 1))
 
 
 def check_year(day: date) -> date:

@@ -33,11 +33,10 @@ def shanghai_month(moment: datetime | None = None) -> date:
 
 
 def parse_month(text: str | None) -> date | None:
-    """"2026-03" → date(2026, 3, 1); anything else → None."""
+    """"2026-03" → date(2026, 3, 1) (`inputs.parse_month`: years 1900–2100); anything else → None."""
     try:
-        year, month = (text or "").split("-")
-        return date(int(year), int(month), 1) if len(year) == 4 and 1 <= int(month) <= 12 else None
-    except ValueError:
+        return inputs.parse_month(text or "")
+    except inputs.InputError:
         return None
 
 
@@ -115,20 +114,47 @@ def default_filters(today: datetime | None = None) -> Filters:
     return Filters(add_months(end, -(DEFAULT_MONTHS - 1)), end)
 
 
-class ReversedPeriod(ValueError):
-    """A period whose first month is after its last: said, never silently swapped. str() is Chinese."""
+class BadPeriod(ValueError):
+    """A period that cannot be shown as given: said, never silently replaced. str() is Chinese."""
+
+    def __init__(self, zh: str, en: str):
+        self.zh, self.en = zh, en
+        super().__init__(zh)
+
+
+class ReversedPeriod(BadPeriod):
+    """A period whose first month is after its last (never silently swapped)."""
 
     def __init__(self, start: date, end: date):
-        self.zh = f"起始月份 {start:%Y-%m} 晚于截止月份 {end:%Y-%m}，请重新选择统计期间。"
-        self.en = f"The first month {start:%Y-%m} is after the last month {end:%Y-%m}: choose the period again."
-        super().__init__(self.zh)
+        super().__init__(f"起始月份 {start:%Y-%m} 晚于截止月份 {end:%Y-%m}，请重新选择统计期间。",
+                         f"The first month {start:%Y-%m} is after the last month {end:%Y-%m}: choose the period again.")
+
+
+class UnreadableMonth(BadPeriod):
+    """A first or last month given that is not a month of the accepted years (``9999-12``, ``2026-13``)."""
+
+    def __init__(self, text: str):
+        shown = text[:20]
+        super().__init__(f"“{shown}”不是有效月份（格式 YYYY-MM，{inputs.EARLIEST_YEAR}–{inputs.LATEST_YEAR} 年），请重新选择统计期间。",
+                         f"“{shown}” is not a valid month (YYYY-MM, {inputs.EARLIEST_YEAR}–{inputs.LATEST_YEAR}): "
+                         "choose the period again.")
+
+
+def _month_arg(args, name: str, default: date) -> date:
+    text = (args.get(name) or "").strip()
+    if not text:
+        return default
+    month = parse_month(text)
+    if month is None:
+        raise UnreadableMonth(text)
+    return month
 
 
 def filters_from_args(args, today: datetime | None = None) -> Filters:
-    """Filters from a query string; values that do not parse fall back to the defaults (last 12 months).
-    ReversedPeriod when the first month given is after the last."""
+    """Filters from a query string; months not given are the defaults (last 12 months). UnreadableMonth when
+    a month given is not one, ReversedPeriod when the first month given is after the last."""
     default = default_filters(today)
-    start, end = parse_month(args.get("from")) or default.start, parse_month(args.get("to")) or default.end
+    start, end = _month_arg(args, "from", default.start), _month_arg(args, "to", default.end)
     if start > end:
         raise ReversedPeriod(start, end)
     if (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:

@@ -27,13 +27,12 @@ from xinyidai.domain import alerts as alert_service
 from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
 from xinyidai.domain.scope import (
+    BadPeriod,
     OutOfScope,
-    ReversedPeriod,
     Scope,
     add_months,
     filters_from_args,
     office_scope,
-    parse_month,
     shanghai_month,
 )
 from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_family
@@ -204,7 +203,7 @@ def dashboard(view: str):
     scope, status = _scope(), 200
     try:
         filters = _filters()
-    except ReversedPeriod as error:  # said on the page, the default period shown meanwhile
+    except BadPeriod as error:  # said on the page, the default period shown meanwhile
         flash(localized(error.zh, error.en), "error")
         filters, status = filters_from_args({}), 422
     table = office_table(db.session, scope, filters, dimension, pre_aggregated=_pre_aggregated())
@@ -236,7 +235,7 @@ def dashboard_export(view: str, file_format: str):
     scope = _scope()
     try:
         filters = _filters()
-    except ReversedPeriod as error:
+    except BadPeriod as error:
         return current_app.response_class(localized(error.zh, error.en), status=422, mimetype="text/plain")
     content, mimetype, filename = reports.table_file(
         db.session, scope, filters, dimension, str(VIEWS[view][1]), file_format, audit=_audit_fields(),
@@ -247,24 +246,39 @@ def dashboard_export(view: str, file_format: str):
 # ---------------------------------------------------------------- monthly report
 
 def _report_month() -> date:
-    return parse_month(request.args.get("month")) or add_months(shanghai_month(), -1)
+    """The month asked for, else last month; a month given that is not one (``9999-12``, ``2026-13``, outside
+    the years every date keeps to) is an InputError, said rather than swapped for another month."""
+    raw = request.args.get("month", "")
+    if not raw.strip():
+        return add_months(shanghai_month(), -1)
+    return inputs.parse_month(raw)
 
 
 @bp.route("/reports")
 def report_page():
     office = office_scope(current_user.district_code)
-    month = _report_month()
+    status = 200
+    try:
+        month = _report_month()
+    except inputs.InputError as error:
+        flash(_(error.message), "error")
+        month, status = add_months(shanghai_month(), -1), 422
     recent = [add_months(shanghai_month(), -i) for i in range(1, 13)]
     return render_template("office/reports.html", month=month, recent=recent, office=office,
-                           districts=SHANGHAI_DISTRICTS)
+                           districts=SHANGHAI_DISTRICTS), status
 
 
 @bp.route("/reports/monthly.<file_format>")
 def monthly_report(file_format: str):
     if file_format not in reports.FORMATS:
         abort(404)
+    scope = _scope()
+    try:
+        month = _report_month()
+    except inputs.InputError as error:
+        return current_app.response_class(str(_(error.message)), status=422, mimetype="text/plain")
     content, mimetype, filename = reports.monthly_report_file(
-        db.session, _scope(), _report_month(), file_format, audit=_audit_fields(), pre_aggregated=_pre_aggregated())
+        db.session, scope, month, file_format, audit=_audit_fields(), pre_aggregated=_pre_aggregated())
     return _download(content, mimetype, filename)
 
 

@@ -6,12 +6,20 @@ Only data a lender could have seen before the as-of date counts:
 - a month of tax, social-insurance, housing-fund or utility data is dated by its last day, so it is
   visible when the month ended before the as-of date (months before the as-of date's month);
 - a public-credit record when it was decided before the as-of date, its repair when that came before it;
-- a year's tax credit rating once published (纳税信用等级: by the end of April of the next year).
+- a year's tax credit rating once published (纳税信用等级: by the end of April of the next year);
+- a patent or trademark counts as applied for from its application day and as granted from its grant day,
+  a qualification from its issue day through its expiry day, a new-type agricultural operator from its
+  recognition until its revocation — each only when that day came before the as-of date;
+- a year's environmental credit rating once published (环保信用评价: by the end of June of the next year).
 
 Work is vectorised: each source is aggregated by the database (one GROUP BY per source over every
 enterprise), and the few remaining steps run on whole pandas columns. "No record" stays NaN: an
 enterprise without housing-fund months gets NaN housing-fund features, never 0. Counts of public-credit
-records are 0 when there is none, because the public-credit source covers every enterprise.
+records are 0 when there is none, because the public-credit source covers every enterprise; so are the
+counts of patents and trademarks and the qualification and agricultural-operator flags (the patent office
+and the recognising departments list every holder: not being listed is a fact, 0). The environmental
+rating alone stays NaN without a record: most enterprises are not under environmental supervision, and
+"not rated" is not a grade.
 """
 
 from __future__ import annotations
@@ -34,8 +42,12 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.enterprise import Enterprise
 from models.sources import (
+    AgriculturalOperator,
+    EnvironmentalRating,
     HousingFundMonth,
+    IntellectualProperty,
     PublicCreditEvent,
+    Qualification,
     SocialInsuranceMonth,
     TaxMonth,
     TaxRating,
@@ -46,6 +58,11 @@ WINDOW = 12  # months of monthly data behind most features
 LOOKBACK = 24  # months searched for the most recent arrears
 RATING_PUBLISHED = (5, 1)  # a year's rating is visible from 1 May of the next year
 RATING_ORDER = {"A": 0, "B": 1, "M": 2, "C": 3, "D": 4}  # the official order, best first
+ENV_RATING_PUBLISHED = (7, 1)  # a year's environmental rating is visible from 1 July of the next year
+ENV_ORDER = {"绿": 0, "蓝": 1, "黄": 2, "红": 3}  # best first
+AGRI_LEVEL_ORDER = {"区级": 1, "市级": 2, "国家级": 3}  # none recorded: 0
+QUALIFICATION_FEATURES = {"高新技术企业": "qual_high_tech", "科技型中小企业": "qual_tech_sme",
+                          "专精特新": "qual_specialised", "科技小巨人": "qual_little_giant"}
 SIZE_ORDER = {"大": 0, "中": 1, "小": 2, "微": 3}
 SECTIONS = "ABCDEFGHIJKLMNOPQRST"  # GB/T 4754-2017 sections, coded 0…19
 DAYS_PER_YEAR = 365.25
@@ -102,6 +119,27 @@ FEATURES: tuple[Feature, ...] = (
     Feature("registered_capital", "age_size", -1, "注册资本", "registered capital", source="registry"),
     Feature("size_class", "age_size", 1, "企业规模", "enterprise size", source="registry"),
     Feature("industry_section", "age_size", 0, "所属行业", "industry"),
+    Feature("ip_invention_patents", "innovation", -1, "已授权发明专利", "granted invention patents",
+            source="intellectual_property"),
+    Feature("ip_other_patents", "innovation", -1, "已授权实用新型和外观设计专利",
+            "granted utility-model and design patents", source="intellectual_property"),
+    Feature("ip_patent_applications", "innovation", 0, "在审专利申请", "patent applications pending",
+            source="intellectual_property"),
+    Feature("ip_trademarks", "innovation", -1, "注册商标", "registered trademarks", source="intellectual_property"),
+    Feature("qual_high_tech", "innovation", -1, "有效的高新技术企业认定", "a valid high-tech enterprise certificate",
+            source="qualifications"),
+    Feature("qual_tech_sme", "innovation", -1, "有效的科技型中小企业评价", "a valid tech-based SME certificate",
+            source="qualifications"),
+    Feature("qual_specialised", "innovation", -1, "有效的专精特新认定",
+            "a valid specialised-and-innovative (专精特新) certificate", source="qualifications"),
+    Feature("qual_little_giant", "innovation", -1, "有效的科技小巨人认定", "a valid little-giant certificate",
+            source="qualifications"),
+    Feature("env_rating", "environment", 1, "环保信用评价等级", "environmental credit rating",
+            source="environmental_rating"),
+    Feature("agri_operator", "agriculture", -1, "新型农业经营主体认定", "recognition as a new-type agricultural operator",
+            source="agricultural_operator"),
+    Feature("agri_level", "agriculture", -1, "农业经营主体示范级别", "level of the agricultural recognition",
+            source="agricultural_operator"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}
@@ -123,6 +161,11 @@ def month_index(day: date) -> int:
 def window_end(as_of: date) -> date:
     """First month that is not visible as of `as_of` (months are dated by their last day)."""
     return as_of.replace(day=1)
+
+
+def env_year_visible(as_of: date) -> int:
+    """The latest environmental rating year published by `as_of`."""
+    return as_of.year - 1 if (as_of.month, as_of.day) >= ENV_RATING_PUBLISHED else as_of.year - 2
 
 
 def rating_year_visible(as_of: date) -> int:
@@ -157,7 +200,7 @@ class _Bounds:
     of the temporary query table when each row (a loan) has its own. `month(-k)` is the first day of the
     month k months before the window end; the window end itself is `month(0)`."""
 
-    key = uscc = as_of = rating_year = None
+    key = uscc = as_of = rating_year = env_year = None
 
     def month(self, offset: int):
         raise NotImplementedError
@@ -178,6 +221,7 @@ class _SharedBounds(_Bounds):
         self.filtered = filtered
         self.as_of = sa.bindparam("as_of", type_=sa.Date)
         self.rating_year = sa.bindparam("rating_year", type_=sa.Integer)
+        self.env_year = sa.bindparam("env_year", type_=sa.Integer)
         self._months = {-k: sa.bindparam(f"m{k}", type_=sa.Date) for k in self.OFFSETS}
 
     def month(self, offset: int):
@@ -194,7 +238,7 @@ class _SharedBounds(_Bounds):
     @classmethod
     def params(cls, as_of: date, usccs: list[str] | None) -> dict:
         end = window_end(as_of)
-        values = {"as_of": as_of, "rating_year": rating_year_visible(as_of),
+        values = {"as_of": as_of, "rating_year": rating_year_visible(as_of), "env_year": env_year_visible(as_of),
                   **{f"m{k}": month_add(end, -k) for k in cls.OFFSETS}}
         if usccs is not None:
             values["usccs"] = usccs
@@ -209,7 +253,7 @@ def _shared_statement(builder, filtered: bool):
 class _QueryTableBounds(_Bounds):
     def __init__(self, queries: sa.Table):
         self.q = queries
-        self.as_of, self.rating_year = queries.c.as_of, queries.c.rating_year
+        self.as_of, self.rating_year, self.env_year = queries.c.as_of, queries.c.rating_year, queries.c.env_year
 
     def month(self, offset: int):
         return self.q.c[f"m{-offset}"] if offset else self.q.c.window_end
@@ -339,6 +383,42 @@ def _ratings(bounds: _Bounds):
     return bounds.select(t, [latest.label("rating_code")], since=None)
 
 
+def _intellectual_property(bounds: _Bounds):
+    t = IntellectualProperty.__table__
+    granted = t.c.granted_on < bounds.as_of
+    patent = t.c.kind != "商标"
+    return bounds.select(t, [
+        _count_if((t.c.kind == "发明专利") & granted).label("ip_invention_patents"),
+        _count_if(t.c.kind.in_(("实用新型", "外观设计")) & granted).label("ip_other_patents"),
+        _count_if(patent & (t.c.applied_on < bounds.as_of) & (t.c.granted_on.is_(None) | ~granted))
+        .label("ip_patent_applications"),
+        _count_if((t.c.kind == "商标") & granted).label("ip_trademarks"),
+    ], since=None)
+
+
+def _qualifications(bounds: _Bounds):
+    """Held on the as-of date: issued before it and not expired by it (the expiry day itself still valid)."""
+    t = Qualification.__table__
+    valid = (t.c.issued_on < bounds.as_of) & (t.c.expires_on >= bounds.as_of)
+    return bounds.select(t, [sa.func.max(_when(valid & (t.c.kind == kind), 1, 0)).label(name)
+                             for kind, name in QUALIFICATION_FEATURES.items()], since=None)
+
+
+def _environmental_ratings(bounds: _Bounds):
+    t = EnvironmentalRating.__table__
+    ordinal = sa.case(*((t.c.grade == grade, value) for grade, value in ENV_ORDER.items()), else_=None)
+    latest = sa.func.max(_when(t.c.year <= bounds.env_year, t.c.year * 10 + ordinal))
+    return bounds.select(t, [latest.label("env_code")], since=None)
+
+
+def _agricultural_operators(bounds: _Bounds):
+    t = AgriculturalOperator.__table__
+    live = (t.c.recognized_on < bounds.as_of) & (t.c.revoked_on.is_(None) | (t.c.revoked_on >= bounds.as_of))
+    level = sa.case(*((t.c.level == name, value) for name, value in AGRI_LEVEL_ORDER.items()), else_=0)
+    return bounds.select(t, [sa.func.max(_when(live, 1, 0)).label("agri_operator"),
+                             sa.func.max(_when(live, level, 0)).label("agri_level")], since=None)
+
+
 def _events(bounds: _Bounds):
     t = PublicCreditEvent.__table__
     columns = [t.c.record_id, t.c.kind, t.c.severity, t.c.decided_on, t.c.repaired_on, t.c.force_majeure]
@@ -458,7 +538,11 @@ class _Base:
 
 # One aggregate query per delivered source (keyed as xinyidai.ingest.sources declares them), biggest first.
 SOURCES = {"tax": _tax, "utilities": _utilities, "social_insurance": _social_insurance,
-           "housing_fund": _housing_fund, "tax_rating": _ratings, "public_credit": _events}
+           "housing_fund": _housing_fund, "tax_rating": _ratings, "public_credit": _events,
+           "intellectual_property": _intellectual_property, "qualifications": _qualifications,
+           "environmental_rating": _environmental_ratings, "agricultural_operator": _agricultural_operators}
+# Sources whose features are 0, not missing, for an enterprise they list nothing for (see the module notes).
+COVER_EVERY_ENTERPRISE = ("intellectual_property", "qualifications", "agricultural_operator")
 
 
 def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
@@ -514,6 +598,12 @@ def _assemble(rows: dict[str, _Rows], base: _Base) -> pd.DataFrame:
     out["utility_unpaid_recency"] = end_month - util.months("util_last_unpaid")
 
     out.update(_event_features(rows["public_credit"], base.as_of, end_month))
+
+    for source in COVER_EVERY_ENTERPRISE:
+        for feature in FEATURES:
+            if feature.source == source:
+                out[feature.name] = np.nan_to_num(rows[source].floats(feature.name))
+    out["env_rating"] = rows["environmental_rating"].floats("env_code") % 10
 
     out["age_years"] = (base.as_of - base.established).astype(float) / DAYS_PER_YEAR
     with np.errstate(all="ignore"):
@@ -594,6 +684,7 @@ def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
         "ml_feature_queries", sa.MetaData(),
         sa.Column("qid", sa.Integer, primary_key=True), sa.Column("uscc", sa.String(18), index=True),
         sa.Column("as_of", sa.Date), sa.Column("window_end", sa.Date), sa.Column("rating_year", sa.Integer),
+        sa.Column("env_year", sa.Integer),
         *(sa.Column(f"m{k}", sa.Date) for k in (3, 6, 9, WINDOW, LOOKBACK)),
         prefixes=["TEMPORARY"],
     )
@@ -601,6 +692,7 @@ def features_for(session: Session, queries: pd.DataFrame) -> pd.DataFrame:
     try:
         connection.execute(table.insert(), [
             {"qid": i, "uscc": u, "as_of": a, "window_end": window_end(a), "rating_year": rating_year_visible(a),
+             "env_year": env_year_visible(a),
              **{f"m{k}": month_add(window_end(a), -k) for k in (3, 6, 9, WINDOW, LOOKBACK)}}
             for i, (u, a) in enumerate(zip(queries.uscc, as_of, strict=True))])
         firms = _enterprises(connection, None)

@@ -11,6 +11,9 @@ FAMILIES = {
     "utilities": ("水电气", "Utilities"),
     "public_credit": ("公共信用", "Public credit record"),
     "age_size": ("成立年限与规模", "Age and size"),
+    "innovation": ("科技创新与资质", "Innovation and qualifications"),
+    "environment": ("环保信用", "Environmental credit"),
+    "agriculture": ("新型农业经营主体", "Agricultural operator"),
 }
 
 

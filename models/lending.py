@@ -68,6 +68,10 @@ class Product(Base):
     min_grade: Mapped[str | None] = mapped_column(sa.String(4))
     min_years_operating: Mapped[int] = mapped_column(default=0)
     whitelist_only: Mapped[bool] = mapped_column(default=False)
+    # Qualifications (models.sources.QualificationKind values) the enterprise must hold, valid on the need's
+    # date, or that rank it higher when it does (DESIGN §13). Empty: none asked for.
+    required_qualifications: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    preferred_qualifications: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     status: Mapped[ProductStatus] = mapped_column(enum_column(ProductStatus), default=ProductStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -22,6 +22,10 @@ class Source(enum.StrEnum):
     HOUSING_FUND = "housing_fund"
     UTILITIES = "utilities"
     PUBLIC_CREDIT = "public_credit"
+    INTELLECTUAL_PROPERTY = "intellectual_property"
+    QUALIFICATIONS = "qualifications"
+    ENVIRONMENTAL_RATING = "environmental_rating"
+    AGRICULTURAL_OPERATOR = "agricultural_operator"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -176,4 +180,98 @@ class PublicCreditEvent(Base):
     decided_on: Mapped[date]
     repaired_on: Mapped[date | None]
     force_majeure: Mapped[bool] = mapped_column(default=False)
+    delivery_id: Mapped[int | None] = _delivery_fk()
+
+
+class IpKind(enum.StrEnum):
+    INVENTION_PATENT = "发明专利"
+    UTILITY_MODEL = "实用新型"
+    DESIGN_PATENT = "外观设计"
+    TRADEMARK = "商标"
+
+
+PATENT_KINDS = (IpKind.INVENTION_PATENT, IpKind.UTILITY_MODEL, IpKind.DESIGN_PATENT)
+
+
+class IntellectualProperty(Base):
+    """知识产权: one patent or trademark, keyed by its kind and the office's application / registration number.
+    Applied, and granted (registered, for a trademark) once `granted_on` is set."""
+
+    __tablename__ = "intellectual_property"
+
+    kind: Mapped[IpKind] = mapped_column(enum_column(IpKind), primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    uscc: Mapped[str] = mapped_column(USCC, sa.ForeignKey("enterprises.uscc"), index=True)
+    applied_on: Mapped[date]
+    granted_on: Mapped[date | None]
+    delivery_id: Mapped[int | None] = _delivery_fk()
+
+
+class QualificationKind(enum.StrEnum):
+    HIGH_TECH = "高新技术企业"
+    TECH_SME = "科技型中小企业"
+    SPECIALISED = "专精特新"
+    LITTLE_GIANT = "科技小巨人"
+
+
+class Qualification(Base):
+    """企业资质: one certificate, valid from `issued_on` to `expires_on` (both days included); a renewal is a
+    new row with its own issue date."""
+
+    __tablename__ = "qualifications"
+    __table_args__ = (sa.CheckConstraint("expires_on >= issued_on", name="valid_period"),)
+
+    uscc: Mapped[str] = _uscc_fk()
+    kind: Mapped[QualificationKind] = mapped_column(enum_column(QualificationKind), primary_key=True)
+    issued_on: Mapped[date] = mapped_column(primary_key=True)
+    expires_on: Mapped[date]
+    certificate_no: Mapped[str | None] = mapped_column(sa.String(64))
+    delivery_id: Mapped[int | None] = _delivery_fk()
+
+
+class EnvironmentalGrade(enum.StrEnum):
+    """企业环境信用评价, best first: 环保诚信 (green), 良好 (blue), 警示 (yellow), 不良 (red)."""
+
+    GREEN = "绿"
+    BLUE = "蓝"
+    YELLOW = "黄"
+    RED = "红"
+
+
+class EnvironmentalRating(Base):
+    """环保信用评价: the yearly grade of an enterprise under environmental supervision (most are not rated)."""
+
+    __tablename__ = "environmental_ratings"
+
+    uscc: Mapped[str] = _uscc_fk()
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    grade: Mapped[EnvironmentalGrade] = mapped_column(enum_column(EnvironmentalGrade))
+    delivery_id: Mapped[int | None] = _delivery_fk()
+
+
+class AgriOperatorKind(enum.StrEnum):
+    FAMILY_FARM = "家庭农场"
+    COOPERATIVE = "农民合作社"
+    LEADING_ENTERPRISE = "农业产业化龙头企业"
+    SERVICE_ORGANISATION = "农业社会化服务组织"
+
+
+class AgriLevel(enum.StrEnum):
+    """The level of a demonstration (示范) or leading-enterprise recognition."""
+
+    NATIONAL = "国家级"
+    CITY = "市级"
+    DISTRICT = "区级"
+
+
+class AgriculturalOperator(Base):
+    """新型农业经营主体: recognised as one kind of operator from `recognized_on`, until `revoked_on` if ever."""
+
+    __tablename__ = "agricultural_operators"
+
+    uscc: Mapped[str] = _uscc_fk()
+    kind: Mapped[AgriOperatorKind] = mapped_column(enum_column(AgriOperatorKind), primary_key=True)
+    recognized_on: Mapped[date]
+    level: Mapped[AgriLevel | None] = mapped_column(enum_column(AgriLevel))
+    revoked_on: Mapped[date | None]
     delivery_id: Mapped[int | None] = _delivery_fk()

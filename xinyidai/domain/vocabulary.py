@@ -66,6 +66,7 @@ FAMILY_ADVICE = {
     "utilities": _l("按时缴纳水电气费用，结清欠费。"),
     "public_credit": _l("整改处罚事项后，及时申请信用修复。"),
     "housing_fund": _l("按时缴存住房公积金，避免欠缴。"),
+    "environment": _l("整改环境问题、按时完成环保信用评价复评，等级提升后评分随之提升。"),
 }
 
 

@@ -24,6 +24,7 @@ _COUNT = re.compile(r"^\d{1,12}$", re.ASCII)
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "是"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "否"})
 EARLIEST_YEAR = 1949
+LATEST_YEAR = 2100
 
 
 def fail(zh: str, en: str) -> ValidationError:
@@ -87,15 +88,21 @@ class MonthField(DeliveryField):
 
 
 class DayField(DeliveryField):
+    """"YYYY-MM-DD", not in the future unless `allow_future` (an expiry date), and at most year 2100 then."""
+
+    def __init__(self, *, allow_future: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.allow_future = allow_future
+
     def _deserialize(self, value, attr, data, **kwargs):
         match = _DATE.match(_number(value))
         try:
             day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
         except ValueError:
             day = None
-        if day is None or day.year < EARLIEST_YEAR:
+        if day is None or day.year < EARLIEST_YEAR or day.year > LATEST_YEAR:
             raise fail("日期格式应为 YYYY-MM-DD", "date must be YYYY-MM-DD")
-        if day > date.today():
+        if day > date.today() and not self.allow_future:
             raise fail("日期不能晚于今天", "date is in the future")
         return day
 

@@ -15,8 +15,12 @@ from marshmallow import Schema
 
 from models.enterprise import Enterprise
 from models.sources import (
+    AgriculturalOperator,
+    EnvironmentalRating,
     HousingFundMonth,
+    IntellectualProperty,
     PublicCreditEvent,
+    Qualification,
     SocialInsuranceMonth,
     Source,
     TaxMonth,
@@ -95,5 +99,26 @@ SOURCES: dict[str, SourceSpec] = {
                    ("行政处罚、失信、经营异常等公共信用记录及修复情况",
                     "Public credit records (penalties, dishonesty, abnormal operation) and their repair"),
                    optional_columns=frozenset({"repaired_on", "force_majeure"})),
+        SourceSpec(Source.INTELLECTUAL_PROPERTY, IntellectualProperty, schemas.IntellectualPropertySchema,
+                   ("kind", "number"), ("知识产权", "Intellectual property"),
+                   ("专利（发明、实用新型、外观设计）和商标的申请与授权情况",
+                    "Patents (invention, utility model, design) and trademarks, applied for and granted"),
+                   optional_columns=frozenset({"granted_on"})),
+        SourceSpec(Source.QUALIFICATIONS, Qualification, schemas.QualificationSchema, ("uscc", "kind", "issued_on"),
+                   ("企业资质认定", "Enterprise qualifications"),
+                   ("高新技术企业、科技型中小企业、专精特新、科技小巨人等资质及其有效期",
+                    "High-tech enterprise, tech-based SME, specialised-and-innovative and little-giant "
+                    "certificates with their validity"),
+                   optional_columns=frozenset({"certificate_no"})),
+        SourceSpec(Source.ENVIRONMENTAL_RATING, EnvironmentalRating, schemas.EnvironmentalRatingSchema,
+                   ("uscc", "year"), ("环保信用评价", "Environmental credit rating"),
+                   ("每年的企业环境信用评价等级（绿、蓝、黄、红）",
+                    "The yearly environmental credit rating (green, blue, yellow, red)")),
+        SourceSpec(Source.AGRICULTURAL_OPERATOR, AgriculturalOperator, schemas.AgriculturalOperatorSchema,
+                   ("uscc", "kind"), ("新型农业经营主体", "New-type agricultural operator"),
+                   ("家庭农场、农民合作社、农业产业化龙头企业等认定及其级别",
+                    "Recognition as a family farm, farmers' cooperative, leading agricultural enterprise and "
+                    "the like, with its level"),
+                   optional_columns=frozenset({"level", "revoked_on"})),
     )
 }

@@ -73,6 +73,8 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_API_AUTH_FAILURE_LIMIT": os.environ.get("XYD_API_AUTH_FAILURE_LIMIT", "20/minute;100/hour"),
         "XYD_API_RATE_LIMIT": os.environ.get("XYD_API_RATE_LIMIT", "100/second"),
         "XYD_TOKEN_CREATE_RATE_LIMIT": os.environ.get("XYD_TOKEN_CREATE_RATE_LIMIT", "20/hour"),
+        # Financing needs one enterprise may publish (counted from its needs, xinyidai.domain.needs).
+        "XYD_NEED_PUBLISH_LIMIT": os.environ.get("XYD_NEED_PUBLISH_LIMIT", "5/hour;20/day"),
         # The credit report (专用信用报告): how long a report is valid, the address its QR code opens (the one
         # banks reach; unset: the host that served the request), and how many checks one address may make.
         "XYD_CREDIT_REPORT_VALID_DAYS": int(os.environ.get("XYD_CREDIT_REPORT_VALID_DAYS", "30")),

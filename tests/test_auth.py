@@ -255,6 +255,9 @@ def test_wrong_current_password_is_refused_next_to_the_field(client, make_user, 
 
 @pytest.mark.parametrize(("new", "confirm", "message"), [
     ("short", "short", "新密码长度须在 10 到 256 个字符之间。"),
+    ("aaaaaaaaaa", "aaaaaaaaaa", "新密码由重复的字符或片段组成"),
+    ("qwertyuiop", "qwertyuiop", "新密码是常见密码或常见词语"),
+    ("password2026", "password2026", "新密码是常见密码或常见词语"),
     (NEW_PASSWORD, NEW_PASSWORD + "x", "两次输入的新密码不一致。"),
     (TEST_PASSWORD, TEST_PASSWORD, "新密码不能与当前密码相同。"),
 ])
@@ -263,6 +266,18 @@ def test_unacceptable_new_passwords_are_refused(client, make_user, login, new, c
     response = change(client, TEST_PASSWORD, new, confirm)
     assert response.status_code == 200
     assert message in text(response)
+
+
+def test_a_new_password_made_of_the_users_own_name_is_refused_in_english_too(client, make_user, login, db_session):
+    user = make_user(Role.OFFICE)
+    login(user)
+    weak = user.username + "2026"
+    client.get("/account/password?lang=en")
+    response = change(client, TEST_PASSWORD, weak)
+    assert response.status_code == 200
+    assert "New password contains the username" in text(response)
+    db_session.refresh(user)
+    assert verify_password(user.password_hash, TEST_PASSWORD)
 
 
 def test_password_page_in_english(client, make_user, login):

@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from models.identity import Role, User
@@ -43,3 +44,14 @@ def test_short_password_is_refused_and_nothing_is_created(cli, db_session):
     result = cli.invoke(args=["user", "create", "shorty", "--role", "admin", "--password-stdin"], input="short\n")
     assert result.exit_code != 0
     assert db_session.scalar(sa.select(User).where(User.username == "shorty")) is None
+
+
+@pytest.mark.parametrize(("password", "said"), [("aaaaaaaaaaaa", "repeated characters"),
+                                                ("1234567890", "common password"),
+                                                ("opsadmin2026", "contains the username")])
+def test_a_guessable_password_is_refused_with_the_reason(cli, db_session, password, said):
+    result = cli.invoke(args=["user", "create", "opsadmin", "--role", "admin", "--password-stdin"],
+                        input=password + "\n")
+    assert result.exit_code != 0
+    assert said in result.output
+    assert db_session.scalar(sa.select(User).where(User.username == "opsadmin")) is None

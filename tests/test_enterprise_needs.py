@@ -269,3 +269,51 @@ def test_bank_record_needs_enough_decisions_and_uses_the_median(db_session, make
     assert record[bank.id].approval_rate == pytest.approx(0.8)
     assert record[bank.id].decisions == 5
     assert [r for b, r in record.items() if b != bank.id][0].approval_rate is None  # no record yet: not shown
+
+
+# ---------------------------------------------------------------- publishing limit (issue 13, item 10)
+
+@pytest.fixture
+def publish_limit(app, monkeypatch):
+    monkeypatch.setitem(app.config, "XYD_RATELIMIT", True)
+    monkeypatch.setitem(app.config, "XYD_NEED_PUBLISH_LIMIT", "2/hour;3/day")
+    monkeypatch.setitem(app.config, "XYD_LOGIN_RATE_LIMIT", "1000/minute")
+
+
+def test_publishing_needs_is_limited_per_enterprise_keeping_what_was_typed(client, db_session, owner, make_product,
+                                                                          publish_limit, login, make_user):
+    make_product()
+    assert publish(client).status_code == 302
+    first = the_need(db_session, owner)
+    # a withdrawn need still counts: it reached banks' pipelines
+    client.post(f"/enterprise/needs/{first.id}/withdraw", data={"csrf_token": csrf_token(client, f"/enterprise/needs/{first.id}")})
+    assert publish(client, purpose_detail="第二条需求").status_code == 302
+    refused = publish(client, purpose_detail="第三条需求，仍然保留")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    page = text(refused)
+    assert "本企业在最近 1 小时内已发布 2 条融资需求，已达上限" in page
+    assert "第三条需求，仍然保留" in page  # the form is shown again with what was typed
+    assert count_rows(FinancingNeed) == 2
+    client.get(f"{NEW}?lang=en")
+    assert "published 2 financing needs in the last 1 hour(s)" in text(publish(client))
+    # another enterprise has its own count
+    client.post("/logout", data={"csrf_token": csrf_token(client, NEW)})
+    login(make_user(Role.ENTERPRISE, is_tenant_admin=True))
+    assert publish(client).status_code == 302
+
+
+def test_the_daily_publishing_limit_counts_needs_published_earlier_in_the_day(app, db_session, make_user):
+    from models.base import utcnow
+
+    user = make_user(Role.ENTERPRISE, is_tenant_admin=True)
+    for hours_ago in (20, 10, 5):
+        db_session.add(FinancingNeed(uscc=user.enterprise_uscc, amount_fen=1_000_000, term_months=12,
+                                     purpose="working_capital", guarantee_types=["信用"],
+                                     published_at=utcnow() - timedelta(hours=hours_ago)))
+    db_session.flush()
+    with app.test_request_context(), pytest.raises(operations.PublishingPaused) as paused:  # its message is worded
+        operations.check_publishing_limit(db_session, user.enterprise_uscc, "2/hour;3/day")
+    # the oldest of the three leaves the day's window 4 hours from now
+    assert timedelta(hours=3, minutes=59) < paused.value.retry_at - utcnow() <= timedelta(hours=4)
+    operations.check_publishing_limit(db_session, user.enterprise_uscc, "2/hour;4/day")  # under both: nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from models.audit import AuditEntry
@@ -113,6 +114,24 @@ def test_every_field_is_checked_and_english_on_request(client, db_session):
     for message in ("This field is required.", "Username must be 3–64 letters", "between 10 and 256",
                     "The passwords do not match.", "Please confirm you may act for the enterprise."):
         assert message in page, message
+    assert count_rows(User) == 0
+
+
+@pytest.mark.parametrize(("password", "zh", "en"), [
+    ("aaaaaaaaaaaa", "密码由重复的字符或片段组成", "Password is made of repeated characters"),
+    ("1234567890", "密码是常见密码或常见词语", "Password is a common password"),
+    ("woaini1314520", "密码是常见密码或常见词语", "Password is a common password"),
+    ("lina-finance2026", "密码包含用户名、姓名、企业名称或平台名称", "Password contains the username"),
+])
+def test_a_guessable_password_is_refused_beside_its_field_in_both_languages(client, db_session, make_enterprise,
+                                                                           password, zh, en):
+    enterprise = registry_enterprise(make_enterprise)
+    response = register(client, form(enterprise, password=password, confirm_password=password))
+    assert response.status_code == 422
+    assert re.search(r'id="password-error">\s*<p>' + re.escape(zh), text(response))
+    client.get("/register?lang=en")
+    english = text(register(client, form(enterprise, password=password, confirm_password=password)))
+    assert en in english
     assert count_rows(User) == 0
 
 

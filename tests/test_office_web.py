@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -213,6 +214,19 @@ def test_report_cli_writes_the_monthly_report_and_audits_it(cli, lending, db_ses
     assert logged[-1].actor_label == "xyd report monthly"
     bad = cli.invoke(args=["report", "monthly", "--district", "999999", "--month", "2026-01"])
     assert bad.exit_code != 0
+
+
+def test_report_cli_without_output_writes_under_the_instance_folder_not_the_current_one(app, cli, lending, tmp_path,
+                                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)  # wherever a timer happens to start it
+    result = cli.invoke(args=["report", "monthly", "--district", "310115", "--month", f"{THIS_MONTH:%Y-%m}",
+                              "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert list(tmp_path.iterdir()) == []
+    written = Path(app.instance_path) / "reports" / f"xinyidai-monthly-310115-{THIS_MONTH:%Y-%m}.csv"
+    assert written.exists()
+    assert str(written) in result.output
+    written.unlink()
 
 
 # ---------------------------------------------------------------- whitelist

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from xinyidai.domain import passwords
 from xinyidai.web.forms import Form
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
+
+
+class ChosenPassword:
+    """The one password rule (`passwords.weakness`) on a form field, its message naming the field. The user's
+    own words come from the fields named in `related` and, once logged in, the user's username and name."""
+
+    def __init__(self, *related: str):
+        self.related = related
+
+    def __call__(self, form, field) -> None:
+        if not field.data or field.errors:  # a missing or over-long password already has its message
+            return
+        words = [str(form[name].data or "") for name in self.related if name in form]
+        if current_user and current_user.is_authenticated:
+            words += [current_user.user.username, current_user.user.display_name or ""]
+        reason = passwords.weakness(field.data, words)
+        if reason is not None:
+            raise ValidationError(_("%(field)s%(reason)s", field=field.label.text,
+                                    reason=_(reason, min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)))
 
 
 class LoginForm(Form):
@@ -34,6 +56,7 @@ class PasswordChangeForm(Form):
                 message=_l("新密码长度须在 %(min)d 到 %(max)d 个字符之间。",
                            min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
             ),
+            ChosenPassword(),
         ],
     )
     confirm_password = PasswordField(

@@ -17,7 +17,7 @@ monitor_group = click.Group("monitor", help="Post-loan monitoring of borrowers w
 @click.option("--month", required=True, help="Report month, YYYY-MM.")
 @click.option("--format", "file_format", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=True, path_type=Path), default=None,
-              help="File or folder to write (default: the current folder, standard file name).")
+              help="File or folder to write (default: <instance>/reports/, standard file name).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @with_appcontext
 def monthly_command(district: str, month: str, file_format: str, output: Path | None, lang: str) -> None:
@@ -37,7 +37,10 @@ def monthly_command(district: str, month: str, file_format: str, output: Path | 
     with current_app.test_request_context(f"/?lang={lang}"):
         content, _mimetype, filename = monthly_report_file(db.session, scope, parsed, file_format,
                                                            audit={"actor_label": "xyd report monthly"})
-    path = (output / filename if output and output.is_dir() else output) or Path(filename)
+    if output is None:  # the instance folder, never wherever the command happened to be started (a timer's cwd)
+        output = Path(current_app.instance_path) / "reports"
+        output.mkdir(parents=True, exist_ok=True)
+    path = output / filename if output.is_dir() else output
     path.write_bytes(content)
     db.session.commit()
     click.echo(f"{path} ({len(content):,} bytes)")

@@ -4,17 +4,18 @@ import sys
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext
 
 from models.enterprise import Enterprise
 from models.identity import District, Role, User
 from models.lending import Bank
 from xinyidai.audit import record
+from xinyidai.domain import passwords
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 from xinyidai.uscc import InvalidUSCC, validate_uscc
-
-MIN_PASSWORD_LENGTH = 10
 
 user_group = click.Group("user", help="Create platform users (the first admin, office staff, bank officers).")
 
@@ -40,8 +41,10 @@ def create_user_command(username, role, display_name, district, bank_code, uscc,
         raise click.ClickException(f"username {username} is taken")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.ClickException(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if reason := passwords.weakness(password, [username, display_name or ""]):
+        with current_app.test_request_context("/?lang=en"):  # the catalogue's English, as the CLI speaks
+            raise click.ClickException("the password " + gettext(reason, min=passwords.MIN_LENGTH,
+                                                                 max=passwords.MAX_LENGTH))
     user = new_user(username=username, display_name=display_name or username, role=role, password=password,
                     is_tenant_admin=tenant_admin, **tenant)
     user.must_change_password = must_change_password

@@ -39,7 +39,7 @@ from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import in_principle, upstream
 from xinyidai.domain.errors import Invalid, NotFound, Refused
-from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
+from xinyidai.domain.lifecycle import HOLDS_CLAIM, TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
 from xinyidai.domain.users import new_user
@@ -254,11 +254,71 @@ def own_need(session: Session, user: User, need_id: int, *, lock: bool = False) 
     return need
 
 
-def publish_need(session: Session, user: User, data: dict, *, today: date | None = None) -> tuple[FinancingNeed, list[Fit]]:
-    """Publish a need and match it at once. `data` is checked by NeedSchema (raises Invalid)."""
+_WINDOW_WORDS = {"second": _l("%(count)d 秒"), "minute": _l("%(count)d 分钟"), "hour": _l("%(count)d 小时"),
+                 "day": _l("%(count)d 天"), "month": _l("%(count)d 个月"), "year": _l("%(count)d 年")}
+
+
+class _LocalTime:
+    """A moment in the display time zone, worded when shown."""
+
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def __str__(self) -> str:
+        from xinyidai.moments import local_time
+
+        return local_time(self.moment)
+
+
+class _WindowText:
+    """A window's length worded in the language of the moment it is shown ("1 小时" / "1 hour")."""
+
+    def __init__(self, granularity: str, count: int):
+        self.granularity, self.count = granularity, count
+
+    def __str__(self) -> str:
+        return str(_WINDOW_WORDS[self.granularity]) % {"count": self.count}
+
+
+class PublishingPaused(Refused):
+    """An enterprise published as many needs as its limit allows in a window; `retry_at` says when it may again."""
+
+    def __init__(self, count: int, window: _WindowText, retry_at: datetime):
+        self.retry_at = retry_at
+        super().__init__(_l("本企业在最近 %(window)s内已发布 %(count)d 条融资需求，已达上限；请于 %(time)s 之后再发布。"
+                            "您填写的内容仍在下方。", window=window, count=count, time=_LocalTime(retry_at)))
+
+
+def check_publishing_limit(session: Session, uscc: str, limit: str | None, *, now: datetime | None = None) -> None:
+    """PublishingPaused when the enterprise already published `limit` needs (``"5/hour;20/day"``, the rate-limit
+    syntax) in a window. Counted from the needs themselves — withdrawn ones too, since each reached banks'
+    pipelines — so every worker and host sees the same count; the enterprise's row is locked first, so two
+    publications at once are counted one after the other."""
+    if not limit:
+        return
+    from limits import parse_many
+
+    now = now or utcnow()
+    session.execute(sa.select(Enterprise.uscc).where(Enterprise.uscc == uscc).with_for_update())
+    for item in parse_many(limit):
+        since = now - timedelta(seconds=item.get_expiry())
+        in_window = sa.select(FinancingNeed.published_at).where(FinancingNeed.uscc == uscc,
+                                                                FinancingNeed.published_at > since)
+        count = session.scalar(sa.select(sa.func.count()).select_from(in_window.subquery()))
+        if count >= item.amount:
+            oldest = session.scalar(in_window.order_by(FinancingNeed.published_at).limit(1))
+            raise PublishingPaused(count, _WindowText(item.GRANULARITY.name, item.multiples),
+                                   oldest + timedelta(seconds=item.get_expiry()))
+
+
+def publish_need(session: Session, user: User, data: dict, *, today: date | None = None,
+                 limit: str | None = None) -> tuple[FinancingNeed, list[Fit]]:
+    """Publish a need and match it at once. `data` is checked by NeedSchema (raises Invalid); `limit`: how many
+    needs the enterprise may publish per window (`check_publishing_limit`; raises PublishingPaused)."""
     from xinyidai.domain.need_schema import load_need
 
     values = load_need(data)
+    check_publishing_limit(session, user.enterprise_uscc, limit)
     need = FinancingNeed(uscc=user.enterprise_uscc, published_by_id=user.id, **values)
     session.add(need)
     session.flush()
@@ -291,7 +351,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
     if need.status in (NeedStatus.CLOSED, NeedStatus.WITHDRAWN):
         raise Refused(_l("该需求已结束，不能撤回。"))
     for application in _applications(session, need):
-        if application.state in (S.MATCHED, S.CLAIMED, S.APPROVED):
+        if application.state is S.MATCHED or application.state in HOLDS_CLAIM:
             transition(session, application, S.WITHDRAWN, _actor(user), by_enterprise=True,
                        detail={"reason": "need_withdrawn"})
     need.status = NeedStatus.WITHDRAWN

@@ -36,6 +36,7 @@ from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import inputs
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import (
+    HOLDS_CLAIM,
     TERMINAL,
     Actor,
     Disbursement,
@@ -342,7 +343,7 @@ def claim(session: Session, application: Application, actor: Actor, *, idempoten
 
 def reassign(session: Session, application: Application, officer_id: int, actor: Actor) -> Application:
     """Hand a claimed application to another active officer of the same bank (audited, no state change)."""
-    if application.state not in (S.CLAIMED, S.APPROVED):
+    if application.state not in HOLDS_CLAIM:
         raise IllegalTransition(f"只有已受理或已批准的申请可以转交（当前为“{application.state.value}”）",
                                 f"only a claimed or approved application can be reassigned (it is {application.state.value})")
     officer = by_id(session, User, officer_id)

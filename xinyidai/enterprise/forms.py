@@ -28,7 +28,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from models.lending import GuaranteeType, Urgency
 from xinyidai import uscc as uscc_rules
-from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from xinyidai.auth.forms import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ChosenPassword
 from xinyidai.domain.money import FEN_PER_WAN, fen_from_wan
 from xinyidai.domain.vocabulary import (
     CONTACT_PREFERENCES,
@@ -89,7 +89,8 @@ class RegistrationForm(Form):
                              validators=[DataRequired(message=REQUIRED), Length(
                                  min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
                                  message=_l("密码长度须在 %(min)d 到 %(max)d 个字符之间。",
-                                            min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH))])
+                                            min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)),
+                                 ChosenPassword("username", "name", "uscc", "contact_name", "contact_email")])
     confirm_password = PasswordField(_l("确认密码"), validators=[
         DataRequired(message=REQUIRED), EqualTo("password", message=_l("两次输入的密码不一致。"))])
     acting_for = BooleanField(_l("我确认自己有权代表该企业注册并办理融资。"),

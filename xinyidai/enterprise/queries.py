@@ -38,6 +38,7 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain import lifecycle
 from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
@@ -257,7 +258,8 @@ def _all_bank_records(session: Session) -> dict[int, BankRecord]:
     for bank_id, approved, total in session.execute(
             sa.select(Application.bank_id, sa.func.sum(outcomes), sa.func.count())
             .join(ApplicationEvent, ApplicationEvent.application_id == Application.id)
-            .where(ApplicationEvent.from_state == S.CLAIMED, ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
+            .where(ApplicationEvent.from_state.in_([S.CLAIMED, S.GUARANTEE_REQUESTED, S.GUARANTEED]),
+                   ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
             .group_by(Application.bank_id)):
         decided[bank_id] = (int(approved or 0), int(total))
     records = {}
@@ -309,7 +311,7 @@ class NeedRow:
     in_progress: int  # claimed, approved or disbursed
 
 
-IN_PROGRESS = (S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.OVERDUE)
+IN_PROGRESS = tuple(lifecycle.IN_PROGRESS)
 
 
 def needs(session: Session, uscc: str) -> list[NeedRow]:

@@ -8,6 +8,7 @@ authorization is a 404 here.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from flask import (
@@ -378,6 +379,13 @@ def _need_form_errors(form) -> bool:
     return not parsed or bool(errors)
 
 
+def _publish_limit() -> str | None:
+    """How many needs an enterprise may publish per window (XYD_NEED_PUBLISH_LIMIT); off with XYD_RATELIMIT=0."""
+    if not current_app.config.get("XYD_RATELIMIT", True):
+        return None
+    return current_app.config.get("XYD_NEED_PUBLISH_LIMIT")
+
+
 @bp.route("/needs/new", methods=["GET", "POST"])
 def new_need():
     form = forms.NeedForm()
@@ -385,7 +393,13 @@ def new_need():
         return render_template("enterprise/need_form.html", form=form, need=None)
     if _need_form_errors(form):
         return render_template("enterprise/need_form.html", form=form, need=None), 422
-    need, fits = operations.publish_need(db.session, _user(), form.values())
+    try:
+        need, fits = operations.publish_need(db.session, _user(), form.values(), limit=_publish_limit())
+    except operations.PublishingPaused as paused:
+        db.session.rollback()
+        flash(str(paused.message), "error")
+        wait = max(1, math.ceil((paused.retry_at - operations.utcnow()).total_seconds()))
+        return render_template("enterprise/need_form.html", form=form, need=None), 429, {"Retry-After": str(wait)}
     db.session.commit()
     flash(_("需求已发布，找到 %(count)s 个匹配的产品。", count=sum(f.eligible for f in fits)), "success")
     return redirect(url_for("enterprise.need_detail", need_id=need.id))

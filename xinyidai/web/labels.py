@@ -19,11 +19,14 @@ ROLE = {
     Role.BANK: _l("银行用户"),
     Role.OFFICE: _l("金融服务办"),
     Role.ADMIN: _l("平台管理员"),
+    Role.GUARANTOR: _l("担保机构用户"),
 }
 
 APPLICATION_STATE = {
     ApplicationState.MATCHED: _l("已匹配"),
     ApplicationState.CLAIMED: _l("已受理"),
+    ApplicationState.GUARANTEE_REQUESTED: _l("待担保机构答复"),
+    ApplicationState.GUARANTEED: _l("担保已同意"),
     ApplicationState.APPROVED: _l("已审批通过"),
     ApplicationState.DECLINED: _l("已拒绝"),
     ApplicationState.DISBURSED: _l("已放款"),

@@ -66,6 +66,10 @@ class ProductSchema(Schema):
     min_years_operating = bounded(0, 100, load_default=0)
     whitelist_only = fields.Boolean(load_default=False)
     status = fields.Enum(ProductStatus, by_value=True, load_default=ProductStatus.ACTIVE)
+    guarantor_required = fields.Boolean(load_default=False, metadata={
+        "description": "银担合作: the loan needs a guarantee accepted by a platform guarantor before approval"})
+    guarantor_id = bounded(1, MAX_INT, load_default=None, allow_none=True, metadata={
+        "description": "the one platform guarantor that must guarantee it (implies guarantor_required); null: any"})
 
     @validates_schema
     def ranges_are_ordered(self, data, **_kwargs):
@@ -75,6 +79,8 @@ class ProductSchema(Schema):
                                    ("min_rate_bp", "max_rate_bp", N_("利率下限不能高于上限"))):
             if low in data and high in data and data[low] > data[high]:
                 errors[high] = [message]
+        if data.get("guarantor_id") is not None and data.get("guarantor_required") is False:
+            errors["guarantor_required"] = [N_("指定担保机构时须要求平台担保")]
         if errors:
             raise ValidationError(errors)
 

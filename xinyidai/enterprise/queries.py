@@ -25,7 +25,10 @@ from models.lending import Application, ApplicationEvent, ApplicationState, Bank
 from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
+    AgriculturalOperator,
+    EnvironmentalRating,
     HousingFundMonth,
+    IntellectualProperty,
     PublicCreditEvent,
     Severity,
     SocialInsuranceMonth,
@@ -40,6 +43,7 @@ from xinyidai.domain import lifecycle
 from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
+from xinyidai.domain.qualifications import certificates
 from xinyidai.domain.standing import latest_score
 from xinyidai.domain.whitelist import latest_published, policy_of
 
@@ -79,6 +83,11 @@ class DataHeld:
     utilities_late: list[UtilityMonth]
     public_credit: list[PublicCreditEvent]
     coverage: dict[Source, tuple[int, date | None, date | None]] = field(default_factory=dict)
+    # The later sources (DESIGN §13): everything delivered, newest first.
+    intellectual_property: list = field(default_factory=list)
+    qualifications: list = field(default_factory=list)
+    environmental_ratings: list = field(default_factory=list)
+    agricultural_operators: list = field(default_factory=list)
 
 
 def _months(session: Session, model, uscc: str, *where) -> list:
@@ -108,6 +117,14 @@ def data_held(session: Session, uscc: str) -> DataHeld:
     for source, _model in monthly:
         count, first, last = coverage[source.value]
         held.coverage[source] = (count, _as_date(first), _as_date(last))
+    held.intellectual_property = list(session.scalars(
+        sa.select(IntellectualProperty).where(IntellectualProperty.uscc == uscc)
+        .order_by(IntellectualProperty.applied_on.desc(), IntellectualProperty.number)))
+    held.qualifications = certificates(session, uscc)
+    held.environmental_ratings = list(session.scalars(sa.select(EnvironmentalRating).where(
+        EnvironmentalRating.uscc == uscc).order_by(EnvironmentalRating.year.desc())))
+    held.agricultural_operators = list(session.scalars(sa.select(AgriculturalOperator).where(
+        AgriculturalOperator.uscc == uscc).order_by(AgriculturalOperator.recognized_on.desc())))
     return held
 
 

@@ -17,6 +17,7 @@ from models.identity import ApiToken, Role
 from models.lending import FinancingNeed
 from models.sources import AgriculturalOperator, EnvironmentalRating, IntellectualProperty, Qualification
 from tests.test_api_bank import api  # noqa: F401 - the API caller fixture
+from tests.test_guarantor_portal import setting  # noqa: F401 - a bank, a guarantor and an application
 
 TODAY = date.today()
 
@@ -73,31 +74,47 @@ def test_the_bank_page_shows_the_later_sources_an_authorization_covers_in_both_l
     db_session.commit()
     path = f"/bank/applications/{application.id}"
     page = client.get(path).get_data(as_text=True)
-    assert "CN202310987654.3" not in page and "企业资质" not in page  # no authorization: the summary only
+    assert "CN202310987654.3" not in page
+    assert "企业资质" not in page
 
     grant = _grant(db_session, make_user, application.uscc, ["tax", "qualifications", "intellectual_property"])
     page = client.get(path).get_data(as_text=True)
-    assert 'id="detail-qualifications"' in page and 'id="detail-ip"' in page
-    assert "高新技术企业" in page and 'data-status="valid"' in page and 'data-status="expired"' in page
-    assert "CN202310987654.3" in page and "TM-77001234" in page and "审查中" in page  # the trademark is pending
+    assert 'id="detail-qualifications"' in page
+    assert 'id="detail-ip"' in page
+    assert "高新技术企业" in page
+    assert 'data-status="valid"' in page
+    assert 'data-status="expired"' in page
+    assert "CN202310987654.3" in page
+    assert "TM-77001234" in page
+    assert "审查中" in page
     # sources the authorization leaves out show nothing, not even their headings
-    assert 'id="detail-env"' not in page and 'id="detail-agri"' not in page and "家庭农场" not in page
+    assert 'id="detail-env"' not in page
+    assert 'id="detail-agri"' not in page
+    assert "家庭农场" not in page
 
     english = client.get(f"{path}?lang=en").get_data(as_text=True)
-    assert "High-tech enterprise" in english and "Intellectual property" in english
-    assert "Valid" in english and "Expired" in english and "Pending" in english
+    assert "High-tech enterprise" in english
+    assert "Intellectual property" in english
+    assert "Valid" in english
+    assert "Expired" in english
+    assert "Pending" in english
     assert "Enterprise qualifications" in english or "Qualifications" in english
 
     views = _views(db_session, application.uscc)
-    assert len(views) == 2 and {v.authorization_id for v in views} == {grant.id}
+    assert len(views) == 2
+    assert {v.authorization_id for v in views} == {grant.id}
     assert views[-1].detail["sources"] == ["intellectual_property", "qualifications", "tax"]
 
     grant.revoked_at = utcnow()  # the enterprise narrows what it shares: revoke, grant anew
     _grant(db_session, make_user, application.uscc, ["environmental_rating", "agricultural_operator"])
     page = client.get(f"{path}?lang=zh").get_data(as_text=True)
-    assert 'id="detail-env"' in page and "黄（环保警示）" in page
-    assert 'id="detail-agri"' in page and "家庭农场" in page and "市级" in page
-    assert 'id="detail-qualifications"' not in page and "CN202310987654.3" not in page
+    assert 'id="detail-env"' in page
+    assert "黄（环保警示）" in page
+    assert 'id="detail-agri"' in page
+    assert "家庭农场" in page
+    assert "市级" in page
+    assert 'id="detail-qualifications"' not in page
+    assert "CN202310987654.3" not in page
     assert _views(db_session, application.uscc)[-1].detail["sources"] == ["agricultural_operator",
                                                                           "environmental_rating"]
 
@@ -116,8 +133,35 @@ def test_the_api_returns_the_covered_later_sources_and_audits_the_token(api, db_
                                                                           ("科技型中小企业", "expired")]
     assert detail["qualifications"][0]["certificate_no"] == "GR202431001234"
     assert detail["environmental_ratings"] == [{"year": TODAY.year - 1, "grade": "黄"}]
-    assert detail["intellectual_property"] == [] and detail["agricultural_operators"] == []
+    assert detail["intellectual_property"] == []
+    assert detail["agricultural_operators"] == []
     token_id = db_session.scalar(sa.select(ApiToken.id).where(ApiToken.bank_id == caller.bank.id))
     (view,) = _views(db_session, application.uscc)
-    assert view.actor_token_id == token_id and view.authorization_id == grant.id
+    assert view.actor_token_id == token_id
+    assert view.authorization_id == grant.id
     assert view.detail["sources"] == ["environmental_rating", "qualifications"]
+
+
+def test_a_guarantor_named_by_the_authorization_sees_the_covered_later_sources(setting, db_session):  # noqa: F811
+    from tests.test_guarantor_portal import ask_for_guarantee, guarantor_path, post, text
+
+    s, enterprise = setting, setting["enterprise_row"]
+    db_session.add_all([
+        Qualification(uscc=enterprise.uscc, kind="专精特新", issued_on=TODAY - timedelta(days=30),
+                      expires_on=TODAY + timedelta(days=1000)),
+        EnvironmentalRating(uscc=enterprise.uscc, year=TODAY.year - 1, grade="红"),
+    ])
+    db_session.commit()
+    assert ask_for_guarantee(s).status_code == 302
+    form = "/enterprise/authorizations"
+    granted = post(s["enterprise"], form, {"sources": ["tax", "qualifications"], "scope": "chosen",
+                                           "guarantor_ids": [str(s["guarantor_row"].id)],
+                                           "expires_on": (TODAY + timedelta(days=60)).isoformat()}, form)
+    assert granted.status_code == 302
+    page = text(s["guarantor"].get(guarantor_path(s)))
+    assert 'id="detail-qualifications"' in page
+    assert "专精特新" in page
+    assert 'data-status="valid"' in page
+    assert 'id="detail-env"' not in page
+    assert "红（环保不良）" not in page
+    assert _views(db_session, enterprise.uscc)[-1].detail["sources"] == ["qualifications", "tax"]

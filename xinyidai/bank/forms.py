@@ -112,6 +112,14 @@ class ProductForm(Form):
         description=_l("持有这些资质的企业排序靠前"))
     status = SelectField(_l("状态"), choices=options([(ProductStatus.ACTIVE.value, _l("在售")),
                                             (ProductStatus.PAUSED.value, _l("暂停"))]))
+    guarantor_required = BooleanField(_l("须平台担保机构担保（银担合作）"))
+    guarantor_id = SelectField(_l("指定担保机构"), choices=[], validate_choice=False, validators=[Optional()],
+                               description=_l("不选表示任一平台担保机构"))
+
+    def with_guarantors(self, guarantors, localized) -> ProductForm:
+        self.guarantor_id.choices = options([("", _l("不指定")), *((str(g.id), localized(g.name_zh, g.name_en))
+                                                                 for g in guarantors)])
+        return self
 
     # form field -> service field, with the conversion
     def to_service(self) -> dict:
@@ -127,7 +135,8 @@ class ProductForm(Form):
             "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),
             "required_qualifications": self.required_qualifications.data or [],
             "preferred_qualifications": self.preferred_qualifications.data or [],
-            "status": self.status.data,
+            "status": self.status.data, "guarantor_required": bool(self.guarantor_required.data),
+            "guarantor_id": int(self.guarantor_id.data) if (self.guarantor_id.data or "").isdigit() else None,
         }
 
     SERVICE_TO_FORM = {"min_amount_fen": "min_amount", "max_amount_fen": "max_amount", "min_rate_bp": "min_rate",
@@ -144,6 +153,8 @@ class ProductForm(Form):
         self.fee.data = Decimal(product.fee_bp) / 100
         self.guarantee_type.data, self.status.data = product.guarantee_type.value, product.status.value
         self.min_grade.data = product.min_grade or ""
+        self.guarantor_required.data = product.guarantor_required
+        self.guarantor_id.data = str(product.guarantor_id) if product.guarantor_id else ""
 
     def add_service_errors(self, errors: dict) -> None:
         for name, messages in errors.items():
@@ -184,6 +195,19 @@ class DeclineForm(ActionForm):
             self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
             valid = False
         return valid
+
+
+class GuaranteeRequestForm(ActionForm):
+    """申请担保: one of the guarantee products on offer for this application (银担合作)."""
+
+    guarantee_product_id = SelectField(_l("担保产品"), choices=[], validate_choice=False,
+                                       validators=[InputRequired(message=REQUIRED)])
+
+    def with_products(self, products, localized, percent) -> GuaranteeRequestForm:
+        self.guarantee_product_id.choices = options(
+            (str(p.id), f"{localized(p.guarantor.name_zh, p.guarantor.name_en)} · {localized(p.name_zh, p.name_en)} · "
+                        f"{percent(p.fee_rate_bp)} / {percent(p.coverage_bp)}") for p in products)
+        return self
 
 
 class ApproveForm(ActionForm):

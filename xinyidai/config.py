@@ -63,7 +63,7 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_SESSION_IDLE_MINUTES": int(os.environ.get("XYD_SESSION_IDLE_MINUTES", "30")),
         "XYD_SESSION_MAX_HOURS": int(os.environ.get("XYD_SESSION_MAX_HOURS", "12")),
         "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
-        # Office dashboards read a pre-aggregated cube at most this old (xinyidai.office.cube).
+        # Office dashboards read a pre-aggregated cube at most this old (xinyidai.domain.figures.cube).
         "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),
         "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
         "XYD_RATELIMIT": os.environ.get("XYD_RATELIMIT", "1") == "1",

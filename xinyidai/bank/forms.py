@@ -20,29 +20,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
-from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.domain.bank_schemas import REPAYMENT_STATES
 from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
 from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.vocabulary import GUARANTEES
-from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
-from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.i18n import Bilingual
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
-from xinyidai.web.forms import Form
+from xinyidai.web.forms import COUNTER, Form, MessageForm, options  # noqa: F401  (MessageForm: the bank writes in the same thread)
+from xinyidai.web.forms import StaffForm as SharedStaffForm
 from xinyidai.web.labels import APPLICATION_STATE
 
 MAX_YUAN = Decimal("1000000000000")
 REQUIRED = _l("请填写此项")
-
-
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms options."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _districts():
@@ -225,8 +218,8 @@ class UploadForm(Form):
 
 
 
-class StaffForm(EnterpriseStaffForm):
-    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+class StaffForm(SharedStaffForm):
+    """A colleague's login (the fields every portal asks), optionally as a second administrator."""
 
     tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
 

@@ -7,7 +7,7 @@ import sys
 import time
 
 BENCHMARKS = ["ingest_bench", "ml_bench", "trainer_bench", "pipeline_bench", "dashboard_bench", "notifications_bench",
-              "admin_upload_bench", "credit_report_bench", "joint_bench"]
+              "admin_upload_bench", "credit_report_bench", "joint_bench", "source_lift_bench"]
 
 
 def main(names: list[str]) -> int:

@@ -45,6 +45,16 @@ def markdown(card: dict) -> str:
                   f"{'yes' if quality['auc_gap_met'] else 'NO'} |",
                   f"| expected calibration error | {quality['ece']:.4f} | < {quality['ece_bar']} | "
                   f"{'yes' if quality['ece_met'] else 'NO'} |", ""]
+    if (lift := card.get("source_lift")) and lift.get("auc_without") is not None:
+        lines += ["## What the later sources add", "",
+                  "The same LightGBM settings refitted without the features of "
+                  + ", ".join(lift["sources"]) + f" ({len(lift['features'])} features), on the same out-of-time loans:",
+                  "", "| | with them | without them | gain |", "|---|---|---|---|",
+                  f"| AUC | {lift['auc_with']:.4f} | {lift['auc_without']:.4f} | {lift['auc_gain']:+.4f} |",
+                  f"| KS | {lift['ks_with']:.4f} | {lift['ks_without']:.4f} | {lift['ks_gain']:+.4f} |", "",
+                  "They add lift." if lift["adds_lift"] else "They add no lift on these loans.", ""]
+    elif lift:
+        lines += ["## What the later sources add", "", f"Not measured: {lift.get('note', '')}.", ""]
     if scaling := card.get("scaling"):
         lines += ["## Scorecard scaling", "",
                   f"points = {scaling['base_points']} + {scaling['pdo']}/ln 2 × ln(odds / {scaling['base_odds']}), "

@@ -5,6 +5,7 @@ from models import (
     consent,
     credit,
     enterprise,
+    guarantee,
     identity,
     joint,
     lending,
@@ -17,5 +18,5 @@ from models import (
 )
 from models.base import Base
 
-__all__ = ["Base", "audit", "consent", "credit", "enterprise", "identity", "joint", "lending", "messages", "monitoring",
+__all__ = ["Base", "audit", "consent", "credit", "enterprise", "guarantee", "identity", "joint", "lending", "messages", "monitoring",
            "notification", "scoring", "sources", "upstream"]

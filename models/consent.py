@@ -17,6 +17,13 @@ authorization_banks = sa.Table(
     sa.Column("authorization_id", sa.ForeignKey("authorizations.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("bank_id", sa.ForeignKey("banks.id"), primary_key=True),
 )
+# The guarantee institutions an authorization names: a guarantor sees detail only when named (never by all_banks).
+authorization_guarantors = sa.Table(
+    "authorization_guarantors",
+    Base.metadata,
+    sa.Column("authorization_id", sa.ForeignKey("authorizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("guarantor_id", sa.ForeignKey("guarantors.id"), primary_key=True),
+)
 
 
 class Authorization(Base):
@@ -35,6 +42,7 @@ class Authorization(Base):
     revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     banks = orm.relationship("Bank", secondary=authorization_banks)
+    guarantors = orm.relationship("Guarantor", secondary=authorization_guarantors)
 
     def is_live(self, at: datetime) -> bool:
         return self.revoked_at is None and self.granted_at <= at < self.expires_at
@@ -47,6 +55,9 @@ class Authorization(Base):
 
     def names_bank(self, bank_id: int) -> bool:
         return self.all_banks or any(bank.id == bank_id for bank in self.banks)
+
+    def names_guarantor(self, guarantor_id: int) -> bool:
+        return any(guarantor.id == guarantor_id for guarantor in self.guarantors)
 
 
 class AuthorizationRequestStatus(enum.StrEnum):

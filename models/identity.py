@@ -19,6 +19,7 @@ class Role(enum.StrEnum):
     BANK = "bank"
     OFFICE = "office"
     ADMIN = "admin"
+    GUARANTOR = "guarantor"
 
 
 class District(Base):
@@ -41,10 +42,16 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         sa.CheckConstraint(
-            "(role = 'enterprise' AND enterprise_uscc IS NOT NULL AND bank_id IS NULL AND district_code IS NULL)"
-            " OR (role = 'bank' AND bank_id IS NOT NULL AND enterprise_uscc IS NULL AND district_code IS NULL)"
-            " OR (role = 'office' AND district_code IS NOT NULL AND enterprise_uscc IS NULL AND bank_id IS NULL)"
-            " OR (role = 'admin' AND enterprise_uscc IS NULL AND bank_id IS NULL AND district_code IS NULL)",
+            "(role = 'enterprise' AND enterprise_uscc IS NOT NULL AND bank_id IS NULL AND district_code IS NULL"
+            " AND guarantor_id IS NULL)"
+            " OR (role = 'bank' AND bank_id IS NOT NULL AND enterprise_uscc IS NULL AND district_code IS NULL"
+            " AND guarantor_id IS NULL)"
+            " OR (role = 'office' AND district_code IS NOT NULL AND enterprise_uscc IS NULL AND bank_id IS NULL"
+            " AND guarantor_id IS NULL)"
+            " OR (role = 'guarantor' AND guarantor_id IS NOT NULL AND enterprise_uscc IS NULL AND bank_id IS NULL"
+            " AND district_code IS NULL)"
+            " OR (role = 'admin' AND enterprise_uscc IS NULL AND bank_id IS NULL AND district_code IS NULL"
+            " AND guarantor_id IS NULL)",
             name="tenant_matches_role",
         ),
     )
@@ -59,6 +66,7 @@ class User(Base):
     enterprise_uscc: Mapped[str | None] = mapped_column(USCC, sa.ForeignKey("enterprises.uscc"), index=True)
     bank_id: Mapped[int | None] = mapped_column(sa.ForeignKey("banks.id"), index=True)
     district_code: Mapped[str | None] = mapped_column(sa.ForeignKey("districts.code"))
+    guarantor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("guarantors.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     is_tenant_admin: Mapped[bool] = mapped_column(default=False)
     must_change_password: Mapped[bool] = mapped_column(default=False)

@@ -72,6 +72,10 @@ class Product(Base):
     # date, or that rank it higher when it does (DESIGN §13). Empty: none asked for.
     required_qualifications: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     preferred_qualifications: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # 银担合作 (DESIGN §13): the loan needs a guarantee accepted by a platform guarantor before it is approved;
+    # `guarantor_id` names the one guarantor it must be (none: any active one).
+    guarantor_required: Mapped[bool] = mapped_column(default=False)
+    guarantor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("guarantors.id"))
     status: Mapped[ProductStatus] = mapped_column(enum_column(ProductStatus), default=ProductStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -123,6 +127,8 @@ class FinancingNeed(Base):
 class ApplicationState(enum.StrEnum):
     MATCHED = "matched"
     CLAIMED = "claimed"
+    GUARANTEE_REQUESTED = "guarantee_requested"  # the bank asked a platform guarantor (银担合作)
+    GUARANTEED = "guaranteed"  # the guarantor accepted: fee and coverage recorded
     APPROVED = "approved"
     DECLINED = "declined"
     DISBURSED = "disbursed"
@@ -178,6 +184,10 @@ class Application(Base):
     guarantee_type: Mapped[GuaranteeType | None] = mapped_column(enum_column(GuaranteeType))
     days_past_due: Mapped[int] = mapped_column(default=0)
     first_loan: Mapped[bool | None]
+    # The guarantee the loan stands on, once a guarantor accepted it (models.guarantee.Guarantee has the history).
+    guarantor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("guarantors.id"), index=True)
+    guarantee_fee_bp: Mapped[int | None]
+    guarantee_coverage_bp: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -164,7 +164,29 @@ def make_bank(db_session):
 
 
 @pytest.fixture
-def make_user(db_session, make_enterprise, make_bank):
+def make_guarantor(db_session):
+    """make_guarantor() adds a guarantee institution (政府性融资担保) with one active guarantee product:
+    1 % fee, 80 % coverage, up to 10 million yuan; `guarantor.test_product` is that product."""
+    from models.guarantee import GuaranteeProduct, Guarantor
+
+    def make(**fields) -> Guarantor:
+        n = next(_serial)
+        guarantor = Guarantor(code=fields.pop("code", f"GUAR{n}"), name_zh=fields.pop("name_zh", f"测试融资担保{n}"),
+                              name_en=fields.pop("name_en", f"Test Guarantee {n}"), **fields)
+        db_session.add(guarantor)
+        db_session.flush()
+        product = GuaranteeProduct(guarantor_id=guarantor.id, code="PG", name_zh="批次担保", name_en="Batch guarantee",
+                                   fee_rate_bp=100, coverage_bp=8000, max_amount_fen=10_000_000_00)
+        db_session.add(product)
+        db_session.flush()
+        guarantor.test_product = product
+        return guarantor
+
+    return make
+
+
+@pytest.fixture
+def make_user(db_session, make_enterprise, make_bank, make_guarantor):
     """make_user(Role.BANK) creates the tenant too unless one is given."""
 
     def make(role: Role, **fields):
@@ -173,6 +195,8 @@ def make_user(db_session, make_enterprise, make_bank):
             fields["enterprise_uscc"] = make_enterprise().uscc
         if role is Role.BANK and "bank_id" not in fields:
             fields["bank_id"] = make_bank().id
+        if role is Role.GUARANTOR and "guarantor_id" not in fields:
+            fields["guarantor_id"] = make_guarantor().id
         if role is Role.OFFICE and "district_code" not in fields:
             fields["district_code"] = "310115"
         user = new_user(username=fields.pop("username", f"{role.value}{n}"),

@@ -76,7 +76,7 @@ def gunicorn(environment: dict[str, str], port: int):
 
 
 @contextmanager
-def serve(environment: dict[str, str], port: int, *, workers: int | None = 2, ready_timeout: float = 30):
+def serve(environment: dict[str, str], port: int, *, workers: int | None = 2, ready_timeout: float = 120):
     """Start gunicorn with the project's own config (`workers=None`: the config's own count, from the cores)
     and wait until it answers. The drills (`make drill`) and the load test (`make load`) use it too."""
     env = {**os.environ, **environment, "XYD_BIND": f"127.0.0.1:{port}"}

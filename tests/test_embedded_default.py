@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -158,3 +159,67 @@ def test_concurrent_api_calls_on_the_embedded_default_never_fail_on_a_locked_dat
     assert len(statuses) == CALLERS * ROUNDS * 4 + 2 * ROUNDS
     assert "database is locked" not in log
     assert sorted(set(statuses)) == [200, 201], {s: statuses.count(s) for s in set(statuses)}
+
+
+# ---------------------------------------------------------------- limits across workers (item 7)
+
+LOGIN_LIMIT = 10
+API_FAILURE_LIMIT = 20
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time a process used so far (Linux /proc, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def at_once(count: int, call) -> list[int]:
+    barrier = threading.Barrier(count)
+    results: list[int] = [0] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = call(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_every_documented_limit_holds_across_the_workers_of_the_embedded_default(embedded):
+    folder, tokens = embedded
+    # One thread per worker, so a burst of logins (each a scrypt check) has to spread over both workers.
+    env = environment(folder, XYD_THREADS="1", XYD_LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
+                      XYD_API_AUTH_FAILURE_LIMIT=f"{API_FAILURE_LIMIT}/minute")
+    with serve(env, free_port(), workers=WORKERS, ready_timeout=120) as server:
+        workers = server.worker_pids()
+        assert len(workers) == WORKERS
+        before = {pid: cpu_ticks(pid) for pid in workers}
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = browser.open(server.url + "/login", timeout=30).read().decode()
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+        def attempt(index: int) -> int:
+            form = urllib.parse.urlencode({"username": f"nobody-{index}", "password": "not the password",
+                                           "csrf_token": csrf}).encode()
+            try:
+                with browser.open(server.url + "/login", data=form, timeout=60) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        logins = at_once(LOGIN_LIMIT, attempt)
+        assert logins == [200] * LOGIN_LIMIT  # the wrong password's page
+        used = {pid: cpu_ticks(pid) - before[pid] for pid in workers}
+        assert all(ticks > 0 for ticks in used.values()), used  # both workers checked passwords
+        assert attempt(LOGIN_LIMIT) == 429  # the N+1-th, whichever worker gets it
+        assert attempt(LOGIN_LIMIT + 1) == 429
+
+        # the API's wrong-token limit per address, the same way
+        wrong = at_once(API_FAILURE_LIMIT, lambda i: call(server.url + "/api/v1/products", f"xyd_wrong{i}"))
+        assert wrong == [401] * API_FAILURE_LIMIT
+        assert call(server.url + "/api/v1/products", "xyd_wrong-again") == 429
+    assert (folder / "ratelimits.sqlite3").exists()

@@ -153,3 +153,21 @@ def test_the_admin_upload_page_offers_and_applies_each_new_source(client, make_u
     for name in ("Intellectual property", "Enterprise qualifications", "Environmental credit rating",
                  "New-type agricultural operator"):
         assert name in page
+
+
+def test_the_enterprise_profile_shows_what_the_new_sources_delivered(tmp_path, cli, registered, client, make_user,
+                                                                      login):
+    from models.identity import Role
+
+    a, b = registered
+    for source, (header, lines, _, _) in CASES.items():
+        ingest(cli, source, write(tmp_path / f"{source}.csv", [header, *(line.format(a=a, b=b) for line in lines)]))
+    login(make_user(Role.ENTERPRISE, enterprise_uscc=a))
+    page = client.get("/enterprise/profile").get_data(as_text=True)
+    section = page.split('id="more-sources"')[1].split("</section>")[0]
+    for shown in ("高新技术企业", "2026-11-14", "CN202110000001.X", "审查中", "蓝（环保良好）", "家庭农场", "市级"):
+        assert shown in section, shown
+    assert "CN202110000003.X" not in section  # a rejected row is not data
+    english = client.get("/enterprise/profile?lang=en").get_data(as_text=True).split('id="more-sources"')[1]
+    for shown in ("High-tech enterprise", "Invention patent", "Blue (good)", "Family farm", "Pending"):
+        assert shown in english, shown

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ml import metrics, synthetic
+from ml.card import markdown
 from ml.train import NotEnoughLabels, fit, labelled_loans, train
 from models.lending import Application, ApplicationState, LoanPerformance
 
@@ -150,7 +151,7 @@ def test_labels_come_from_disbursed_loans_whose_twelve_months_have_passed(db_ses
 
 
 def test_training_pipeline_evaluates_out_of_time_and_against_a_woe_scorecard(db_session):
-    truth = synthetic.populate(db_session, enterprises=500, seed=3)
+    truth = synthetic.populate(db_session, enterprises=500, seed=3, more_sources=True)
     run = train(db_session)
     card = run.model.card
     holdout, training = card["data_window"]["holdout"], card["data_window"]["training"]
@@ -164,3 +165,10 @@ def test_training_pipeline_evaluates_out_of_time_and_against_a_woe_scorecard(db_
     assert {"lightgbm", "numpy", "pandas", "scikit-learn"} <= set(card["libraries"])
     assert card["monotone_constraints"]["tax_arrears_months"] == 1
     assert date.fromisoformat(holdout["to"]) - date.fromisoformat(holdout["from"]) < timedelta(days=93)
+    # what the later sources add, both models measured on the same out-of-time loans
+    lift = card["source_lift"]
+    assert lift["auc_with"] == card["metrics"]["auc"]
+    assert 0.5 < lift["auc_without"] < 1
+    assert lift["auc_gain"] == pytest.approx(lift["auc_with"] - lift["auc_without"])
+    assert {"qual_high_tech", "ip_invention_patents", "env_rating", "agri_operator"} <= set(lift["features"])
+    assert "What the later sources add" in markdown(card)

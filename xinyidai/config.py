@@ -65,7 +65,9 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
         # Office dashboards read a pre-aggregated cube at most this old (xinyidai.domain.figures.cube).
         "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),
-        "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or "memory://",
+        # Rate-limit counters: Redis when set (every host shares them), else a SQLite file every worker of this
+        # host shares (xinyidai.ratelimit_store) — never one worker's memory.
+        "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or f"xyd-sqlite://{folder / 'ratelimits.sqlite3'}",
         "XYD_RATELIMIT": os.environ.get("XYD_RATELIMIT", "1") == "1",
         "RATELIMIT_HEADERS_ENABLED": True,
         "XYD_LOGIN_RATE_LIMIT": os.environ.get("XYD_LOGIN_RATE_LIMIT", "10/minute;60/hour"),

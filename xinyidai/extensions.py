@@ -12,13 +12,15 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from models import Base
+from xinyidai import ratelimit_store  # noqa: F401 - registers the xyd-sqlite:// storage
 
 db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-# Storage from RATELIMIT_STORAGE_URI: memory in the embedded default, Redis when several hosts serve.
+# Storage from RATELIMIT_STORAGE_URI: Redis when several hosts serve, else the instance folder's SQLite file that
+# every worker shares (xinyidai.ratelimit_store registers its scheme on import).
 limiter = Limiter(key_func=get_remote_address)
 
 

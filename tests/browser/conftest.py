@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 import pytest
 from flask_migrate import upgrade
@@ -20,12 +22,59 @@ from xinyidai import create_app
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
+T = TypeVar("T")
+
+
+def seed_database(url: str, folder, seed: Callable[[], T], **config) -> T:
+    """Migrate the throwaway database at `url` and run `seed()` inside a short-lived app's context, then commit;
+    returns what `seed` returned. It leaves no connection open: the session is removed before the engine is
+    disposed, so nothing checked out survives into a pool that is later garbage-collected (on PostgreSQL an
+    unclosed psycopg connection is a ResourceWarning that fails whichever later test happens to collect it)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-seed",
+                      "XYD_RATELIMIT": False, **config})
+    with app.app_context():
+        upgrade()
+        result = seed()
+        db.session.commit()
+        db.session.remove()
+        assert db.engine.pool.checkedout() == 0, "seeding left a database connection checked out"
+        db.engine.dispose()
+    return result
+
+
+def local_only_page(browser, base_url: str, *, width: int = 1280, height: int = 900, **context_options):
+    """A page in a fresh browser context (no cookies) whose requests may only go to `base_url`: any other request
+    is aborted and listed in `page.external_requests`; console errors are listed in `page.console_errors`.
+    Close it with `page.context.close()`."""
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height}, **context_options)
+    page = context.new_page()
+    page.external_requests, page.console_errors = [], []
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+
+    def only_local(route):
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            page.external_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return page
+
 
 def chromium_path() -> str:
     path = os.environ.get("XYD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(path):
         pytest.fail(f"Chromium not found at {path}: run `make test` (it installs Debian's chromium) or set XYD_CHROMIUM")
     return path
+
+
+@pytest.fixture(autouse=True)
+def db_session():
+    """Browser tests talk to their own live databases through gunicorn and short-lived apps. The suite's autouse
+    `db_session` would swap `db.session` for one bound to the unit-test database's rolled-back transaction, so
+    anything a browser test wrote "into the live database" would silently land there instead."""
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +89,11 @@ def live_app(tmp_path_factory):
             upgrade()
             users = seed_users()
             db.session.commit()
+            db.session.remove()
             db.engine.dispose()
         yield app, users
         with app.app_context():
+            db.session.remove()
             db.engine.dispose()
 
 
@@ -95,22 +146,11 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_instance):
-    """A fresh browser context (no cookies) whose requests may only go to the live server."""
+    """A phone-sized page in a fresh browser context whose requests may only go to the live server."""
     base_url, _ = live_instance
-    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.external_requests = []
-
-    def only_local(route):
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            page.external_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    page = local_only_page(browser, base_url, width=390, height=844)
     yield page
-    context.close()
+    page.context.close()
 
 
 def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
@@ -118,15 +158,3 @@ def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("form button[type=submit]")
-
-
-def pytest_collection_modifyitems(items):
-    # On PostgreSQL a psycopg connection that some journey's seeding leaves checked out is garbage-collected
-    # during a later journey's setup, and its ResourceWarning ("deleted while still open") then fails that
-    # unrelated journey. The leak is in test seeding, not in the served app (gunicorn runs in its own
-    # process); it is tracked in the session note until its source is found.
-    leak = pytest.mark.filterwarnings(
-        r"ignore:Exception ignored in. <function BaseConnection.__del__:pytest.PytestUnraisableExceptionWarning")
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(leak)

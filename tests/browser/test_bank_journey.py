@@ -7,15 +7,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
 
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import Bank, FinancingNeed
-from tests.browser.conftest import log_in
+from tests.browser.conftest import local_only_page, log_in, seed_database
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
-from xinyidai import create_app
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
@@ -25,10 +23,7 @@ def bank_live(tmp_path_factory):
     """gunicorn over a migrated database holding one bank officer and one enterprise with an open need."""
     folder = tmp_path_factory.mktemp("bank-live")
     with throwaway_database(folder) as url:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-bank",
-                          "XYD_RATELIMIT": False})
-        with app.app_context():
-            upgrade()
+        def seed():
             bank = Bank(code="BROWSERBANK", name_zh="黄浦江测试银行", name_en="Huangpu Test Bank")
             enterprise = Enterprise(uscc=fresh_uscc("310104"), name="上海徐汇浏览器测试有限公司", district_code="310104",
                                     industry_section="I", industry_division="65", established_on=date(2016, 3, 1),
@@ -40,8 +35,7 @@ def bank_live(tmp_path_factory):
                                          purpose="working_capital", guarantee_types=["信用"]))
             db.session.add(new_user(username="browser-officer", display_name="浏览器客户经理", role=Role.BANK,
                                     bank_id=bank.id, is_tenant_admin=True, password=TEST_PASSWORD))
-            db.session.commit()
-            db.engine.dispose()
+        seed_database(url, folder, seed)
         environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-bank"}
         with gunicorn(environment, free_port()) as base_url:
             yield base_url
@@ -49,21 +43,9 @@ def bank_live(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, bank_live):
-    context = browser.new_context(base_url=bank_live, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.external_requests, page.console_errors = [], []
-    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-
-    def only_local(route):
-        if route.request.url.startswith(bank_live):
-            route.continue_()
-        else:
-            page.external_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    page = local_only_page(browser, bank_live)
     yield page
-    context.close()
+    page.context.close()
 
 
 def state_badge(page) -> str:

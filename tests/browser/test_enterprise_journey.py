@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
 
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import Bank, GuaranteeType, Product
-from tests.browser.conftest import log_in
+from tests.browser.conftest import local_only_page, log_in, seed_database
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
-from xinyidai import create_app
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
@@ -49,32 +47,9 @@ def journey_instance(tmp_path_factory):
     with throwaway_database(folder) as url:
         environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "enterprise-live",
                        "XYD_RATELIMIT": "0"}
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder),
-                          "SECRET_KEY": "enterprise-live", "XYD_RATELIMIT": False})
-        with app.app_context():
-            upgrade()
-            uscc = seed_world()
-            db.session.commit()
-            db.engine.dispose()
+        uscc = seed_database(url, folder, seed_world)
         with gunicorn(environment, free_port()) as base_url:
             yield base_url, uscc
-
-
-def new_page(browser, base_url: str, viewport: dict):
-    context = browser.new_context(base_url=base_url, viewport=viewport)
-    page = context.new_page()
-    page.external_requests, page.console_errors = [], []
-    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-
-    def only_local(route):
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            page.external_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
-    return page
 
 
 def fits_the_phone(page) -> bool:
@@ -83,7 +58,7 @@ def fits_the_phone(page) -> bool:
 
 def test_register_authorize_publish_see_matches_and_the_banks_claim(browser, journey_instance):
     base_url, uscc = journey_instance
-    phone = new_page(browser, base_url, {"width": 390, "height": 844})
+    phone = local_only_page(browser, base_url, width=390, height=844)
 
     # register by USCC, name and contact
     phone.goto("/register")
@@ -143,7 +118,7 @@ def test_register_authorize_publish_see_matches_and_the_banks_claim(browser, jou
     assert fits_the_phone(phone)
 
     # the bank officer, on a desktop, sees the enterprise (authorized) and claims the need
-    desk = new_page(browser, base_url, {"width": 1280, "height": 900})
+    desk = local_only_page(browser, base_url)
     log_in(desk, OFFICER)
     desk.wait_for_url("**/bank/")
     desk.goto("/bank/pipeline")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask_migrate import upgrade
 
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
@@ -14,10 +13,9 @@ from models.lending import Application, Bank, Channel, FinancingNeed, GuaranteeT
 from models.lending import ApplicationState as State
 from models.scoring import ModelVersion, Score, ScoreReason
 from models.sources import TaxMonth
-from tests.browser.conftest import log_in
+from tests.browser.conftest import local_only_page, log_in, seed_database
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, gunicorn, throwaway_database
-from xinyidai import create_app
 from xinyidai.domain.lifecycle import Actor, Disbursement, transition
 from xinyidai.domain.monitoring import run_monitoring
 from xinyidai.domain.scope import add_months, shanghai_month
@@ -82,35 +80,16 @@ def office_instance(tmp_path_factory):
     folder = tmp_path_factory.mktemp("office-live")
     with throwaway_database(folder) as url:
         environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "office-live"}
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "office-live"})
-        with app.app_context():
-            upgrade()
-            seed_office_world()
-            db.session.commit()
-            db.engine.dispose()
+        seed_database(url, folder, seed_office_world)
         with gunicorn(environment, free_port()) as base_url:
             yield base_url
 
 
 @pytest.fixture
 def office_page(browser, office_instance):
-    context = browser.new_context(base_url=office_instance, viewport={"width": 1280, "height": 900},
-                                  accept_downloads=True)
-    page = context.new_page()
-    page.external_requests = []
-    page.console_errors = []
-    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-
-    def only_local(route):
-        if route.request.url.startswith(office_instance):
-            route.continue_()
-        else:
-            page.external_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    page = local_only_page(browser, office_instance, accept_downloads=True)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_office_user_sees_dashboard_downloads_report_publishes_whitelist_and_sees_alert(office_page, tmp_path):

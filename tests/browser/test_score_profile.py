@@ -7,13 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask_migrate import upgrade
 
 from models.identity import Role
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, seed_database
 from tests.conftest import TEST_PASSWORD
 from tests.live_server import free_port, serve, throwaway_database
-from xinyidai import create_app
 from xinyidai.extensions import db
 
 USERNAME = "score-reader"
@@ -52,12 +50,7 @@ def scored_instance(tmp_path_factory):
     with throwaway_database(folder) as url:
         environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "score-live",
                        "XYD_RATELIMIT": "0"}
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder),
-                          "SECRET_KEY": "score-live", "XYD_RATELIMIT": False})
-        with app.app_context():
-            upgrade()
-            uscc, version = seed_scored_population(folder)
-            db.engine.dispose()
+        uscc, version = seed_database(url, folder, lambda: seed_scored_population(folder))
         # A generous start-up wait: the workers import LightGBM and the app on a busy two-core machine.
         with serve(environment, free_port(), ready_timeout=120) as server:
             yield server.url, uscc, version

@@ -9,15 +9,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
 
 from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import Application, Bank, FinancingNeed, GuaranteeType, Product
-from tests.browser.conftest import log_in
+from tests.browser.conftest import local_only_page, log_in, seed_database
 from tests.conftest import TEST_PASSWORD, fresh_uscc
 from tests.live_server import free_port, serve, throwaway_database
-from xinyidai import create_app
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
@@ -31,10 +29,7 @@ def day_live(tmp_path_factory):
     its administrator and a need matched to the product, no authorization anywhere."""
     folder = tmp_path_factory.mktemp("day-live")
     with throwaway_database(folder) as url:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "XYD_INSTANCE_PATH": str(folder), "SECRET_KEY": "live-day",
-                          "XYD_RATELIMIT": False})
-        with app.app_context():
-            upgrade()
+        def seed():
             bank = Bank(code="DAYBANK", name_zh="闵行测试银行", name_en="Minhang Test Bank")
             enterprise = Enterprise(uscc=fresh_uscc("310112"), name=COMPANY, district_code="310112",
                                     industry_section="C", industry_division="39", established_on=date(2014, 6, 1),
@@ -58,8 +53,7 @@ def day_live(tmp_path_factory):
                 new_user(username="day-enterprise", display_name="孙总", role=Role.ENTERPRISE,
                          enterprise_uscc=enterprise.uscc, is_tenant_admin=True, password=TEST_PASSWORD),
             ])
-            db.session.commit()
-            db.engine.dispose()
+        seed_database(url, folder, seed)
         environment = {"XYD_INSTANCE_PATH": str(folder), "DATABASE_URL": url, "SECRET_KEY": "live-day",
                        "XYD_RATELIMIT": "0"}
         with serve(environment, free_port(), ready_timeout=120) as server:  # a busy machine starts slowly
@@ -72,11 +66,8 @@ def open_page(browser, day_live):
     contexts = []
 
     def make(width: int = 1280):
-        context = browser.new_context(base_url=day_live, viewport={"width": width, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+        page = local_only_page(browser, day_live, width=width)
+        contexts.append(page.context)
         page.on("dialog", lambda dialog: dialog.accept())
         return page
 

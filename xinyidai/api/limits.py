@@ -1,4 +1,5 @@
-"""Rate limits of the bank API (Flask-Limiter; Redis in production, memory in the embedded default).
+"""Rate limits of the bank API (Flask-Limiter; Redis in production, the instance folder's SQLite counters in the
+embedded default — xinyidai.ratelimit_store — so every worker counts the same).
 
 Requests with a wrong or revoked token are counted per address and throttled hard, so tokens cannot be
 guessed; every request also counts against its token's own ceiling, so one runaway bank system cannot

@@ -68,6 +68,8 @@ class ProductOut(Schema):
     min_grade = fields.String(allow_none=True)
     min_years_operating = fields.Integer()
     whitelist_only = fields.Boolean()
+    required_qualifications = fields.List(fields.String())
+    preferred_qualifications = fields.List(fields.String())
     status = fields.Enum(ProductStatus, by_value=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

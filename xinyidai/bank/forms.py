@@ -46,6 +46,12 @@ def _industries():
     return [(code, Bilingual(f"{code} {zh}", f"{code} {en}")) for code, (zh, en, _divisions) in INDUSTRY_SECTIONS.items()]
 
 
+def _qualifications():
+    from xinyidai.domain.qualifications import NAMES
+
+    return [(kind, Bilingual(zh, en[:1].upper() + en[1:])) for kind, (zh, en) in NAMES.items()]
+
+
 def _yuan_field(label, required=True, **kwargs):
     validators = [InputRequired(message=REQUIRED) if required else Optional(),
                   NumberRange(min=Decimal("0.01"), max=MAX_YUAN, message=_l("金额须在 0.01 元到 1 万亿元之间"))]
@@ -91,6 +97,12 @@ class ProductForm(Form):
                             validators=[Optional()])
     min_years_operating = IntegerField(_l("最短经营年限（年）"), default=0, validators=[Optional(), NumberRange(0, 100)])
     whitelist_only = BooleanField(_l("仅面向白名单企业"))
+    required_qualifications = SelectMultipleField(
+        _l("要求企业资质"), choices=options(_qualifications()), validators=[Optional()],
+        description=_l("企业在需求发布之日须持有有效证书；不选表示不要求"))
+    preferred_qualifications = SelectMultipleField(
+        _l("优先企业资质"), choices=options(_qualifications()), validators=[Optional()],
+        description=_l("持有这些资质的企业排序靠前"))
     status = SelectField(_l("状态"), choices=options([(ProductStatus.ACTIVE.value, _l("在售")),
                                             (ProductStatus.PAUSED.value, _l("暂停"))]))
 
@@ -106,6 +118,8 @@ class ProductForm(Form):
             "guarantee_type": self.guarantee_type.data, "eligible_districts": self.eligible_districts.data or [],
             "eligible_industries": self.eligible_industries.data or [], "min_grade": self.min_grade.data or None,
             "min_years_operating": self.min_years_operating.data or 0, "whitelist_only": bool(self.whitelist_only.data),
+            "required_qualifications": self.required_qualifications.data or [],
+            "preferred_qualifications": self.preferred_qualifications.data or [],
             "status": self.status.data,
         }
 
@@ -114,7 +128,8 @@ class ProductForm(Form):
 
     def fill_from(self, product) -> None:
         for name in ("code", "name_zh", "name_en", "programme", "min_term_months", "max_term_months",
-                     "eligible_districts", "eligible_industries", "min_years_operating", "whitelist_only"):
+                     "eligible_districts", "eligible_industries", "min_years_operating", "whitelist_only",
+                     "required_qualifications", "preferred_qualifications"):
             getattr(self, name).data = getattr(product, name)
         self.min_amount.data, self.max_amount.data = (Decimal(product.min_amount_fen) / 100,
                                                       Decimal(product.max_amount_fen) / 100)

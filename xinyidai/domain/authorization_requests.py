@@ -20,12 +20,13 @@ from xinyidai.audit import record
 from xinyidai.database import by_id
 from xinyidai.domain.authorizations import live_authorization
 from xinyidai.domain.errors import Invalid, NotFound, Refused
+from xinyidai.domain.lifecycle import IN_PROGRESS
 from xinyidai.domain.needs import Grant, grant_authorization, shanghai_today
 
 S = ApplicationState
 Status = AuthorizationRequestStatus
 # A bank may ask while it holds the need and the loan is not over.
-MAY_ASK = (S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.OVERDUE)
+MAY_ASK = tuple(IN_PROGRESS)
 # What a bank asks for unless it says otherwise: every source a bank may be authorized to see.
 DEFAULT_SOURCES = tuple(s.value for s in Source)
 GRANTED_FOR_DAYS = 180  # a granted request runs for this long, as the authorization form proposes

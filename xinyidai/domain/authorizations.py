@@ -15,7 +15,7 @@ from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.lending import Application, ApplicationState
 from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
 from xinyidai.audit import record
-from xinyidai.domain.lifecycle import Actor
+from xinyidai.domain.lifecycle import IN_PROGRESS, Actor
 from xinyidai.domain.standing import latest_score, standing_of
 
 MONTHS_SHOWN = 12
@@ -54,10 +54,7 @@ def summary_of(session: Session, enterprise: Enterprise, today: date) -> dict:
 
 
 # States in which this bank's application holds the enterprise's need (claimed and after).
-HOLDS_THE_NEED = frozenset({
-    ApplicationState.CLAIMED, ApplicationState.APPROVED, ApplicationState.DISBURSED, ApplicationState.REPAYING,
-    ApplicationState.OVERDUE, ApplicationState.REPAID, ApplicationState.DEFAULTED,
-})
+HOLDS_THE_NEED = IN_PROGRESS | {ApplicationState.REPAID, ApplicationState.DEFAULTED}
 
 
 def enterprise_view(session: Session, application: Application, actor: Actor, *, remote_addr: str | None = None,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from models.lending import ApplicationState, GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
 from xinyidai.database import MAX_INT
 from xinyidai.domain import inputs
 from xinyidai.domain.lifecycle import DECLINE_REASONS
+from xinyidai.domain.qualifications import KINDS as QUALIFICATION_KINDS
 from xinyidai.i18n import N_
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
@@ -65,7 +66,25 @@ class ProductSchema(Schema):
     min_grade = fields.String(allow_none=True, validate=validate.OneOf(GRADE_SCALE))
     min_years_operating = bounded(0, 100, load_default=0)
     whitelist_only = fields.Boolean(load_default=False)
+    required_qualifications = fields.List(
+        fields.String(validate=validate.OneOf(QUALIFICATION_KINDS)), load_default=list,
+        validate=validate.Length(max=len(QUALIFICATION_KINDS)),
+        metadata={"description": "qualifications the enterprise must hold, valid on the need's date: "
+                                 + ", ".join(QUALIFICATION_KINDS)})
+    preferred_qualifications = fields.List(
+        fields.String(validate=validate.OneOf(QUALIFICATION_KINDS)), load_default=list,
+        validate=validate.Length(max=len(QUALIFICATION_KINDS)),
+        metadata={"description": "qualifications that rank a need higher when held"})
     status = fields.Enum(ProductStatus, by_value=True, load_default=ProductStatus.ACTIVE)
+
+    @pre_load
+    def qualifications_once_each(self, data, **_kwargs):
+        # The same qualification twice (a repeated checkbox, a careless API body) means it once.
+        if isinstance(data, dict):
+            for name in ("required_qualifications", "preferred_qualifications"):
+                if isinstance(data.get(name), list) and all(isinstance(v, str) for v in data[name]):
+                    data = {**data, name: list(dict.fromkeys(data[name]))}
+        return data
 
     @validates_schema
     def ranges_are_ordered(self, data, **_kwargs):

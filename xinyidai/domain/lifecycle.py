@@ -2,7 +2,15 @@
 
 matched → claimed (受理) → approved | declined(reason) → disbursed → repaying → repaid | overdue → defaulted,
 plus withdrawn by the enterprise before disbursement, and matched → approved in one step when the bank
-confirms its own live in-principle approval (预授信, xinyidai.domain.in_principle; it claims the need too). Every transition is an ApplicationEvent with who,
+confirms its own live in-principle approval (预授信, xinyidai.domain.in_principle; it claims the need too).
+
+The guarantee step (银担合作, DESIGN §13) for a product that requires a platform guarantor: claimed →
+guarantee_requested (the bank names one of a guarantor's guarantee products) → guaranteed (the guarantor
+accepts, its fee and coverage recorded) → approved; a guarantor that declines (with a reason) sends the
+application back to claimed, where the bank may ask another guarantor or decline. Such a product is never
+approved without an accepted guarantee. The guarantee records are kept by xinyidai.domain.guarantees.
+
+Every transition is an ApplicationEvent with who,
 when and through which channel; an illegal one raises IllegalTransition (HTTP 409); a repeated report
 with the same idempotency key is a no-op that returns the first event.
 """
@@ -32,7 +40,9 @@ S = ApplicationState
 # Who may move an application from a state to another.
 BANK_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     S.MATCHED: frozenset({S.CLAIMED, S.APPROVED}),  # approved: only on a live in-principle approval
-    S.CLAIMED: frozenset({S.APPROVED, S.DECLINED}),
+    S.CLAIMED: frozenset({S.APPROVED, S.DECLINED, S.GUARANTEE_REQUESTED}),
+    S.GUARANTEE_REQUESTED: frozenset({S.DECLINED}),
+    S.GUARANTEED: frozenset({S.APPROVED, S.DECLINED}),
     S.APPROVED: frozenset({S.DISBURSED, S.DECLINED}),
     S.DISBURSED: frozenset({S.REPAYING, S.OVERDUE, S.REPAID}),
     S.REPAYING: frozenset({S.OVERDUE, S.REPAID}),
@@ -41,7 +51,13 @@ BANK_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
 ENTERPRISE_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     S.MATCHED: frozenset({S.WITHDRAWN}),
     S.CLAIMED: frozenset({S.WITHDRAWN}),
+    S.GUARANTEE_REQUESTED: frozenset({S.WITHDRAWN}),
+    S.GUARANTEED: frozenset({S.WITHDRAWN}),
     S.APPROVED: frozenset({S.WITHDRAWN}),
+}
+# The guarantor asked for a guarantee accepts it (guaranteed) or declines it (back to the bank's claim).
+GUARANTOR_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
+    S.GUARANTEE_REQUESTED: frozenset({S.GUARANTEED, S.CLAIMED}),
 }
 # The platform (Channel.SYSTEM) records what banks report through it (imports, demo data) and may also take
 # back a match nobody has claimed: when the enterprise's contact control no longer offers it, or when the
@@ -50,6 +66,10 @@ SYSTEM_MOVES: dict[ApplicationState, frozenset[ApplicationState]] = {
     **BANK_MOVES, S.MATCHED: BANK_MOVES[S.MATCHED] | {S.WITHDRAWN},
 }
 TERMINAL = frozenset({S.DECLINED, S.WITHDRAWN, S.REPAID, S.DEFAULTED})
+# The states in which the bank holds the enterprise's need (claimed, not yet disbursed).
+HOLDS_CLAIM = frozenset({S.CLAIMED, S.GUARANTEE_REQUESTED, S.GUARANTEED, S.APPROVED})
+# In progress with the bank: claimed and after, until the loan ends.
+IN_PROGRESS = HOLDS_CLAIM | {S.DISBURSED, S.REPAYING, S.OVERDUE}
 
 DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "insufficient_cash_flow": ("经营现金流不足", "insufficient operating cash flow"),
@@ -118,13 +138,16 @@ def transition(
     actor: Actor,
     *,
     by_enterprise: bool = False,
+    by_guarantor: bool = False,
     idempotency_key: str | None = None,
     detail: dict | None = None,
 ) -> ApplicationEvent:
     """Move `application` to `to_state` or raise IllegalTransition. Does not commit.
 
     `detail` carries what the move needs: `reason_code` (and `reason_text`) to decline, `disbursement`
-    (a Disbursement) to disburse, `days_past_due` for overdue or defaulted.
+    (a Disbursement) to disburse, `days_past_due` for overdue or defaulted; for the guarantee step
+    `guarantee_product_id` to ask for a guarantee, and the guarantor's `guarantor_id` with `fee_rate_bp` and
+    `coverage_bp` to accept or `reason_code` (and `reason_text`) to decline (`by_guarantor`).
     """
     detail = _normalised(detail or {})
     if idempotency_key:
@@ -140,10 +163,11 @@ def transition(
                     "该幂等键已用于另一份不同的报送", "this idempotency key was already used for a different report"
                 )
             return earlier
-    moves = ENTERPRISE_MOVES if by_enterprise else SYSTEM_MOVES if actor.channel is Channel.SYSTEM else BANK_MOVES
+    moves = (ENTERPRISE_MOVES if by_enterprise else GUARANTOR_MOVES if by_guarantor
+             else SYSTEM_MOVES if actor.channel is Channel.SYSTEM else BANK_MOVES)
     allowed = moves.get(application.state, frozenset())
     if to_state not in allowed:
-        raise IllegalTransition(*_why_not(application.state, to_state, by_enterprise))
+        raise IllegalTransition(*_why_not(application.state, to_state, by_enterprise, by_guarantor))
     from_state = application.state
     _apply_effects(session, application, from_state, to_state, actor, detail)
     application.state = to_state
@@ -164,9 +188,13 @@ def transition(
     return event
 
 
-def _why_not(current: ApplicationState, wanted: ApplicationState, by_enterprise: bool) -> tuple[str, str]:
+def _why_not(current: ApplicationState, wanted: ApplicationState, by_enterprise: bool,
+             by_guarantor: bool = False) -> tuple[str, str]:
     if current in TERMINAL:
         return (f"申请已处于终止状态“{current.value}”，不能再变更", f"the application is already {current.value}; it cannot change")
+    if by_guarantor:
+        return (f"担保机构只能对等待担保答复的申请作出答复（当前为“{current.value}”）",
+                f"a guarantor can only answer an application waiting for its guarantee (it is {current.value})")
     if by_enterprise:
         return (f"企业不能把申请从“{current.value}”改为“{wanted.value}”",
                 f"an enterprise cannot move an application from {current.value} to {wanted.value}")
@@ -175,10 +203,21 @@ def _why_not(current: ApplicationState, wanted: ApplicationState, by_enterprise:
 
 
 def _apply_effects(session, application: Application, from_state, to_state, actor: Actor, detail: dict) -> None:
+    from xinyidai.domain import guarantees
+
     now = utcnow()
-    holds_claim = from_state in (S.CLAIMED, S.APPROVED)
+    holds_claim = from_state in HOLDS_CLAIM
     need = session.get(FinancingNeed, application.need_id, with_for_update=True)
-    if to_state is S.CLAIMED:
+    if from_state is S.GUARANTEE_REQUESTED:
+        # the open guarantee is answered (accepted, declined) or ends with the application
+        guarantees.guarantee_step_left(session, application, to_state, actor, detail)
+    if to_state is S.GUARANTEE_REQUESTED:
+        guarantees.guarantee_requested(session, application, actor, detail)
+    elif to_state is S.CLAIMED and from_state is S.GUARANTEE_REQUESTED:
+        pass  # declined by the guarantor: the bank keeps its claim and may ask another guarantor or decline
+    elif to_state is S.GUARANTEED:
+        pass  # the fee and coverage were recorded with the accepted guarantee
+    elif to_state is S.CLAIMED:
         if need.status is not NeedStatus.OPEN:
             raise IllegalTransition("该需求已被其他银行受理或已关闭", "the need has been claimed by another bank or is closed")
         need.status = NeedStatus.CLAIMED
@@ -194,6 +233,10 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
         if holds_claim:
             _release_need(need)
     elif to_state is S.APPROVED:
+        if from_state is not S.GUARANTEED and guarantees.guarantee_required(application):
+            raise IllegalTransition("该产品须经平台担保机构同意担保后才能审批，请先申请担保",
+                                    "this product needs a guarantee accepted by a platform guarantor before it is "
+                                    "approved: request the guarantee first")
         if from_state is S.MATCHED:
             answer = _check_in_principle(session, application, detail)
             if need.status is not NeedStatus.OPEN:

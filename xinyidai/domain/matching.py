@@ -30,6 +30,8 @@ from models.scoring import (
     grade_at_least,
 )
 from xinyidai.domain.lifecycle import TERMINAL, Actor, transition
+from xinyidai.domain.qualifications import NAMES as QUALIFICATION_NAMES
+from xinyidai.domain.qualifications import held_for_needs
 from xinyidai.domain.standing import Standing, latest_grade_of, standing_of
 
 
@@ -55,8 +57,14 @@ def _yuan(fen: int) -> str:
     return f"{fen / 100:,.0f}"
 
 
-def assess(need: FinancingNeed, enterprise: Enterprise, product: Product, standing: Standing, today: date) -> Fit:
-    """Check one product against one need; every failing rule adds a reason."""
+# How much a preferred qualification the enterprise holds lifts a product's rank (0–1 scale), at most twice.
+PREFERRED_BONUS = 0.05
+
+
+def assess(need: FinancingNeed, enterprise: Enterprise, product: Product, standing: Standing, today: date,
+           held: frozenset[str] = frozenset()) -> Fit:
+    """Check one product against one need; every failing rule adds a reason. `held`: the qualifications the
+    enterprise holds on the need's day (xinyidai.domain.qualifications.held_for_needs)."""
     fit = Fit(product)
     fail = fit.reasons.append
     if product.status is not ProductStatus.ACTIVE:
@@ -88,7 +96,13 @@ def assess(need: FinancingNeed, enterprise: Enterprise, product: Product, standi
                     f"grade below the product's minimum {product.min_grade}"))
     if product.whitelist_only and not standing.whitelisted:
         fail(Reason("not_whitelisted", "产品仅面向白名单企业", "product is for whitelisted enterprises only"))
-    fit.rank = _rank(need, product, standing) if fit.eligible else 0.0
+    for kind in product.required_qualifications or []:
+        if kind not in held:
+            zh, en = QUALIFICATION_NAMES.get(kind, (kind, kind))
+            fail(Reason("qualification_required", f"需持有有效的{zh}证书", f"requires a valid {en} certificate"))
+    if fit.eligible:
+        preferred = sum(kind in held for kind in product.preferred_qualifications or [])
+        fit.rank = round(min(1.0, _rank(need, product, standing) + PREFERRED_BONUS * min(preferred, 2)), 6)
     return fit
 
 
@@ -110,7 +124,8 @@ def match_need(session: Session, need: FinancingNeed, today: date | None = None)
     standing = standing_of(session, need.uscc)
     today = today or date.today()
     products = session.scalars(sa.select(Product).order_by(Product.id))
-    fits = [assess(need, enterprise, product, standing, today) for product in products if product.bank.is_active]
+    held = held_for_needs(session, [need], today).get(need.id, frozenset())
+    fits = [assess(need, enterprise, product, standing, today, held) for product in products if product.bank.is_active]
     return sorted(fits, key=lambda f: (not f.eligible, -f.rank, len(f.reasons), f.product.id))
 
 

@@ -36,7 +36,7 @@ from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import in_principle, upstream
 from xinyidai.domain.errors import Invalid, NotFound, Refused
-from xinyidai.domain.lifecycle import TERMINAL, Actor, locked_application, transition
+from xinyidai.domain.lifecycle import HOLDS_CLAIM, TERMINAL, Actor, locked_application, transition
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
 from xinyidai.domain.users import new_user
@@ -347,7 +347,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
     if need.status in (NeedStatus.CLOSED, NeedStatus.WITHDRAWN):
         raise Refused(_l("该需求已结束，不能撤回。"))
     for application in _applications(session, need):
-        if application.state in (S.MATCHED, S.CLAIMED, S.APPROVED):
+        if application.state is S.MATCHED or application.state in HOLDS_CLAIM:
             transition(session, application, S.WITHDRAWN, _actor(user), by_enterprise=True,
                        detail={"reason": "need_withdrawn"})
     need.status = NeedStatus.WITHDRAWN

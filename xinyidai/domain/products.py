@@ -36,6 +36,7 @@ from xinyidai.domain import inputs
 from xinyidai.domain.bank_schemas import ProductSchema
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import (
+    HOLDS_CLAIM,
     TERMINAL,
     Actor,
     Disbursement,
@@ -45,6 +46,7 @@ from xinyidai.domain.lifecycle import (
     transition,
 )
 from xinyidai.domain.matching import assess, turned_away_banks, within_contact_control
+from xinyidai.domain.qualifications import held_for_needs
 from xinyidai.domain.standing import standing_of
 from xinyidai.i18n import N_
 
@@ -197,11 +199,14 @@ def match_new_needs(session: Session, product: Product, today: date | None = Non
     for start in range(0, len(need_ids), 1000):
         turned_away.update(turned_away_banks(session, need_ids[start:start + 1000], product.bank_id))
     created = 0
+    held = held_for_needs(session, [need for need, _ in rows], today) if product.required_qualifications \
+        or product.preferred_qualifications else {}
     for need, enterprise in rows:
         if not within_contact_control(need, product.bank_id, live_banks.get(need.id, set()),
                                       turned_away.get(need.id, set())):
             continue
-        fit = assess(need, enterprise, product, standing_of(session, need.uscc), today)
+        fit = assess(need, enterprise, product, standing_of(session, need.uscc), today,
+                     held.get(need.id, frozenset()))
         if fit.eligible:
             session.add(Application(need_id=need.id, product_id=product.id, bank_id=product.bank_id,
                                     uscc=need.uscc, match_rank=fit.rank))
@@ -338,7 +343,7 @@ def claim(session: Session, application: Application, actor: Actor, *, idempoten
 
 def reassign(session: Session, application: Application, officer_id: int, actor: Actor) -> Application:
     """Hand a claimed application to another active officer of the same bank (audited, no state change)."""
-    if application.state not in (S.CLAIMED, S.APPROVED):
+    if application.state not in HOLDS_CLAIM:
         raise IllegalTransition(f"只有已受理或已批准的申请可以转交（当前为“{application.state.value}”）",
                                 f"only a claimed or approved application can be reassigned (it is {application.state.value})")
     officer = by_id(session, User, officer_id)

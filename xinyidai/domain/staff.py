@@ -19,12 +19,13 @@ from models.lending import Application, ApplicationState
 from xinyidai.audit import record
 from xinyidai.database import by_id
 from xinyidai.domain.errors import Invalid, NotFound, Refused
+from xinyidai.domain.lifecycle import IN_PROGRESS
 from xinyidai.domain.needs import deactivate, username_taken
 from xinyidai.domain.users import new_user, temporary_password
 
 S = ApplicationState
 # The states in which an application is some officer's work: the claim until the loan is over.
-IN_HAND = (S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.OVERDUE)
+IN_HAND = tuple(IN_PROGRESS)
 
 
 @dataclass(frozen=True)

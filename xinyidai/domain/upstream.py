@@ -97,7 +97,9 @@ def application_moved(session: Session, application: Application, event: Applica
     base, district = _application_facts(session, application)
     payload = {**base, "channel": event.channel.value}
     to_state = event.to_state
-    if to_state not in EVENT_OF_STATE:  # a step added after this contract version: reported, never dropped
+    # A step added after this contract version (the guarantee step, and a guarantor's decline handing the
+    # application back to the bank's claim): reported, never dropped.
+    if to_state not in EVENT_OF_STATE or (to_state is S.CLAIMED and event.from_state not in (None, S.MATCHED)):
         payload["from_state"] = getattr(event.from_state, "value", event.from_state)
         return emit(session, "application.state_changed", ("application", str(application.id)), district, payload,
                     occurred_at=event.occurred_at)

@@ -23,7 +23,10 @@ from models.identity import User
 from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
+    AgriculturalOperator,
+    EnvironmentalRating,
     HousingFundMonth,
+    IntellectualProperty,
     PublicCreditEvent,
     Severity,
     SocialInsuranceMonth,
@@ -34,9 +37,11 @@ from models.sources import (
     UtilityMonth,
 )
 from xinyidai.caching import remembered
+from xinyidai.domain import lifecycle
 from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.credit_policy import annual_fee_bp
 from xinyidai.domain.matching import Fit
+from xinyidai.domain.qualifications import certificates
 from xinyidai.domain.standing import latest_score
 from xinyidai.domain.whitelist import latest_published, policy_of
 
@@ -76,6 +81,11 @@ class DataHeld:
     utilities_late: list[UtilityMonth]
     public_credit: list[PublicCreditEvent]
     coverage: dict[Source, tuple[int, date | None, date | None]] = field(default_factory=dict)
+    # The later sources (DESIGN §13): everything delivered, newest first.
+    intellectual_property: list = field(default_factory=list)
+    qualifications: list = field(default_factory=list)
+    environmental_ratings: list = field(default_factory=list)
+    agricultural_operators: list = field(default_factory=list)
 
 
 def _months(session: Session, model, uscc: str, *where) -> list:
@@ -105,6 +115,14 @@ def data_held(session: Session, uscc: str) -> DataHeld:
     for source, _model in monthly:
         count, first, last = coverage[source.value]
         held.coverage[source] = (count, _as_date(first), _as_date(last))
+    held.intellectual_property = list(session.scalars(
+        sa.select(IntellectualProperty).where(IntellectualProperty.uscc == uscc)
+        .order_by(IntellectualProperty.applied_on.desc(), IntellectualProperty.number)))
+    held.qualifications = certificates(session, uscc)
+    held.environmental_ratings = list(session.scalars(sa.select(EnvironmentalRating).where(
+        EnvironmentalRating.uscc == uscc).order_by(EnvironmentalRating.year.desc())))
+    held.agricultural_operators = list(session.scalars(sa.select(AgriculturalOperator).where(
+        AgriculturalOperator.uscc == uscc).order_by(AgriculturalOperator.recognized_on.desc())))
     return held
 
 
@@ -239,7 +257,8 @@ def _all_bank_records(session: Session) -> dict[int, BankRecord]:
     for bank_id, approved, total in session.execute(
             sa.select(Application.bank_id, sa.func.sum(outcomes), sa.func.count())
             .join(ApplicationEvent, ApplicationEvent.application_id == Application.id)
-            .where(ApplicationEvent.from_state == S.CLAIMED, ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
+            .where(ApplicationEvent.from_state.in_([S.CLAIMED, S.GUARANTEE_REQUESTED, S.GUARANTEED]),
+                   ApplicationEvent.to_state.in_([S.APPROVED, S.DECLINED]))
             .group_by(Application.bank_id)):
         decided[bank_id] = (int(approved or 0), int(total))
     records = {}
@@ -291,7 +310,7 @@ class NeedRow:
     in_progress: int  # claimed, approved or disbursed
 
 
-IN_PROGRESS = (S.CLAIMED, S.APPROVED, S.DISBURSED, S.REPAYING, S.OVERDUE)
+IN_PROGRESS = tuple(lifecycle.IN_PROGRESS)
 
 
 def needs(session: Session, uscc: str) -> list[NeedRow]:

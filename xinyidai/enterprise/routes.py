@@ -205,7 +205,7 @@ def _render_profile(status: int = 200, **form_overrides):
         commitments=queries.commitments(db.session, uscc), reports=queries.self_reports(db.session, uscc),
         commitment_form=form_overrides.get("commitment_form") or forms.CommitmentForm(formdata=None),
         report_form=form_overrides.get("report_form") or forms.SelfReportForm(formdata=None),
-        action_form=forms.ActionForm(),
+        action_form=forms.ActionForm(), today=operations.shanghai_today(),
     ), status
 
 

@@ -8,7 +8,8 @@ from models.credit import RepairState
 from models.enterprise import EnterpriseStatus, SizeClass
 from models.identity import Role
 from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
-from models.sources import DeliveryStatus
+from models.sources import AgriLevel, AgriOperatorKind, DeliveryStatus, EnvironmentalGrade, IpKind
+from xinyidai.domain.qualifications import NAMES as QUALIFICATION_NAMES
 from xinyidai.domain.vocabulary import GUARANTEES, PURPOSES
 from xinyidai.i18n import Bilingual
 from xinyidai.ingest.sources import SOURCES
@@ -18,11 +19,14 @@ ROLE = {
     Role.BANK: _l("银行用户"),
     Role.OFFICE: _l("金融服务办"),
     Role.ADMIN: _l("平台管理员"),
+    Role.GUARANTOR: _l("担保机构用户"),
 }
 
 APPLICATION_STATE = {
     ApplicationState.MATCHED: _l("已匹配"),
     ApplicationState.CLAIMED: _l("已受理"),
+    ApplicationState.GUARANTEE_REQUESTED: _l("待担保机构答复"),
+    ApplicationState.GUARANTEED: _l("担保已同意"),
     ApplicationState.APPROVED: _l("已审批通过"),
     ApplicationState.DECLINED: _l("已拒绝"),
     ApplicationState.DISBURSED: _l("已放款"),
@@ -69,6 +73,22 @@ PRODUCT_STATUS = {
 # Declared with each source (xinyidai.ingest.sources), worded in the page's language.
 SOURCE = {spec.source: Bilingual(*spec.label) for spec in SOURCES.values()}
 
+# The later sources' stored values (Chinese words, as delivered), worded per language.
+IP_KIND = {IpKind.INVENTION_PATENT: Bilingual("发明专利", "Invention patent"),
+           IpKind.UTILITY_MODEL: Bilingual("实用新型", "Utility model"),
+           IpKind.DESIGN_PATENT: Bilingual("外观设计", "Design patent"), IpKind.TRADEMARK: Bilingual("商标", "Trademark")}
+QUALIFICATION = {kind: Bilingual(zh, en[:1].upper() + en[1:]) for kind, (zh, en) in QUALIFICATION_NAMES.items()}
+ENV_GRADE = {EnvironmentalGrade.GREEN: Bilingual("绿（环保诚信）", "Green (trustworthy)"),
+             EnvironmentalGrade.BLUE: Bilingual("蓝（环保良好）", "Blue (good)"),
+             EnvironmentalGrade.YELLOW: Bilingual("黄（环保警示）", "Yellow (warning)"),
+             EnvironmentalGrade.RED: Bilingual("红（环保不良）", "Red (poor)")}
+AGRI_KIND = {AgriOperatorKind.FAMILY_FARM: Bilingual("家庭农场", "Family farm"),
+             AgriOperatorKind.COOPERATIVE: Bilingual("农民合作社", "Farmers' cooperative"),
+             AgriOperatorKind.LEADING_ENTERPRISE: Bilingual("农业产业化龙头企业", "Leading agricultural enterprise"),
+             AgriOperatorKind.SERVICE_ORGANISATION: Bilingual("农业社会化服务组织", "Agricultural service organisation")}
+AGRI_LEVEL = {AgriLevel.NATIONAL: Bilingual("国家级", "National"), AgriLevel.CITY: Bilingual("市级", "City"),
+              AgriLevel.DISTRICT: Bilingual("区级", "District")}
+
 # The sections an enterprise may choose for its credit report (xinyidai.domain.credit_report.SECTIONS).
 REPORT_SECTIONS = {
     "registry": _l("登记信息"),
@@ -96,7 +116,8 @@ def init_app(app) -> None:
         "role": ROLE, "application_state": APPLICATION_STATE, "need_status": NEED_STATUS,
         "product_status": PRODUCT_STATUS, "channel": CHANNEL,
         "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
-        "report_section": REPORT_SECTIONS, "repair_state": REPAIR_STATE,
+        "report_section": REPORT_SECTIONS, "repair_state": REPAIR_STATE, "ip_kind": IP_KIND,
+        "qualification": QUALIFICATION, "env_grade": ENV_GRADE, "agri_kind": AGRI_KIND, "agri_level": AGRI_LEVEL,
         # Stored as Chinese words from fixed lists (what the enterprise chose): worded per language when shown.
         "need_purpose": PURPOSES, "guarantee_type": GUARANTEES,
     }

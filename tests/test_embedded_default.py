@@ -191,8 +191,10 @@ def at_once(count: int, call) -> list[int]:
 
 def test_every_documented_limit_holds_across_the_workers_of_the_embedded_default(embedded):
     folder, tokens = embedded
-    # One thread per worker, so a burst of logins (each a scrypt check) has to spread over both workers.
-    env = environment(folder, XYD_THREADS="1", XYD_LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
+    # One thread and one connection per worker: a worker busy with a login (a scrypt check) accepts no other
+    # connection, so a burst has to spread over both workers (gthread would otherwise queue it all in one).
+    env = environment(folder, XYD_THREADS="1", GUNICORN_CMD_ARGS="--worker-connections 1",
+                      XYD_LOGIN_RATE_LIMIT=f"{LOGIN_LIMIT}/minute",
                       XYD_API_AUTH_FAILURE_LIMIT=f"{API_FAILURE_LIMIT}/minute")
     with serve(env, free_port(), workers=WORKERS, ready_timeout=120) as server:
         workers = server.worker_pids()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,14 @@ def test_the_import_contract_holds():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_every_package_of_the_application_has_its_place_in_the_layers():
+    """A new portal (or any new package) must be placed, or the contract would not see it import sideways."""
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    placed = {name.strip() for layer in contract["layers"] for name in layer.replace(":", "|").split("|")}
+    packages = {f"xinyidai.{p.name}" for p in (ROOT / "xinyidai").iterdir() if (p / "__init__.py").is_file()}
+    assert packages - placed == set()
 
 
 def _copy_of_the_code(tmp_path: Path) -> Path:

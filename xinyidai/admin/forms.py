@@ -91,6 +91,14 @@ class BankForm(Form):
         return {name: getattr(self, f"officer_{name}").data for name in ("display_name", "username", "email", "phone")}
 
 
+class GuarantorForm(BankForm):
+    """A guarantee institution (政府性融资担保) and its first administrator."""
+
+    code = StringField(_l("担保机构代码"), description=_l("2–32 个字母、数字或连字符，例如 SHSMEFG；保存为大写，之后不能更改。"),
+                       validators=[DataRequired(message=REQUIRED),
+                                   Regexp(BANK_CODE, message=_l("担保机构代码须为 2–32 个字母、数字或连字符，以字母或数字开头。"))])
+
+
 class OfficeUserForm(Form):
     district = SelectField(_l("所属区（或市级）"), validate_choice=False)
     display_name = _name_field(_l("姓名"))

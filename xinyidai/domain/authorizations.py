@@ -32,6 +32,19 @@ def live_authorization(session: Session, uscc: str, bank_id: int, at: datetime |
     return next((a for a in candidates if a.is_live(at) and a.names_bank(bank_id)), None)
 
 
+def live_guarantor_authorization(session: Session, uscc: str, guarantor_id: int,
+                                 at: datetime | None = None) -> Authorization | None:
+    """The newest live authorization of the enterprise that names this guarantee institution (all_banks never
+    covers a guarantor: it must be named)."""
+    at = at or utcnow()
+    candidates = session.scalars(
+        sa.select(Authorization).where(Authorization.uscc == uscc, Authorization.revoked_at.is_(None),
+                                       Authorization.granted_at <= at, Authorization.expires_at > at)
+        .order_by(Authorization.granted_at.desc())
+    )
+    return next((a for a in candidates if a.is_live(at) and a.names_guarantor(guarantor_id)), None)
+
+
 @dataclass
 class EnterpriseView:
     """`summary` is always there and names nobody; `detail` only under `authorization`."""
@@ -73,6 +86,28 @@ def enterprise_view(session: Session, application: Application, actor: Actor, *,
     record("view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
            subject_uscc=enterprise.uscc, authorization_id=authorization.id, remote_addr=remote_addr,
            detail={"application_id": application.id, "bank_id": application.bank_id, "channel": actor.channel.value,
+                   "sources": sorted(authorization.sources)})
+    return view
+
+
+def guarantor_enterprise_view(session: Session, application: Application, guarantor_id: int, actor: Actor, *,
+                              holds_guarantee: bool, remote_addr: str | None = None,
+                              now: datetime | None = None) -> EnterpriseView:
+    """The enterprise behind an application as the guarantor asked to guarantee it may see it: the summary, and
+    the detail only under a live authorization naming this guarantor (audited like a bank's view). Contact
+    details only while its guarantee is asked for or accepted (`holds_guarantee`)."""
+    now = now or utcnow()
+    enterprise = session.get(Enterprise, application.uscc)
+    view = EnterpriseView(summary_of(session, enterprise, now.date()))
+    authorization = live_guarantor_authorization(session, enterprise.uscc, guarantor_id, now)
+    if authorization is None:
+        return view
+    view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources))
+    if not holds_guarantee:
+        view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
+    record("view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
+           subject_uscc=enterprise.uscc, authorization_id=authorization.id, remote_addr=remote_addr,
+           detail={"application_id": application.id, "guarantor_id": guarantor_id, "channel": actor.channel.value,
                    "sources": sorted(authorization.sources)})
     return view
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -180,6 +180,7 @@ class Grant:
     all_banks: bool
     bank_ids: list[int]
     expires_on: date | None
+    guarantor_ids: list[int] = field(default_factory=list)  # guarantee institutions named (never by all_banks)
 
 
 def end_of_day(day: date) -> datetime:
@@ -195,10 +196,17 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     if not grant.sources or not set(grant.sources) <= known:
         errors["sources"] = [_l("请至少选择一项数据来源。")]
     banks = []
+    from models.guarantee import Guarantor
+
+    wanted_guarantors = {i for i in grant.guarantor_ids if 0 < i <= MAX_INT}
+    guarantors = list(session.scalars(sa.select(Guarantor).where(Guarantor.id.in_(wanted_guarantors),
+                                                                 Guarantor.is_active.is_(True)))) if wanted_guarantors else []
+    if len(guarantors) != len(set(grant.guarantor_ids)):
+        errors["guarantor_ids"] = [_l("请选择平台上的担保机构。")]
     if not grant.all_banks:
         wanted = {i for i in grant.bank_ids if 0 < i <= MAX_INT}
         banks = list(session.scalars(sa.select(Bank).where(Bank.id.in_(wanted), Bank.is_active.is_(True)))) if wanted else []
-        if not banks or len(banks) != len(set(grant.bank_ids)):
+        if len(banks) != len(set(grant.bank_ids)) or not (banks or guarantors):
             errors["bank_ids"] = [_l("请选择至少一家参与银行，或选择“所有参与银行”。")]
     today = shanghai_today(now)
     if grant.expires_on is None or not today < grant.expires_on <= today + timedelta(days=MAX_AUTHORIZATION_DAYS):
@@ -209,13 +217,15 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
                                   all_banks=grant.all_banks, granted_by_id=user.id, granted_at=now,
                                   expires_at=end_of_day(grant.expires_on))
     authorization.banks = banks
+    authorization.guarantors = guarantors
     session.add(authorization)
     session.flush()
     in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
     record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
-                   "bank_ids": sorted(b.id for b in banks), "expires_at": authorization.expires_at.isoformat()})
+                   "bank_ids": sorted(b.id for b in banks), "guarantor_ids": sorted(g.id for g in guarantors),
+                   "expires_at": authorization.expires_at.isoformat()})
     return authorization
 
 

@@ -103,6 +103,8 @@ class AuthorizationForm(Form):
     scope = RadioField(_l("哪些银行可以查看"), default="all", validate_choice=False,
                        choices=options([("all", _l("所有参与银行")), ("chosen", _l("仅我选择的银行"))]))
     bank_ids = MultiCheckboxField(_l("选择银行"), choices=[])
+    guarantor_ids = MultiCheckboxField(_l("同时允许查看的担保机构（银担合作，可选）"), choices=[],
+                                       description=_l("银行为贷款向担保机构申请担保时，被选中的担保机构可查看同样的数据。"))
     expires_on = DayField(_l("有效期至"), validators=[InputRequired(message=REQUIRED)],
                           description=_l("到期当天 24 点自动失效，最长一年；可随时撤销。"))
 

@@ -19,6 +19,7 @@ from models.audit import AuditEntry
 from models.base import utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
+from models.guarantee import Guarantor
 from models.identity import User
 from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
@@ -216,8 +217,12 @@ def data_views(session: Session, uscc: str, limit: int = 100) -> list[DataView]:
                                    .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc()).limit(limit)))
     bank_ids = {e.detail.get("bank_id") for e in entries if e.detail.get("bank_id")}
     banks = {b.id: b for b in session.scalars(sa.select(Bank).where(Bank.id.in_(bank_ids)))} if bank_ids else {}
-    return [DataView(e.occurred_at, banks.get(e.detail.get("bank_id")), e.detail.get("channel", "web"),
-                     e.detail.get("sources", []), e.authorization_id) for e in entries]
+    guarantor_ids = {e.detail.get("guarantor_id") for e in entries if e.detail.get("guarantor_id")}
+    guarantors = ({g.id: g for g in session.scalars(sa.select(Guarantor).where(Guarantor.id.in_(guarantor_ids)))}
+                  if guarantor_ids else {})
+    # `bank` names whoever looked: a bank, or a guarantee institution the authorization named
+    return [DataView(e.occurred_at, banks.get(e.detail.get("bank_id")) or guarantors.get(e.detail.get("guarantor_id")),
+                     e.detail.get("channel", "web"), e.detail.get("sources", []), e.authorization_id) for e in entries]
 
 
 # ---------------------------------------------------------------- offers and the banks' records

@@ -36,6 +36,7 @@ from xinyidai.domain import (
     authorization_requests,
     credit_repair,
     credit_report,
+    guarantees,
     in_principle,
     inputs,
     messages,
@@ -135,6 +136,8 @@ def _authorization_form(form=None):
     banks = db.session.scalars(db.select(Bank).where(serves_enterprises()).order_by(Bank.code)).all()
     form.bank_ids.choices = forms.options((str(bank.id), bank.name_en if locale_code() == "en" else bank.name_zh)
                                           for bank in banks)
+    form.guarantor_ids.choices = forms.options((str(g.id), g.name_en if locale_code() == "en" else g.name_zh)
+                                               for g in guarantees.active_guarantors(db.session))
     if not form.is_submitted():
         form.expires_on.data = operations.shanghai_today() + timedelta(days=DEFAULT_AUTHORIZATION_DAYS)
     return form
@@ -162,6 +165,7 @@ def grant():
             operations.grant_authorization(db.session, _user(), operations.Grant(
                 sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
                 bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
+                guarantor_ids=[inputs.parse_id(i) or -1 for i in form.guarantor_ids.data or []],
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()

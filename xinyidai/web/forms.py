@@ -12,6 +12,8 @@ domain's text normaliser as its first filter — so a form declared with a plain
 from __future__ import annotations
 
 import re
+import uuid
+from decimal import Decimal
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
@@ -21,6 +23,7 @@ from wtforms import (
     DecimalField,
     FileField,
     FloatField,
+    HiddenField,
     IntegerField,
     PasswordField,
     StringField,
@@ -28,13 +31,22 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from xinyidai.domain import inputs
 from xinyidai.i18n import N_
 
 MAX_TEXT_CHARS = 10_000  # any text field without its own Length: far above every real value
 TEXT_TOO_LONG = N_("内容过长。")
+MAX_YUAN = Decimal("1000000000000")
 
 
 def _blank(valuelist) -> bool:
@@ -200,3 +212,20 @@ class MessageForm(Form):
 
     body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
                          render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
+
+
+def yuan_field(label, required=True, **kwargs):
+    """An amount in yuan (two places) as officers enter it; the views convert it to fen."""
+    validators = [InputRequired(message=REQUIRED) if required else Optional(),
+                  NumberRange(min=Decimal("0.01"), max=MAX_YUAN, message=_l("金额须在 0.01 元到 1 万亿元之间"))]
+    return DecimalField(label, places=2, validators=validators, **kwargs)
+
+
+def one_time_key() -> str:
+    return uuid.uuid4().hex
+
+
+class ActionForm(Form):
+    """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
+
+    idempotency_key = HiddenField(default=one_time_key, validators=[DataRequired(), Length(max=128)])

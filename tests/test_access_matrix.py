@@ -1,5 +1,5 @@
 """The IDOR matrix (issue 7, DESIGN §1): every route of the app and every API operation, called by every
-kind of caller — anonymous, enterprise, bank, district office, city office, admin — on its own tenant's
+kind of caller — anonymous, enterprise, bank, guarantor, district office, city office, admin — on its own tenant's
 objects and on another tenant's, with the outcome each must get:
 
 * allowed: the page or the action's own answer (200, a redirect that is not the login page, or the
@@ -27,6 +27,7 @@ from models.base import utcnow
 from models.consent import Authorization, AuthorizationRequest
 from models.credit import CreditReport, RepairCase
 from models.enterprise import CreditCommitment
+from models.guarantee import Guarantee
 from models.identity import Role
 from models.joint import CreditPolicy
 from models.lending import FinancingNeed
@@ -40,7 +41,7 @@ from xinyidai.domain.credit_repair import evidence_dir, evidence_path
 from xinyidai.domain.tokens import issue_token
 
 OWN_DISTRICT, OTHER_DISTRICT, CITY = "310115", "310104", "310000"
-CALLERS = ("anonymous", "enterprise", "bank", "office", "city_office", "admin")
+CALLERS = ("anonymous", "enterprise", "bank", "guarantor", "office", "city_office", "admin")
 PUBLIC, ANY_USER, API, API_DOCS = "public", "any user", "api", "api docs"
 
 
@@ -63,9 +64,11 @@ ACCESS: dict[str, Access] = {
     "web.home": Access(ANY_USER), "auth.logout": Access(ANY_USER), "auth.change_password": Access(ANY_USER),
     "web.enterprise_home": Access("enterprise"), "web.bank_home": Access("bank"),
     "web.office_home": Access("office"), "web.admin_home": Access("admin"),
+    "web.guarantor_home": Access("guarantor"),
     # the platform operator
     "admin.audit_log": Access("admin"), "admin.audit_export": Access("admin"),
     "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.guarantors": Access("admin"), "admin.guarantor": Access("admin"),
     "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),
     "admin.model_card_xlsx": Access("admin"),
@@ -93,7 +96,7 @@ ACCESS: dict[str, Access] = {
     "api_docs.swagger_init": Access(API_DOCS), "api_docs.swagger_asset": Access(API_DOCS),
 }
 # Whole blueprints with one audience (each endpoint still listed by the URL map, so none is missed).
-BLUEPRINT_AUDIENCE = {"enterprise": "enterprise", "bank": "bank", "api": API}
+BLUEPRINT_AUDIENCE = {"enterprise": "enterprise", "bank": "bank", "guarantor": "guarantor", "api": API}
 
 
 def access_of(endpoint: str) -> Access | None:
@@ -106,12 +109,15 @@ def access_of(endpoint: str) -> Access | None:
 # ---------------------------------------------------------------- the two tenants of every kind
 
 @pytest.fixture
-def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application, make_bank_model):
-    """Two of everything: enterprises in two districts, two banks, and each one's needs, applications,
-    authorizations, commitments, staff, tokens, result files, whitelist versions and alerts."""
+def world(app, db_session, make_enterprise, make_bank, make_user, make_product, make_application, make_bank_model,
+          make_guarantor):
+    """Two of everything: enterprises in two districts, two banks, two guarantors, and each one's needs,
+    applications, guarantees, authorizations, commitments, staff, tokens, result files, whitelist versions and
+    alerts."""
     now = utcnow()
     mine, theirs = make_enterprise(district_code=OWN_DISTRICT), make_enterprise(district_code=OTHER_DISTRICT)
     bank_a, bank_b = make_bank(), make_bank()
+    guarantor_a, guarantor_b = make_guarantor(), make_guarantor()
     joint_a, joint_b = make_bank_model(bank_a), make_bank_model(bank_b)  # (sample, model version) of each bank
     product_a, product_b = make_product(bank=bank_a), make_product(bank=bank_b)
     db_session.add_all([CreditPolicy(product_id=p.id, model="platform", min_band="BBB", sales_share_bp=2000)
@@ -119,6 +125,7 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     users = {
         "enterprise": make_user(Role.ENTERPRISE, enterprise_uscc=mine.uscc, is_tenant_admin=True),
         "bank": make_user(Role.BANK, bank_id=bank_a.id, is_tenant_admin=True),
+        "guarantor": make_user(Role.GUARANTOR, guarantor_id=guarantor_a.id, is_tenant_admin=True),
         "office": make_user(Role.OFFICE, district_code=OWN_DISTRICT),
         "city_office": make_user(Role.OFFICE, district_code=CITY),
         "admin": make_user(Role.ADMIN),
@@ -135,6 +142,10 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
     db_session.flush()
     my_application = make_application(product=product_a, need=needs[0])
     their_application = make_application(product=product_b, need=needs[1])
+    # each guarantor was asked to guarantee one of them (the matrix only needs the routing, not the states)
+    db_session.add_all([Guarantee(application_id=application.id, guarantor_id=guarantor.id,
+                                  guarantee_product_id=guarantor.test_product.id, amount_fen=50_000_000)
+                        for application, guarantor in ((my_application, guarantor_a), (their_application, guarantor_b))])
     grants, commitments = [], []
     for enterprise, granter, bank in ((mine, users["enterprise"], bank_a), (theirs, their_staff, bank_b)):
         grant = Authorization(uscc=enterprise.uscc, sources=["tax"], all_banks=False, granted_by_id=granter.id,
@@ -212,9 +223,11 @@ def world(app, db_session, make_enterprise, make_bank, make_user, make_product, 
                  "sample_id": (joint_a[0].id, joint_b[0].id), "version": (joint_a[1].version, joint_b[1].version)},
         "office": {"version_id": pair(*versions), "alert_id": pair(*alerts), "case_id": pair(*cases)},
     }
+    arguments["guarantor"] = {"application_id": pair(my_application, their_application),
+                              "product_id": pair(guarantor_a.test_product, guarantor_b.test_product)}
     arguments["city_office"] = arguments["office"]
     # The operator is not a tenant: every object is "own" (both sides the same, so only one call each).
-    arguments["admin"] = {"bank_id": (bank_a.id, bank_a.id), "version": ("matrix-model", "matrix-model"),
+    arguments["admin"] = {"bank_id": (bank_a.id, bank_a.id), "guarantor_id": (guarantor_a.id, guarantor_a.id), "version": ("matrix-model", "matrix-model"),
                           "delivery_id": (delivery.id, delivery.id), "user_id": (my_staff.id, my_staff.id),
                           "event_id": (parked.event_id, parked.event_id)}
     return {"users": users, "arguments": arguments, "tokens": [t.token for t in tokens],

@@ -22,14 +22,16 @@ from models.consent import Authorization
 from models.credit import CreditReport, RepairCase, RepairState
 from models.identity import Role
 from models.joint import CreditPolicy
-from models.lending import LoanPerformance, LoanStatus
+from models.lending import Channel, GuaranteeType, LoanPerformance, LoanStatus
 from models.monitoring import Alert, AlertKind
 from models.scoring import ModelVersion, Score, ScoreReason, WhitelistEntry, WhitelistStatus, WhitelistVersion
 from models.sources import Delivery, DeliveryRejection, PublicCreditEvent, PublicCreditKind, Severity, Source
 from tests.conftest import TEST_PASSWORD, FreshContextClient, csrf_token
 from tests.test_english_pages import chinese_on
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
+from xinyidai.domain import guarantees
 from xinyidai.domain.credit_repair import evidence_dir, evidence_path
+from xinyidai.domain.lifecycle import Actor
 from xinyidai.domain.scope import add_months, shanghai_month
 from xinyidai.domain.tokens import issue_token
 
@@ -39,7 +41,8 @@ OFFICE_VIEWS = ("overview", "banks", "products", "industries", "sizes", "distric
 FIXED = {"view": OFFICE_VIEWS, "file_format": ("csv", "xlsx"), "filename": ("favicon.svg",)}
 # Endpoints that are not pages (a JS bundle) or that only one role opens are still walked; these are
 # not HTML, so only their status is checked.
-ROLE_OF_PREFIX = {"/enterprise": "enterprise", "/bank": "bank", "/office": "office", "/admin": "admin"}
+ROLE_OF_PREFIX = {"/enterprise": "enterprise", "/bank": "bank", "/office": "office", "/admin": "admin",
+                  "/guarantor": "guarantor"}
 ANY_USER_PATHS = ("/home", "/account/password")
 # A checkbox submits a stored code (guarantee types are stored as Chinese words); only its label shows.
 INPUT_VALUE = re.compile(r'(<input\b[^>]*?)\svalue="[^"]*"')
@@ -48,7 +51,7 @@ PUBLIC_PATHS = ("/", "/login", "/register", "/healthz", "/readyz", "/static/<pat
 
 @pytest.fixture
 def platform(app, db_session, make_enterprise, make_bank, make_user, make_product, lend,  # noqa: F811
-             make_bank_model):
+             make_bank_model, make_guarantor):
     """A district with eight Latin-named borrowers in every lifecycle state over three months, month-end
     reports, scores and a published whitelist, alerts of every kind, a delivery with rejections, tokens
     and an outcome result file: each portal's pages have something to show."""
@@ -172,6 +175,21 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
     users["office"] = make_user(Role.OFFICE, district_code=DISTRICT, display_name="Dana District")
     users["city_office"] = make_user(Role.OFFICE, district_code=CITY, display_name="Chris City")
     users["admin"] = make_user(Role.ADMIN, display_name="Ops Admin")
+    # 银担合作: a product that requires a guarantor, one application waiting for the guarantee, one guaranteed
+    guarantor = make_guarantor(name_zh="Harbour Guarantee", name_en="Harbour Guarantee")
+    users["guarantor"] = make_user(Role.GUARANTOR, guarantor_id=guarantor.id, is_tenant_admin=True,
+                                   display_name="Gale Guarantor")
+    guaranteed_product = make_product(bank=bank, code="GUAR1", name_zh="Guaranteed Loan", name_en="Guaranteed Loan",
+                                      guarantor_required=True, guarantee_type=GuaranteeType.GUARANTEE_COMPANY)
+    guaranteed = []
+    for n, accept in ((2, False), (3, True)):
+        application = lend(enterprises[n], guaranteed_product, datetime(this_month.year, this_month.month, 1, 3,
+                                                                         tzinfo=UTC), "claimed")
+        guarantees.request_guarantee(db_session, application, guarantor.test_product.id, Actor(Channel.WEB))
+        if accept:
+            guarantees.accept(db_session, application, guarantor.id, Actor(Channel.WEB), fee_rate_bp=80,
+                              coverage_bp=7000)
+        guaranteed.append(application)
     db_session.commit()
     enterprise_values = {"need_id": [a.need_id for a in own.values()], "application_id": [a.id for a in own.values()],
                          "authorization_id": [grant.id], "user_id": [staff.id]}
@@ -187,17 +205,20 @@ def platform(app, db_session, make_enterprise, make_bank, make_user, make_produc
                     "importance": [{"family": "tax", "share": 0.6}], "beats": {"platform": True, "woe": False}}
     db_session.add(CreditPolicy(product_id=product.id, model="platform", min_band="BBB", sales_share_bp=1500))
     db_session.commit()
-    bank_values = {"application_id": [a.id for a in applications.values()], "product_id": [product.id],
+    bank_values = {"application_id": [a.id for a in [*applications.values(), *guaranteed]],
+                   "product_id": [product.id, guaranteed_product.id],
                    "token_id": [token.record.id], "name": ["pages-results.csv"], "sample_id": [sample.id],
                    "version": [model.version]}
     office_values = {"version_id": [published.id, draft.id], "alert_id": [a.id for a in alerts],
                      "case_id": [c.id for c in cases]}
     admin_values = {"bank_id": [bank.id], "version": ["pages-model"], "delivery_id": [delivery.id],
-                    "user_id": [staff.id]}
+                    "user_id": [staff.id], "guarantor_id": [guarantor.id]}
+    guarantor_values = {"application_id": [a.id for a in guaranteed], "product_id": [guarantor.test_product.id]}
     # a draft has no published list to download: its download answers like a missing page, by design
     not_pages = {f"/office/whitelist/versions/{draft.id}/list.csv"}
     return {"users": users, "not_pages": not_pages, "values": {"enterprise": enterprise_values, "bank": bank_values, "office": office_values,
-                                       "city_office": office_values, "admin": admin_values}}
+                                       "city_office": office_values, "admin": admin_values,
+                                       "guarantor": guarantor_values}}
 
 
 def callers_of(rule) -> list[str]:
@@ -205,7 +226,7 @@ def callers_of(rule) -> list[str]:
     if rule.rule in PUBLIC_PATHS:
         return ["anonymous"]
     if rule.rule in ANY_USER_PATHS:
-        return ["enterprise", "bank", "office", "admin"]
+        return ["enterprise", "bank", "office", "admin", "guarantor"]
     prefix = next((p for p in ROLE_OF_PREFIX if rule.rule.startswith(p + "/")), None)
     if prefix is None:
         return []
@@ -238,7 +259,7 @@ def logged_in(app, user) -> FreshContextClient:
 
 def test_every_page_of_every_role_opens_in_both_languages_and_english_shows_no_chinese(app, platform):
     clients = {name: logged_in(app, platform["users"].get(name)) for name in
-               ("anonymous", "enterprise", "bank", "office", "city_office", "admin")}
+               ("anonymous", "enterprise", "bank", "office", "city_office", "admin", "guarantor")}
     failures, leaks, opened = [], [], 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.rule.startswith("/api"):

@@ -60,7 +60,8 @@ def test_a_product_requiring_a_guarantor_is_not_approved_without_one(db_session,
     application = claimed(db_session, make_application, product)
     with pytest.raises(IllegalTransition) as refused:
         transition(db_session, application, S.APPROVED, WEB)
-    assert "guarantee" in refused.value.en and "担保" in refused.value.zh
+    assert "guarantee" in refused.value.en
+    assert "担保" in refused.value.zh
     assert application.state is S.CLAIMED
 
 

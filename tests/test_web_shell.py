@@ -18,7 +18,8 @@ from models.sources import Delivery, Source
 from xinyidai.i18n import TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
-HOME = {Role.ENTERPRISE: "/enterprise/", Role.BANK: "/bank/", Role.OFFICE: "/office/", Role.ADMIN: "/admin/"}
+HOME = {Role.ENTERPRISE: "/enterprise/", Role.BANK: "/bank/", Role.OFFICE: "/office/", Role.ADMIN: "/admin/",
+        Role.GUARANTOR: "/guarantor/"}
 
 
 

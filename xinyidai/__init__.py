@@ -63,6 +63,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     credit_repair.init_app(app)
     from xinyidai import admin
     admin.init_app(app)
+    from xinyidai import guarantor
+    guarantor.init_app(app)
     api.init_app(app)
     health.init_app(app)
     errors.init_app(app)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models.identity import CITY_CODE, Role
-from xinyidai.admin.forms import ActionForm, BankForm, OfficeUserForm
+from xinyidai.admin.forms import ActionForm, BankForm, GuarantorForm, OfficeUserForm
 from xinyidai.admin.routes import bp
 from xinyidai.domain import onboarding, users
 from xinyidai.domain.errors import Invalid, NotFound, Refused
@@ -73,6 +73,45 @@ def deactivate_bank(bank_id: int):
     return redirect(url_for("admin.bank", bank_id=bank_id))
 
 
+# ---------------------------------------------------------------- guarantee institutions
+
+def _render_guarantors(form: GuarantorForm, status: int = 200, created=None):
+    return render_template("admin/guarantors.html", form=form, guarantors=onboarding.guarantors(db.session),
+                           created=created), status
+
+
+@bp.route("/guarantors", methods=["GET", "POST"])
+def guarantors():
+    """The guarantee institutions; POST adds one with its first administrator (422 with field errors)."""
+    form = GuarantorForm()
+    if not form.is_submitted():
+        return _render_guarantors(form)
+    if form.validate():
+        try:
+            guarantor, login = onboarding.add_guarantor(db.session, current_user, code=form.code.data,
+                                                        name_zh=form.name_zh.data, name_en=form.name_en.data,
+                                                        officer=form.officer())
+        except Invalid as error:
+            db.session.rollback()
+            attach(form, error.errors)
+        else:
+            db.session.commit()
+            return _render_guarantors(GuarantorForm(formdata=None), 200, created=(guarantor, login))
+    csrf_or_400(form)
+    return _render_guarantors(form, 422)
+
+
+@bp.route("/guarantors/<int:guarantor_id>")
+def guarantor(guarantor_id: int):
+    """One guarantor's logins, with a button to deactivate each."""
+    try:
+        found = onboarding.get_guarantor(db.session, guarantor_id)
+    except NotFound:
+        abort(404)
+    return render_template("admin/guarantor.html", guarantor=found,
+                           users=onboarding.guarantor_users(db.session, found.id), action_form=ActionForm())
+
+
 # ---------------------------------------------------------------- office staff
 
 def _district_choice() -> str:
@@ -132,6 +171,8 @@ def deactivate_user(user_id: int):
         return redirect(url_for("admin.bank", bank_id=user.bank_id))
     if user.role is Role.OFFICE:
         return redirect(url_for("admin.offices", district=user.district_code))
+    if user.role is Role.GUARANTOR:
+        return redirect(url_for("admin.guarantor", guarantor_id=user.guarantor_id))
     return redirect(url_for("admin.audit_log", actor=user.username))
 
 

@@ -6,9 +6,9 @@ from marshmallow import Schema, fields, validate
 
 from models.lending import ApplicationState, GuaranteeType, ProductStatus, Urgency
 from models.scoring import GRADE_SCALE
-from xinyidai.bank.queries import MAX_PER_PAGE, SORTS
-from xinyidai.bank.schemas import MAX_FEN, ProductSchema, bounded, no_nul
 from xinyidai.database import MAX_INT
+from xinyidai.domain.bank_schemas import MAX_FEN, ProductSchema, bounded, no_nul
+from xinyidai.domain.pipeline import MAX_PER_PAGE, SORTS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 
@@ -71,6 +71,8 @@ class ProductOut(Schema):
     required_qualifications = fields.List(fields.String())
     preferred_qualifications = fields.List(fields.String())
     status = fields.Enum(ProductStatus, by_value=True)
+    guarantor_required = fields.Boolean()
+    guarantor_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -103,6 +105,10 @@ class ApplicationOut(Schema):
     disbursed_on = fields.Date(allow_none=True)
     guarantee_type = fields.Enum(GuaranteeType, by_value=True, allow_none=True)
     days_past_due = fields.Integer()
+    guarantor_id = fields.Integer(allow_none=True, metadata={"description": "the guarantor whose accepted guarantee "
+                                                                            "the loan stands on (银担合作)"})
+    guarantee_fee_bp = fields.Integer(allow_none=True)
+    guarantee_coverage_bp = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

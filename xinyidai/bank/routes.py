@@ -35,11 +35,12 @@ from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
-from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
+from xinyidai.bank.queries import shared_dashboard
 from xinyidai.domain import (
     authorization_requests,
     cells,
     credit_report,
+    guarantees,
     inputs,
     messages,
     outcome_upload,
@@ -53,6 +54,7 @@ from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, Ille
 from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.needs import shanghai_today
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.pipeline import PipelineFilters, bank_applications, pipeline_page
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, localized, translated
@@ -91,7 +93,8 @@ def bank_helpers():
         entry = INDUSTRY_SECTIONS.get(section or "")
         return localized(entry[0], entry[1]) if entry else (section or "—")
 
-    return {"decline_reasons": DECLINE_REASONS, "district_name": district_name, "industry_name": industry_name,
+    return {"decline_reasons": DECLINE_REASONS, "guarantee_decline_reasons": guarantees.DECLINE_REASONS,
+            "district_name": district_name, "industry_name": industry_name,
             "now_ts": utcnow().timestamp(), "score_reason": score_reason}
 
 
@@ -116,9 +119,13 @@ def products():
     return render_template("bank/products.html", products=rows, status_form=forms.RevokeForm())
 
 
+def _product_form() -> forms.ProductForm:
+    return forms.ProductForm().with_guarantors(guarantees.active_guarantors(db.session), localized)
+
+
 @bp.route("/products/new", methods=["GET", "POST"])
 def new_product():
-    form = forms.ProductForm()
+    form = _product_form()
     if form.validate_on_submit():
         try:
             product = operations.create_product(db.session, _bank_id(), form.to_service(), _actor())
@@ -135,7 +142,7 @@ def new_product():
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
 def edit_product(product_id: int):
     product = operations.bank_product(db.session, _bank_id(), product_id)
-    form = forms.ProductForm()
+    form = _product_form()
     if request.method == "GET":
         form.fill_from(product)
     elif form.validate_on_submit():
@@ -238,6 +245,9 @@ def _render_application(application: Application, status: int = 200, **overrides
         "thread": messages.thread(db.session, application), "may_write": messages.may_write(application),
         "message_form": forms.MessageForm(formdata=None), "request_form": forms.AuthorizationRequestForm(formdata=None),
         "may_request": authorization_requests.may_request(db.session, application),
+        "guarantee_rows": guarantees.guarantees_of(db.session, application.id),
+        "guarantee_form": _guarantee_form(application, overrides.pop("guarantee_form", None)),
+        "guarantor_names": {g.id: localized(g.name_zh, g.name_en) for g in guarantees.active_guarantors(db.session)},
         "latest_request": authorization_requests.latest_request(db.session, application),
         **{k: v for k, v in overrides.items() if k not in ("reassign_form", "attach_form")},
     }
@@ -250,6 +260,12 @@ def _render_application(application: Application, status: int = 200, **overrides
         if application.approved_rate_bp is not None:
             disburse.rate.data = Decimal(application.approved_rate_bp) / 100
     return render_template("bank/application.html", **context), status
+
+
+def _guarantee_form(application: Application, form=None) -> forms.GuaranteeRequestForm:
+    form = form or forms.GuaranteeRequestForm(formdata=None)
+    offered = guarantees.offered_products(db.session, application) if application.product.guarantor_required else []
+    return form.with_products(offered, localized, lambda bp: f"{bp / 100:.2f}%")
 
 
 @bp.route("/applications/<int:application_id>")
@@ -317,6 +333,15 @@ def claim(application_id: int):
 
 def _fen(value: Decimal) -> int:
     return int((value * 100).to_integral_value())
+
+
+@bp.route("/applications/<int:application_id>/guarantee", methods=["POST"])
+def request_guarantee(application_id: int):
+    """申请担保 (银担合作): claimed → guarantee_requested with one of the guarantee products on offer."""
+    return _act(application_id, forms.GuaranteeRequestForm(),
+                lambda f: operations.OutcomeReport(S.GUARANTEE_REQUESTED,
+                                                   guarantee_product_id=inputs.parse_id(f.guarantee_product_id.data)),
+                "guarantee_form", _("已向担保机构申请担保，担保机构同意后即可审批。"))
 
 
 @bp.route("/applications/<int:application_id>/approve", methods=["POST"])

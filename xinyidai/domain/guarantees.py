@@ -42,6 +42,10 @@ MAX_FEE_BP = 3600  # the platform's ceiling for every fee (xinyidai.domain.input
 
 # ---------------------------------------------------------------- look-ups
 
+def active_guarantors(session: Session) -> list[Guarantor]:
+    return list(session.scalars(sa.select(Guarantor).where(Guarantor.is_active.is_(True)).order_by(Guarantor.code)))
+
+
 def guarantee_required(application: Application) -> bool:
     return bool(application.product and application.product.guarantor_required)
 

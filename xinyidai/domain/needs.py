@@ -10,13 +10,11 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.base import SHANGHAI, utcnow
@@ -33,7 +31,6 @@ from models.lending import (
     NeedStatus,
     Product,
 )
-from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
@@ -43,7 +40,6 @@ from xinyidai.domain.lifecycle import HOLDS_CLAIM, TERMINAL, Actor, locked_appli
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
 from xinyidai.domain.users import new_user
-from xinyidai.enterprise.queries import unread_query
 from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
@@ -184,6 +180,7 @@ class Grant:
     all_banks: bool
     bank_ids: list[int]
     expires_on: date | None
+    guarantor_ids: list[int] = field(default_factory=list)  # guarantee institutions named (never by all_banks)
 
 
 def end_of_day(day: date) -> datetime:
@@ -199,10 +196,17 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     if not grant.sources or not set(grant.sources) <= known:
         errors["sources"] = [_l("请至少选择一项数据来源。")]
     banks = []
+    from models.guarantee import Guarantor
+
+    wanted_guarantors = {i for i in grant.guarantor_ids if 0 < i <= MAX_INT}
+    guarantors = list(session.scalars(sa.select(Guarantor).where(Guarantor.id.in_(wanted_guarantors),
+                                                                 Guarantor.is_active.is_(True)))) if wanted_guarantors else []
+    if len(guarantors) != len(set(grant.guarantor_ids)):
+        errors["guarantor_ids"] = [_l("请选择平台上的担保机构。")]
     if not grant.all_banks:
         wanted = {i for i in grant.bank_ids if 0 < i <= MAX_INT}
         banks = list(session.scalars(sa.select(Bank).where(Bank.id.in_(wanted), Bank.is_active.is_(True)))) if wanted else []
-        if not banks or len(banks) != len(set(grant.bank_ids)):
+        if len(banks) != len(set(grant.bank_ids)) or not (banks or guarantors):
             errors["bank_ids"] = [_l("请选择至少一家参与银行，或选择“所有参与银行”。")]
     today = shanghai_today(now)
     if grant.expires_on is None or not today < grant.expires_on <= today + timedelta(days=MAX_AUTHORIZATION_DAYS):
@@ -213,13 +217,15 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
                                   all_banks=grant.all_banks, granted_by_id=user.id, granted_at=now,
                                   expires_at=end_of_day(grant.expires_on))
     authorization.banks = banks
+    authorization.guarantors = guarantors
     session.add(authorization)
     session.flush()
     in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
     record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
-                   "bank_ids": sorted(b.id for b in banks), "expires_at": authorization.expires_at.isoformat()})
+                   "bank_ids": sorted(b.id for b in banks), "guarantor_ids": sorted(g.id for g in guarantors),
+                   "expires_at": authorization.expires_at.isoformat()})
     return authorization
 
 
@@ -485,26 +491,3 @@ def add_self_report(session: Session, user: User, *, topic: str, period: str | N
     record("self_report_added", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            detail={"self_report_id": report.id, "topic": topic})
     return report
-
-
-def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int | None = None,
-                            application: Application | None = None) -> int:
-    """Mark the user's unread notifications read: those up to `up_to_event_id` (the newest one the page showed,
-    so news that arrived meanwhile stays unread), or only those about `application`; returns how many.
-
-    Reading is the user's own state, not a privacy event, so it is not written to the audit log.
-    """
-    unread = unread_query(user, ApplicationEvent.id, sa.literal(user.id),
-                          sa.literal(utcnow(), NotificationRead.read_at.type))
-    if up_to_event_id is not None:
-        unread = unread.where(ApplicationEvent.id <= up_to_event_id)
-    if application is not None:
-        unread = unread.where(ApplicationEvent.application_id == application.id)
-    # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
-    # the first inserted instead of failing on the primary key.
-    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
-    # RETURNING counts what was inserted: psycopg reports rowcount -1 for an INSERT … SELECT … ON CONFLICT,
-    # which made an opened application look "nothing read" and skip its commit on PostgreSQL.
-    statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
-                 .on_conflict_do_nothing().returning(NotificationRead.__table__.c.event_id))
-    return len(session.execute(statement).all())

@@ -98,6 +98,72 @@ def _bank_conflicts(session: Session, code: str, name_zh: str, username: str) ->
     return errors
 
 
+@dataclass(frozen=True)
+class GuarantorRow:
+    guarantor: object
+    staff: int
+
+
+def guarantors(session: Session) -> list[GuarantorRow]:
+    from models.guarantee import Guarantor
+
+    staff = (sa.select(User.guarantor_id, sa.func.count().label("n")).where(User.role == Role.GUARANTOR, User.is_active)
+             .group_by(User.guarantor_id).subquery())
+    statement = (sa.select(Guarantor, sa.func.coalesce(staff.c.n, 0))
+                 .outerjoin(staff, staff.c.guarantor_id == Guarantor.id).order_by(Guarantor.code))
+    return [GuarantorRow(guarantor, count) for guarantor, count in session.execute(statement)]
+
+
+def get_guarantor(session: Session, guarantor_id: int):
+    from models.guarantee import Guarantor
+
+    guarantor = by_id(session, Guarantor, guarantor_id)
+    if guarantor is None:
+        raise NotFound(f"guarantor {guarantor_id}")
+    return guarantor
+
+
+def guarantor_users(session: Session, guarantor_id: int) -> list[User]:
+    return list(session.scalars(sa.select(User).where(User.role == Role.GUARANTOR, User.guarantor_id == guarantor_id)
+                                .order_by(User.is_active.desc(), User.username)))
+
+
+def add_guarantor(session: Session, admin: User, *, code: str, name_zh: str, name_en: str, officer: dict):
+    """A guarantee institution (政府性融资担保) and its first administrator, like a bank. Raises Invalid naming
+    each field in conflict."""
+    from models.guarantee import Guarantor
+
+    code, name_zh, name_en = code.strip().upper(), name_zh.strip(), name_en.strip()
+    if errors := _guarantor_conflicts(session, code, name_zh, officer["username"]):
+        raise Invalid(errors)
+    try:
+        with session.begin_nested():
+            guarantor = Guarantor(code=code, name_zh=name_zh, name_en=name_en)
+            session.add(guarantor)
+            session.flush()
+            record("guarantor_onboarded", actor_user_id=admin.id,
+                   detail={"guarantor_id": guarantor.id, "code": code, "name": name_zh})
+            login = _new_login(session, admin, Role.GUARANTOR, officer, guarantor_id=guarantor.id, is_tenant_admin=True)
+    except IntegrityError:
+        if errors := _guarantor_conflicts(session, code, name_zh, officer["username"]):
+            raise Invalid(errors) from None
+        raise
+    return guarantor, login
+
+
+def _guarantor_conflicts(session: Session, code: str, name_zh: str, username: str) -> dict[str, list]:
+    from models.guarantee import Guarantor
+
+    errors: dict[str, list] = {}
+    if session.scalar(sa.select(Guarantor.id).where(sa.func.upper(Guarantor.code) == code)) is not None:
+        errors["code"] = [_l("该担保机构代码已被使用。")]
+    if session.scalar(sa.select(Guarantor.id).where(Guarantor.name_zh == name_zh)) is not None:
+        errors["name_zh"] = [_l("已有同名的担保机构。")]
+    if username_taken(session, username):
+        errors["officer_username"] = [_l("该用户名已被使用，请换一个。")]
+    return errors
+
+
 def add_office_user(session: Session, admin: User, *, district_code: str, **officer) -> NewLogin:
     """A login for a district's finance office, or the city office (310000) that sees every district."""
     if session.get(District, district_code) is None:

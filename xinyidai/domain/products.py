@@ -31,9 +31,9 @@ from models.lending import (
     ProductStatus,
 )
 from xinyidai.audit import record
-from xinyidai.bank.schemas import ProductSchema
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import inputs
+from xinyidai.domain.bank_schemas import ProductSchema
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import (
     HOLDS_CLAIM,
@@ -114,6 +114,7 @@ def create_product(session: Session, bank_id: int, data: dict, actor: Actor, *,
         return earlier
     if session.scalar(sa.select(Product.id).where(Product.bank_id == bank_id, Product.code == values["code"])):
         raise Invalid({"code": [N_("本行已有相同代码的产品")]})
+    _check_guarantor(session, values)
     product = Product(bank_id=bank_id, **values)
     session.add(product)
     session.flush()
@@ -139,6 +140,9 @@ def update_product(session: Session, product: Product, data: dict, actor: Actor,
                                ("min_rate_bp", "max_rate_bp", N_("利率下限不能高于上限"))):
         if merged[low] > merged[high]:
             raise Invalid({high: [message]})
+    if "guarantor_id" in values or "guarantor_required" in values:
+        _check_guarantor(session, {"guarantor_required": product.guarantor_required, "guarantor_id": product.guarantor_id,
+                                   **values})
     changed = {k: v for k, v in values.items() if getattr(product, k) != v}
     for key, value in changed.items():
         setattr(product, key, value)
@@ -150,6 +154,20 @@ def update_product(session: Session, product: Product, data: dict, actor: Actor,
                        "channel": actor.channel.value, **({"matches_withdrawn": withdrawn} if withdrawn else {})})
         match_new_needs(session, product, today)
     return product
+
+
+def _check_guarantor(session: Session, values: dict) -> None:
+    """A guarantor named by a product is an active platform guarantor, and naming one requires a guarantee."""
+    from models.guarantee import Guarantor
+
+    guarantor_id = values.get("guarantor_id")
+    if guarantor_id is None:
+        return
+    guarantor = by_id(session, Guarantor, guarantor_id)
+    if guarantor is None or not guarantor.is_active:
+        raise Invalid({"guarantor_id": [N_("没有这家平台担保机构")]})
+    if not values.get("guarantor_required"):
+        raise Invalid({"guarantor_required": [N_("指定担保机构时须要求平台担保")]})
 
 
 def withdraw_untouched_matches(session: Session, product: Product, actor: Actor) -> int:
@@ -239,9 +257,12 @@ class OutcomeReport:
     as_of: date | None = None
     outstanding_fen: int | None = None
     approval: Approval | None = None
+    guarantee_product_id: int | None = None  # the guarantee asked for (银担合作: claimed → guarantee_requested)
 
     def transition_detail(self) -> dict:
         detail: dict = {}
+        if self.outcome is S.GUARANTEE_REQUESTED:
+            detail["guarantee_product_id"] = self.guarantee_product_id
         if self.outcome is S.APPROVED and self.approval is not None:
             detail.update(approved_amount_fen=self.approval.amount_fen, approved_term_months=self.approval.term_months,
                           approved_rate_bp=self.approval.rate_bp)

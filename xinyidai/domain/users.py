@@ -58,7 +58,7 @@ def _forget_failures(username: str, remote_addr: str | None) -> None:
 
 
 def may_log_in(user: User) -> bool:
-    """An active account, and for a bank officer a bank still on the platform."""
+    """An active account, and for a bank officer (a guarantor's staff) a bank (guarantor) still on the platform."""
     if not user.is_active:
         return False
     if user.bank_id is not None:
@@ -66,6 +66,11 @@ def may_log_in(user: User) -> bool:
 
         bank = db.session.get(Bank, user.bank_id)
         return bank is not None and bank.is_active
+    if user.guarantor_id is not None:
+        from models.guarantee import Guarantor
+
+        guarantor = db.session.get(Guarantor, user.guarantor_id)
+        return guarantor is not None and guarantor.is_active
     return True
 
 

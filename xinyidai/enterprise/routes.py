@@ -36,12 +36,14 @@ from xinyidai.domain import (
     authorization_requests,
     credit_repair,
     credit_report,
+    guarantees,
     in_principle,
     inputs,
     messages,
     score_explanation,
 )
 from xinyidai.domain import needs as operations
+from xinyidai.domain import notifications as notification_service
 from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
@@ -134,6 +136,8 @@ def _authorization_form(form=None):
     banks = db.session.scalars(db.select(Bank).where(serves_enterprises()).order_by(Bank.code)).all()
     form.bank_ids.choices = forms.options((str(bank.id), bank.name_en if locale_code() == "en" else bank.name_zh)
                                           for bank in banks)
+    form.guarantor_ids.choices = forms.options((str(g.id), g.name_en if locale_code() == "en" else g.name_zh)
+                                               for g in guarantees.active_guarantors(db.session))
     if not form.is_submitted():
         form.expires_on.data = operations.shanghai_today() + timedelta(days=DEFAULT_AUTHORIZATION_DAYS)
     return form
@@ -161,6 +165,7 @@ def grant():
             operations.grant_authorization(db.session, _user(), operations.Grant(
                 sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
                 bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
+                guarantor_ids=[inputs.parse_id(i) or -1 for i in form.guarantor_ids.data or []],
                 expires_on=form.expires_on.data))
         except Invalid as error:
             db.session.rollback()
@@ -521,7 +526,7 @@ def _render_application(application, status: int = 200, message_form=None):
     # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
     # Both counts are exact (the read marks come back through RETURNING), so a view with nothing new to
     # mark read writes nothing instead of committing on every read.
-    read = operations.mark_notifications_read(db.session, _user(), application=application)
+    read = notification_service.mark_notifications_read(db.session, _user(), application=application)
     if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
         db.session.commit()
     return render_template(
@@ -598,7 +603,7 @@ def withdraw_application(application_id: int):
 
 @bp.route("/notifications")
 def notifications():
-    rows = queries.notifications(db.session, _user())
+    rows = notification_service.notifications(db.session, _user())
     form = forms.MarkReadForm(up_to=max((n.event.id for n in rows), default=0))
     return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form,
                            requests=authorization_requests.pending_for_enterprise(db.session, _uscc()),
@@ -612,7 +617,7 @@ def mark_read():
     form = forms.MarkReadForm()
     if not form.validate():
         abort(400)
-    operations.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
+    notification_service.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
     db.session.commit()
     flash(_("已全部标为已读。"), "success")
     return redirect(url_for("enterprise.notifications"))

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from models.credit import RepairState
 from models.enterprise import EnterpriseStatus, SizeClass
+from models.guarantee import GuaranteeProductStatus, GuaranteeStatus
 from models.identity import Role
 from models.lending import ApplicationState, Channel, NeedStatus, ProductStatus
 from models.sources import AgriLevel, AgriOperatorKind, DeliveryStatus, EnvironmentalGrade, IpKind
@@ -105,6 +106,18 @@ REPAIR_STATE = {
     RepairState.REJECTED: _l("未予修复"),
 }
 
+GUARANTEE_STATUS = {
+    GuaranteeStatus.REQUESTED: _l("待答复"),
+    GuaranteeStatus.ACCEPTED: _l("已同意担保"),
+    GuaranteeStatus.DECLINED: _l("已拒绝担保"),
+    GuaranteeStatus.CANCELLED: _l("已取消"),
+}
+
+GUARANTEE_PRODUCT_STATUS = {
+    GuaranteeProductStatus.ACTIVE: _l("在售"),
+    GuaranteeProductStatus.PAUSED: _l("暂停"),
+}
+
 DELIVERY_STATUS = {
     DeliveryStatus.APPLIED: _l("已入库"),
     DeliveryStatus.FAILED: _l("失败"),
@@ -118,6 +131,8 @@ def init_app(app) -> None:
         "enterprise_status": ENTERPRISE_STATUS, "size_class": SIZE_CLASS, "source": SOURCE, "delivery_status": DELIVERY_STATUS,
         "report_section": REPORT_SECTIONS, "repair_state": REPAIR_STATE, "ip_kind": IP_KIND,
         "qualification": QUALIFICATION, "env_grade": ENV_GRADE, "agri_kind": AGRI_KIND, "agri_level": AGRI_LEVEL,
+        "guarantee_status": GUARANTEE_STATUS, "guarantee_product_status": GUARANTEE_PRODUCT_STATUS,
+        "guarantee_status_by_value": {status.value: label for status, label in GUARANTEE_STATUS.items()},
         # Stored as Chinese words from fixed lists (what the enterprise chose): worded per language when shown.
         "need_purpose": PURPOSES, "guarantee_type": GUARANTEES,
     }

@@ -24,6 +24,7 @@ HOME_ENDPOINT = {
     Role.BANK: "web.bank_home",
     Role.OFFICE: "web.office_home",
     Role.ADMIN: "web.admin_home",
+    Role.GUARANTOR: "web.guarantor_home",
 }
 
 
@@ -75,6 +76,11 @@ def tenant_name(user) -> str | None:
     if user.role is Role.OFFICE:
         district = db.session.get(District, user.district_code)
         return localized(district.name_zh, district.name_en) if district else None
+    if user.role is Role.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        guarantor = db.session.get(Guarantor, user.guarantor_id)
+        return localized(guarantor.name_zh, guarantor.name_en) if guarantor else None
     return None
 
 

@@ -48,6 +48,12 @@ def office_home():
                            joint_models=office_summary(db.session))
 
 
+@bp.route("/guarantor/")
+@role_required(Role.GUARANTOR)
+def guarantor_home():
+    return render_template("guarantor/home.html", summary=summaries.guarantor_summary(current_user.guarantor_id))
+
+
 @bp.route("/admin/")
 @role_required(Role.ADMIN)
 def admin_home():

@@ -192,3 +192,30 @@ def admin_summary() -> AdminSummary:
             sa.select(Delivery).order_by(Delivery.received_at.desc(), Delivery.id.desc()).limit(LATEST_DELIVERIES)
         )),
     )
+
+
+@dataclass(frozen=True)
+class GuarantorSummary:
+    guarantor: object
+    by_status: dict  # guarantee status value -> count, every status
+    products_total: int
+    products_active: int
+
+
+def guarantor_summary(guarantor_id: int) -> GuarantorSummary:
+    """The guarantor's own guarantees by status and its guarantee products (its tenant only)."""
+    from models.guarantee import (
+        Guarantee,
+        GuaranteeProduct,
+        GuaranteeProductStatus,
+        GuaranteeStatus,
+        Guarantor,
+    )
+
+    guarantor = db.session.get(Guarantor, guarantor_id)
+    if guarantor is None:
+        raise LookupError(f"guarantor {guarantor_id} not found")
+    counts = _all_keys(GuaranteeStatus, _count_by(Guarantee.status, Guarantee.guarantor_id == guarantor_id))
+    products = _count_by(GuaranteeProduct.status, GuaranteeProduct.guarantor_id == guarantor_id)
+    return GuarantorSummary(guarantor, {status.value: n for status, n in counts.items()}, sum(products.values()),
+                            products.get(GuaranteeProductStatus.ACTIVE, 0))

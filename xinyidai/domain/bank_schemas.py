@@ -76,6 +76,10 @@ class ProductSchema(Schema):
         validate=validate.Length(max=len(QUALIFICATION_KINDS)),
         metadata={"description": "qualifications that rank a need higher when held"})
     status = fields.Enum(ProductStatus, by_value=True, load_default=ProductStatus.ACTIVE)
+    guarantor_required = fields.Boolean(load_default=False, metadata={
+        "description": "银担合作: the loan needs a guarantee accepted by a platform guarantor before approval"})
+    guarantor_id = bounded(1, MAX_INT, load_default=None, allow_none=True, metadata={
+        "description": "the one platform guarantor that must guarantee it (implies guarantor_required); null: any"})
 
     @pre_load
     def qualifications_once_each(self, data, **_kwargs):
@@ -94,6 +98,8 @@ class ProductSchema(Schema):
                                    ("min_rate_bp", "max_rate_bp", N_("利率下限不能高于上限"))):
             if low in data and high in data and data[low] > data[high]:
                 errors[high] = [message]
+        if data.get("guarantor_id") is not None and data.get("guarantor_required") is False:
+            errors["guarantor_required"] = [N_("指定担保机构时须要求平台担保")]
         if errors:
             raise ValidationError(errors)
 

@@ -93,7 +93,7 @@ def _population(app) -> str:
 
 
 def main() -> None:
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     given = os.environ.get("BENCH_INSTANCE")
     folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="xyd-dashboard-bench-"))

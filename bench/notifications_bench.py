@@ -27,9 +27,8 @@ from models.lending import Application, ApplicationEvent, Bank, FinancingNeed, P
 from models.notification import NotificationRead
 from xinyidai import create_app
 from xinyidai.database import ensure_reference_data
-from xinyidai.domain import needs as operations
+from xinyidai.domain import notifications
 from xinyidai.domain.users import new_user
-from xinyidai.enterprise import queries
 from xinyidai.extensions import db
 
 APPLICATIONS_EACH = 10
@@ -80,7 +79,7 @@ def _populate(enterprises: int) -> list[User]:
         if state == READ_MOVES[-1]:
             session.flush()
             for user in users:
-                operations.mark_notifications_read(session, user)
+                notifications.mark_notifications_read(session, user)
     session.commit()
     if db.engine.dialect.name == "postgresql":
         session.execute(sa.text("ANALYZE"))  # what autovacuum does after a bulk load
@@ -118,9 +117,9 @@ def main() -> None:
             print(f"{db.engine.dialect.name}: {enterprises:,} enterprises, {events:,} events, {reads:,} read marks, "
                   f"built in {time.perf_counter() - started:.1f} s; median over {SAMPLE} users")
             sample = random.Random(20261201).sample(users, SAMPLE)
-            assert queries.unread_count(db.session, sample[0]) == APPLICATIONS_EACH
-            count = _median_ms([lambda u=u: queries.unread_count(db.session, u) for u in sample])
-            listing = _median_ms([lambda u=u: queries.notifications(db.session, u) for u in sample])
+            assert notifications.unread_count(db.session, sample[0]) == APPLICATIONS_EACH
+            count = _median_ms([lambda u=u: notifications.unread_count(db.session, u) for u in sample])
+            listing = _median_ms([lambda u=u: notifications.notifications(db.session, u) for u in sample])
             print(f"{'unread count (every portal page)':<40} {count:>8.2f} ms")
             print(f"{'notifications list (50 newest)':<40} {listing:>8.2f} ms")
             client = app.test_client()
@@ -130,7 +129,7 @@ def main() -> None:
             print(f"{'GET /enterprise/notifications (whole page)':<40} {page:>8.2f} ms")
 
             def mark(user=None):
-                operations.mark_notifications_read(db.session, user)
+                notifications.mark_notifications_read(db.session, user)
                 db.session.commit()
 
             marking = _median_ms([lambda u=u: mark(u) for u in sample[1:]])

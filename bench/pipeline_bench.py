@@ -22,8 +22,8 @@ from models.enterprise import Enterprise
 from models.lending import Application, Bank, FinancingNeed, Product
 from models.scoring import GRADE_SCALE, ModelVersion, Score, WhitelistEntry, WhitelistVersion
 from xinyidai import create_app
-from xinyidai.bank.queries import PipelineFilters, pipeline_page
 from xinyidai.database import ensure_reference_data
+from xinyidai.domain.pipeline import PipelineFilters, pipeline_page
 from xinyidai.domain.tokens import issue_token
 from xinyidai.extensions import db
 from xinyidai.reference import SHANGHAI_DISTRICTS

@@ -20,11 +20,11 @@ from models.lending import (
     LoanPerformance,
     ProductStatus,
 )
-from xinyidai.bank.queries import PipelineFilters, pipeline_page
 from xinyidai.domain import products as operations
 from xinyidai.domain.authorizations import enterprise_view
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import Actor, Disbursement, IllegalTransition, transition
+from xinyidai.domain.pipeline import PipelineFilters, pipeline_page
 from xinyidai.domain.working_days import add_working_days, working_days_between
 
 S = ApplicationState

@@ -15,8 +15,8 @@ from models.enterprise import SizeClass
 from models.identity import Role
 from tests.test_office_metrics import PERIOD, TODAY, lend  # noqa: F401 - the fixture
 from xinyidai.domain.disclosure import MIN_ENTERPRISES, suppress
+from xinyidai.domain.figures.metrics import Dimension, build_table
 from xinyidai.domain.scope import office_scope
-from xinyidai.office.metrics import Dimension, build_table
 
 
 @dataclass

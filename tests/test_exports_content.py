@@ -11,8 +11,8 @@ from openpyxl import load_workbook
 
 from models.identity import Role
 from xinyidai.domain.cells import safe_cell
+from xinyidai.domain.figures import exports
 from xinyidai.domain.tokens import issue_token
-from xinyidai.office import exports
 
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "bell\x07esc\x1bff\x0c",
            "lone \ud800 surrogate"]
@@ -69,8 +69,8 @@ def test_a_product_name_with_invisible_or_control_characters_is_refused(client, 
 
 
 def test_office_chart_labels_are_escaped(app):
+    from xinyidai.domain.figures.metrics import Dimension
     from xinyidai.office import charts
-    from xinyidai.office.metrics import Dimension
 
     class Row:
         key, label_zh, label_en, cells = "p", "<a href='http://evil'>x</a>", None, {}

@@ -13,9 +13,9 @@ from flask_babel import force_locale
 from models.identity import Role
 from models.lending import LoanPerformance, LoanStatus
 from tests.test_office_metrics import lend  # noqa: F401 - the fixture
+from xinyidai.domain.figures.metrics import Dimension, build_table
 from xinyidai.domain.scope import Filters, add_months, office_scope, shanghai_month
 from xinyidai.office import charts
-from xinyidai.office.metrics import Dimension, build_table
 
 DISTRICT = "310113"
 

@@ -22,10 +22,10 @@ from models.lending import (
     LoanStatus,
 )
 from models.scoring import ModelVersion, Score, WhitelistEntry, WhitelistStatus, WhitelistVersion
+from xinyidai.domain.figures import metrics
+from xinyidai.domain.figures.metrics import Dimension, build_table
 from xinyidai.domain.lifecycle import Actor, Disbursement, transition
 from xinyidai.domain.scope import Filters, office_scope
-from xinyidai.office import metrics
-from xinyidai.office.metrics import Dimension, build_table
 
 S = ApplicationState
 SYSTEM = Actor(Channel.SYSTEM)
@@ -425,7 +425,7 @@ def _matched(table) -> int:
 
 
 def test_an_exact_cube_is_rebuilt_when_the_records_change(db_session, make_enterprise, make_product, lend):
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     cube.forget_cube()
     product, scope = make_product(), office_scope("310120")
@@ -439,7 +439,7 @@ def test_an_exact_cube_is_rebuilt_when_the_records_change(db_session, make_enter
 
 def test_a_cube_within_its_age_is_served_and_a_new_worker_starts_from_the_hosts_snapshot(
         db_session, make_enterprise, make_product, lend, tmp_path):
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     cube.forget_cube()
     product, scope = make_product(), office_scope("310120")
@@ -464,7 +464,7 @@ def test_a_cube_past_its_age_is_served_while_it_is_rebuilt_in_the_background(
         db_session, make_enterprise, make_product, lend, monkeypatch):
     import threading
 
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     cube.forget_cube()
     lend(make_enterprise(district_code="310120"), make_product(), datetime(2026, 2, 3, 3, tzinfo=UTC), "matched")
@@ -488,7 +488,7 @@ def test_a_cube_past_its_age_is_served_while_it_is_rebuilt_in_the_background(
 
 @pytest.mark.parametrize("dimension", list(Dimension))
 def test_the_pre_aggregated_cube_gives_exactly_the_sql_figures(db_session, population, guaranteed_loans, dimension):
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     cube.forget_cube()
     narrowed = Filters(PERIOD.start, PERIOD.end, bank_id=population["banks"][0].id, industry="C")

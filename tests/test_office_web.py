@@ -73,7 +73,7 @@ def test_the_dashboard_counts_the_district_and_suppresses_small_cells(client, lo
 
 
 def test_pre_aggregated_views_say_how_old_their_figures_are(app, client, login, office, lending, monkeypatch):
-    from xinyidai.office import cube
+    from xinyidai.domain.figures import cube
 
     cube.forget_cube()
     monkeypatch.setitem(app.config, "XYD_OFFICE_PREAGGREGATE", True)  # as served (tests read SQL by default)

@@ -12,9 +12,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from xinyidai import uscc as uscc_rules
 from xinyidai.admin.audit_search import AuditFilters
-from xinyidai.enterprise.forms import REQUIRED, USERNAME, _email, _phone, options
 from xinyidai.i18n import locale_code
-from xinyidai.web.forms import Form
+from xinyidai.web.forms import REQUIRED, USERNAME, Form, email_address, options, phone_number
 
 
 class AuditSearchForm(Form):
@@ -68,11 +67,11 @@ def _username_field(label) -> StringField:
 
 
 def _email_field(label) -> StringField:
-    return StringField(label, validators=[Optional(), Length(max=120, message=TOO_LONG), _email])
+    return StringField(label, validators=[Optional(), Length(max=120, message=TOO_LONG), email_address])
 
 
 def _phone_field(label) -> StringField:
-    return StringField(label, validators=[Optional(), Length(max=32, message=TOO_LONG), _phone])
+    return StringField(label, validators=[Optional(), Length(max=32, message=TOO_LONG), phone_number])
 
 
 class BankForm(Form):

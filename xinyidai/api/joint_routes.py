@@ -13,9 +13,9 @@ from models.scoring import GRADE_SCALE
 from xinyidai.api import schemas
 from xinyidai.api.problems import problem
 from xinyidai.api.routes import _actor, _token, blp, problems
-from xinyidai.bank.schemas import bounded, no_nul, text
 from xinyidai.domain import credit_policy, in_principle, joint_models
 from xinyidai.domain import products as operations
+from xinyidai.domain.bank_schemas import bounded, no_nul, text
 from xinyidai.domain.errors import NotFound
 from xinyidai.extensions import db
 

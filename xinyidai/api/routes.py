@@ -22,18 +22,18 @@ from xinyidai.api import json_body, schemas
 from xinyidai.api.json_body import BoundedParser
 from xinyidai.api.problems import http_problem, problem
 from xinyidai.audit import record
-from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page
-from xinyidai.bank.schemas import (
+from xinyidai.domain import products as operations
+from xinyidai.domain.authorizations import enterprise_view
+from xinyidai.domain.bank_schemas import (
     DeclineSchema,
     DisburseSchema,
     ProductSchema,
     ReassignSchema,
     RepaymentSchema,
 )
-from xinyidai.domain import products as operations
-from xinyidai.domain.authorizations import enterprise_view
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import Actor, Disbursement, IllegalTransition
+from xinyidai.domain.pipeline import PipelineFilters, bank_applications, pipeline_page
 from xinyidai.domain.tokens import TOKEN_PREFIX, authenticate_token
 from xinyidai.extensions import db
 

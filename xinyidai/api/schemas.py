@@ -6,9 +6,9 @@ from marshmallow import Schema, fields, validate
 
 from models.lending import ApplicationState, GuaranteeType, ProductStatus, Urgency
 from models.scoring import GRADE_SCALE
-from xinyidai.bank.queries import MAX_PER_PAGE, SORTS
-from xinyidai.bank.schemas import MAX_FEN, ProductSchema, bounded, no_nul
 from xinyidai.database import MAX_INT
+from xinyidai.domain.bank_schemas import MAX_FEN, ProductSchema, bounded, no_nul
+from xinyidai.domain.pipeline import MAX_PER_PAGE, SORTS
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 
 

@@ -4,7 +4,6 @@ one-time key, so a double-clicked button is applied once."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -13,36 +12,35 @@ from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
-    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from models.lending import GuaranteeType, ProductStatus
 from models.scoring import GRADE_SCALE
-from xinyidai.bank.schemas import REPAYMENT_STATES
+from xinyidai.domain.bank_schemas import REPAYMENT_STATES
 from xinyidai.domain.lifecycle import DECLINE_REASONS, REASONS_NEEDING_TEXT
 from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.vocabulary import GUARANTEES
-from xinyidai.enterprise.forms import COUNTER, MessageForm  # noqa: F401  (the bank writes in the same thread)
-from xinyidai.enterprise.forms import StaffForm as EnterpriseStaffForm
 from xinyidai.i18n import Bilingual
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
-from xinyidai.web.forms import Form
+from xinyidai.web.forms import (  # noqa: F401  (MessageForm: the bank writes in the same thread)
+    COUNTER,
+    MAX_YUAN,
+    ActionForm,
+    Form,
+    MessageForm,
+    options,
+    yuan_field,
+)
+from xinyidai.web.forms import StaffForm as SharedStaffForm
 from xinyidai.web.labels import APPLICATION_STATE
 
-MAX_YUAN = Decimal("1000000000000")
 REQUIRED = _l("请填写此项")
-
-
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms options."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _districts():
@@ -59,26 +57,10 @@ def _qualifications():
     return [(kind, Bilingual(zh, en[:1].upper() + en[1:])) for kind, (zh, en) in NAMES.items()]
 
 
-def _yuan_field(label, required=True, **kwargs):
-    validators = [InputRequired(message=REQUIRED) if required else Optional(),
-                  NumberRange(min=Decimal("0.01"), max=MAX_YUAN, message=_l("金额须在 0.01 元到 1 万亿元之间"))]
-    return DecimalField(label, places=2, validators=validators, **kwargs)
-
-
 def _percent_field(label, required=True):
     validators = [InputRequired(message=REQUIRED) if required else Optional(),
                   NumberRange(min=Decimal("0"), max=Decimal("36"), message=_l("年利率须在 0% 到 36% 之间"))]
     return DecimalField(label, places=2, validators=validators)
-
-
-def _key() -> str:
-    return uuid.uuid4().hex
-
-
-class ActionForm(Form):
-    """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
-
-    idempotency_key = HiddenField(default=_key, validators=[DataRequired(), Length(max=128)])
 
 
 class ProductForm(Form):
@@ -88,8 +70,8 @@ class ProductForm(Form):
     name_en = StringField(_l("产品名称（英文）"), validators=[DataRequired(message=REQUIRED), Length(max=100)])
     programme = StringField(_l("专项计划"), validators=[Optional(), Length(max=64)],
                             description=_l("如科技贷、区级品牌贷款；可不填"))
-    min_amount = _yuan_field(_l("最低金额（元）"))
-    max_amount = _yuan_field(_l("最高金额（元）"))
+    min_amount = yuan_field(_l("最低金额（元）"))
+    max_amount = yuan_field(_l("最高金额（元）"))
     min_term_months = IntegerField(_l("最短期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
     max_term_months = IntegerField(_l("最长期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
     min_rate = _percent_field(_l("最低年利率（%）"))
@@ -213,13 +195,13 @@ class GuaranteeRequestForm(ActionForm):
 class ApproveForm(ActionForm):
     """审批通过 with the terms approved (filled in from the need and the product; the officer adjusts)."""
 
-    amount = _yuan_field(_l("批准金额（元）"))
+    amount = yuan_field(_l("批准金额（元）"))
     term_months = IntegerField(_l("批准期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
     rate = _percent_field(_l("批准年利率（%）"))
 
 
 class DisburseForm(ActionForm):
-    amount = _yuan_field(_l("放款金额（元）"))
+    amount = yuan_field(_l("放款金额（元）"))
     rate = _percent_field(_l("年利率（%）"))
     term_months = IntegerField(_l("期限（月）"), validators=[InputRequired(message=REQUIRED), NumberRange(1, 360)])
     disbursed_on = DateField(_l("放款日期"), validators=[InputRequired(message=REQUIRED)])
@@ -230,7 +212,7 @@ class RepaymentForm(ActionForm):
     status = SelectField(_l("还款状态"), choices=options([(s.value, APPLICATION_STATE[s]) for s in REPAYMENT_STATES]))
     days_past_due = IntegerField(_l("逾期天数"), validators=[Optional(), NumberRange(0, 36500)])
     as_of = DateField(_l("月末日期"), validators=[Optional()], description=_l("与贷款余额一起填写时记为月末报送"))
-    outstanding = _yuan_field(_l("贷款余额（元）"), required=False)
+    outstanding = yuan_field(_l("贷款余额（元）"), required=False)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -264,8 +246,8 @@ class UploadForm(Form):
 
 
 
-class StaffForm(EnterpriseStaffForm):
-    """A colleague's login (the enterprise portal's fields), optionally as a second administrator."""
+class StaffForm(SharedStaffForm):
+    """A colleague's login (the fields every portal asks), optionally as a second administrator."""
 
     tenant_admin = BooleanField(_l("设为本行管理员"), description=_l("管理员可以管理员工账户和接口令牌"))
 

@@ -35,7 +35,7 @@ from models.messages import Side
 from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
-from xinyidai.bank.queries import PipelineFilters, bank_applications, pipeline_page, shared_dashboard
+from xinyidai.bank.queries import shared_dashboard
 from xinyidai.domain import authorization_requests, cells, credit_report, guarantees, inputs, messages, staff
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
@@ -44,6 +44,7 @@ from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.domain.money import basis_points, fen
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
+from xinyidai.domain.pipeline import PipelineFilters, bank_applications, pipeline_page
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code, localized, translated

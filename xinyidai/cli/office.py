@@ -22,9 +22,9 @@ monitor_group = click.Group("monitor", help="Post-loan monitoring of borrowers w
 @with_appcontext
 def monthly_command(district: str, month: str, file_format: str, output: Path | None, lang: str) -> None:
     """Write the monthly financing-results report of a district in its fixed layout (audited)."""
+    from xinyidai.domain.figures.reports import monthly_report_file
     from xinyidai.domain.scope import OutOfScope, office_scope, parse_month
     from xinyidai.extensions import db
-    from xinyidai.office.reports import monthly_report_file
 
     parsed = parse_month(month)
     if parsed is None:

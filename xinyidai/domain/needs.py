@@ -15,8 +15,6 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from models.base import SHANGHAI, utcnow
@@ -33,7 +31,6 @@ from models.lending import (
     NeedStatus,
     Product,
 )
-from models.notification import NotificationRead
 from models.sources import Source
 from xinyidai.audit import record
 from xinyidai.database import MAX_INT, by_id
@@ -43,7 +40,6 @@ from xinyidai.domain.lifecycle import HOLDS_CLAIM, TERMINAL, Actor, locked_appli
 from xinyidai.domain.matching import Fit, assess, refresh_matches
 from xinyidai.domain.standing import standing_of
 from xinyidai.domain.users import new_user
-from xinyidai.enterprise.queries import unread_query
 from xinyidai.uscc import validate_uscc
 
 S = ApplicationState
@@ -495,26 +491,3 @@ def add_self_report(session: Session, user: User, *, topic: str, period: str | N
     record("self_report_added", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            detail={"self_report_id": report.id, "topic": topic})
     return report
-
-
-def mark_notifications_read(session: Session, user: User, *, up_to_event_id: int | None = None,
-                            application: Application | None = None) -> int:
-    """Mark the user's unread notifications read: those up to `up_to_event_id` (the newest one the page showed,
-    so news that arrived meanwhile stays unread), or only those about `application`; returns how many.
-
-    Reading is the user's own state, not a privacy event, so it is not written to the audit log.
-    """
-    unread = unread_query(user, ApplicationEvent.id, sa.literal(user.id),
-                          sa.literal(utcnow(), NotificationRead.read_at.type))
-    if up_to_event_id is not None:
-        unread = unread.where(ApplicationEvent.id <= up_to_event_id)
-    if application is not None:
-        unread = unread.where(ApplicationEvent.application_id == application.id)
-    # Two at once (a double click) select the same unread events; ON CONFLICT lets the second skip the rows
-    # the first inserted instead of failing on the primary key.
-    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
-    # RETURNING counts what was inserted: psycopg reports rowcount -1 for an INSERT … SELECT … ON CONFLICT,
-    # which made an opened application look "nothing read" and skip its commit on PostgreSQL.
-    statement = (insert(NotificationRead.__table__).from_select(["event_id", "user_id", "read_at"], unread)
-                 .on_conflict_do_nothing().returning(NotificationRead.__table__.c.event_id))
-    return len(session.execute(statement).all())

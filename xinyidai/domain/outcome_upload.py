@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.lending import ApplicationState, GuaranteeType
 from xinyidai.audit import record
-from xinyidai.bank.schemas import bounded, text
 from xinyidai.database import MAX_INT
 from xinyidai.domain import cells, inputs
 from xinyidai.domain import products as operations
+from xinyidai.domain.bank_schemas import bounded, text
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.domain.money import basis_points, fen

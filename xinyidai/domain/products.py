@@ -31,9 +31,9 @@ from models.lending import (
     ProductStatus,
 )
 from xinyidai.audit import record
-from xinyidai.bank.schemas import ProductSchema
 from xinyidai.database import MAX_INT, by_id
 from xinyidai.domain import inputs
+from xinyidai.domain.bank_schemas import ProductSchema
 from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.lifecycle import (
     HOLDS_CLAIM,

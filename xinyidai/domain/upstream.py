@@ -13,7 +13,7 @@ that aggregate wait behind it while the other aggregates flow. The event id (a U
 resends, so a resend after a crash between "sent" and "marked" is harmless.
 
 `reconcile` compares the month's figures the receiver holds with the platform's own, computed by the
-monthly report's own function (xinyidai.office.reports.month_figures), and lists every difference.
+monthly report's own function (xinyidai.domain.figures.reports.month_figures), and lists every difference.
 """
 
 from __future__ import annotations
@@ -172,8 +172,8 @@ def whitelist_published(session: Session, version: WhitelistVersion, superseded:
 def platform_figures(session: Session, district_code: str, month: date) -> dict:
     """{"figures": {key: value or None}, "suppressed": [keys]}: the monthly report's '本月' column of the
     district, read through the report's own function, in the contract's units (amounts in fen)."""
+    from xinyidai.domain.figures.reports import month_figures
     from xinyidai.domain.scope import office_scope
-    from xinyidai.office.reports import month_figures
 
     figures, suppressed = {}, []
     for key, (kpi, cell) in month_figures(session, office_scope(district_code), month).items():

@@ -14,7 +14,7 @@ class NotificationsLabel:
     """The navigation entry "通知 (3)": the unread count of the logged-in user, worded when rendered."""
 
     def __str__(self) -> str:
-        from xinyidai.enterprise.queries import waiting_count
+        from xinyidai.domain.notifications import waiting_count
         from xinyidai.extensions import db
 
         unread = waiting_count(db.session, current_user.user) if getattr(current_user, "enterprise_uscc", None) else 0

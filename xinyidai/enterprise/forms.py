@@ -7,7 +7,6 @@ numbers and dates carry their own messages instead of WTForms' built-in English 
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -22,7 +21,6 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
@@ -39,18 +37,21 @@ from xinyidai.domain.vocabulary import (
     URGENCY,
 )
 from xinyidai.i18n import locale_code
-from xinyidai.web.forms import DayField, Form, NumberField, WholeNumberField
+from xinyidai.web.forms import (  # noqa: F401  (the portal's views find every form here)
+    COUNTER,
+    REQUIRED,
+    USERNAME,
+    DayField,
+    Form,
+    MessageForm,
+    NumberField,
+    StaffForm,
+    WholeNumberField,
+    email_address,
+    options,
+    phone_number,
+)
 from xinyidai.web.labels import REPORT_SECTIONS, SOURCE
-
-REQUIRED = _l("请填写此项。")
-PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
-
-
-def options(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms options."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -64,24 +65,14 @@ class MultiCheckboxField(SelectMultipleField):
         super().__init__(*args, **kwargs)
 
 
-def _phone(_form, field) -> None:
-    if field.data and not PHONE.match(field.data.replace(" ", "")):
-        raise ValidationError(_l("请填写有效的手机号或座机号（如 13800000000 或 021-12345678）。"))
-
-
-def _email(_form, field) -> None:
-    if field.data and not EMAIL.match(field.data.strip()):
-        raise ValidationError(_l("请填写有效的电子邮箱。"))
-
-
 class RegistrationForm(Form):
     uscc = StringField(_l("统一社会信用代码"), validators=[DataRequired(message=REQUIRED), Length(max=40)],
                        description=_l("18 位，见营业执照。"))
     name = StringField(_l("企业名称"), validators=[DataRequired(message=REQUIRED), Length(max=200)],
                        description=_l("与营业执照上的名称一致。"))
     contact_name = StringField(_l("联系人姓名"), validators=[DataRequired(message=REQUIRED), Length(max=64)])
-    contact_phone = StringField(_l("联系电话"), validators=[DataRequired(message=REQUIRED), Length(max=32), _phone])
-    contact_email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120), _email])
+    contact_phone = StringField(_l("联系电话"), validators=[DataRequired(message=REQUIRED), Length(max=32), phone_number])
+    contact_email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120), email_address])
     username = StringField(_l("用户名"), description=_l("3–64 个字母、数字或 . _ -，用于登录。"),
                            validators=[DataRequired(message=REQUIRED),
                                        Regexp(USERNAME, message=_l("用户名须为 3–64 个字母、数字或 . _ -。"))])
@@ -107,14 +98,6 @@ class RegistrationForm(Form):
             raise ValidationError(_l("密码不能与用户名相同。"))
 
 
-class StaffForm(Form):
-    display_name = StringField(_l("姓名"), validators=[DataRequired(message=REQUIRED), Length(max=64)])
-    username = StringField(_l("用户名"), validators=[
-        DataRequired(message=REQUIRED), Regexp(USERNAME, message=_l("用户名须为 3–64 个字母、数字或 . _ -。"))])
-    email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120), _email])
-    phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=32), _phone])
-
-
 class AuthorizationForm(Form):
     sources = MultiCheckboxField(_l("允许查看的数据"), choices=options((s.value, SOURCE[s]) for s in SOURCE_CONTENT))
     scope = RadioField(_l("哪些银行可以查看"), default="all", validate_choice=False,
@@ -124,9 +107,6 @@ class AuthorizationForm(Form):
                                        description=_l("银行为贷款向担保机构申请担保时，被选中的担保机构可查看同样的数据。"))
     expires_on = DayField(_l("有效期至"), validators=[InputRequired(message=REQUIRED)],
                           description=_l("到期当天 24 点自动失效，最长一年；可随时撤销。"))
-
-
-COUNTER_TEXT = _l("已输入 %(used)s / %(limit)s 字")
 
 
 class NeedForm(Form):
@@ -140,7 +120,7 @@ class NeedForm(Form):
     purpose = SelectField(_l("资金用途"), validate_choice=False,
                           choices=options([("", _l("请选择")), *PURPOSES.items()]))
     purpose_detail = TextAreaField(_l("用途说明（可选）"), validators=[Optional()],
-                                   render_kw={"maxlength": 500, "data-counter": COUNTER_TEXT})
+                                   render_kw={"maxlength": 500, "data-counter": COUNTER})
     guarantee_types = MultiCheckboxField(_l("可接受的担保方式"), choices=options((g.value, GUARANTEES[g]) for g in GuaranteeType))
     urgency = RadioField(_l("紧急程度"), default=Urgency.NORMAL.value, validate_choice=False,
                          choices=options((u.value, URGENCY[u]) for u in Urgency))
@@ -205,16 +185,6 @@ class MarkReadForm(Form):
     """"Mark all read" on the notifications page: up to the newest notification that page showed."""
 
     up_to = IntegerField(validators=[InputRequired(), NumberRange(min=0, max=2**31 - 1)], widget=HiddenInput())
-
-
-COUNTER = COUNTER_TEXT
-
-
-class MessageForm(Form):
-    """One message of an application's thread (both portals): the limit is on the field, counted live."""
-
-    body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
-                         render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
 
 
 class AnswerRequestForm(Form):

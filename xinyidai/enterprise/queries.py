@@ -22,7 +22,6 @@ from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.guarantee import Guarantor
 from models.identity import User
 from models.lending import Application, ApplicationEvent, ApplicationState, Bank, FinancingNeed
-from models.notification import NotificationRead
 from models.scoring import Score, WhitelistEntry, WhitelistVersion
 from models.sources import (
     AgriculturalOperator,
@@ -368,55 +367,6 @@ def timeline(session: Session, application: Application) -> list[Step]:
     if not any(step.state is S.MATCHED for step in steps):
         steps.insert(0, Step(application.created_at, S.MATCHED, "platform", "system", {}))
     return steps
-
-
-@dataclass(frozen=True)
-class Notification:
-    event: ApplicationEvent
-    application: Application
-    unread: bool
-
-
-def notification_query(user: User, *columns):
-    """What banks (and the platform) did to the user's enterprise's applications; its own moves and plain
-    matches are not news. Selects `columns` (the event and its application by default)."""
-    own_users = own_user_ids_query(user.enterprise_uscc)
-    return (sa.select(*(columns or (ApplicationEvent, Application))).select_from(ApplicationEvent)
-            .join(Application, Application.id == ApplicationEvent.application_id)
-            .where(Application.uscc == user.enterprise_uscc, ApplicationEvent.to_state != S.MATCHED,
-                   sa.or_(ApplicationEvent.actor_user_id.is_(None), ApplicationEvent.actor_user_id.not_in(own_users))))
-
-
-def own_user_ids_query(uscc: str):
-    return sa.select(User.id).where(User.enterprise_uscc == uscc)
-
-
-def _read_by(user: User):
-    return sa.exists().where(NotificationRead.user_id == user.id, NotificationRead.event_id == ApplicationEvent.id)
-
-
-def notifications(session: Session, user: User, limit: int = 50) -> list[Notification]:
-    rows = session.execute(notification_query(user, ApplicationEvent, Application, _read_by(user))
-                           .order_by(ApplicationEvent.id.desc()).limit(limit))
-    return [Notification(event, application, not read) for event, application, read in rows]
-
-
-def unread_query(user: User, *columns):
-    return notification_query(user, *columns).where(~_read_by(user))
-
-
-def unread_count(session: Session, user: User) -> int:
-    return session.scalar(unread_query(user, sa.func.count()))
-
-
-def waiting_count(session: Session, user: User) -> int:
-    """What the navigation's 通知 counts: unread news, unread bank messages, authorization requests to answer and
-    credit-repair outcomes not yet seen."""
-    from xinyidai.domain import authorization_requests, credit_repair, messages
-
-    return (unread_count(session, user) + len(messages.unread_for_enterprise(session, user.enterprise_uscc))
-            + len(authorization_requests.pending_for_enterprise(session, user.enterprise_uscc))
-            + credit_repair.unseen_outcomes(session, user.enterprise_uscc))
 
 
 # ---------------------------------------------------------------- what the enterprise says itself

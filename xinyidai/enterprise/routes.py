@@ -43,6 +43,7 @@ from xinyidai.domain import (
     score_explanation,
 )
 from xinyidai.domain import needs as operations
+from xinyidai.domain import notifications as notification_service
 from xinyidai.domain.banks import serves_enterprises
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import IllegalTransition
@@ -525,7 +526,7 @@ def _render_application(application, status: int = 200, message_form=None):
     # Opening the application is reading its news and the bank's messages: the count in the navigation drops.
     # Both counts are exact (the read marks come back through RETURNING), so a view with nothing new to
     # mark read writes nothing instead of committing on every read.
-    read = operations.mark_notifications_read(db.session, _user(), application=application)
+    read = notification_service.mark_notifications_read(db.session, _user(), application=application)
     if read + messages.mark_read(db.session, application, Side.ENTERPRISE):
         db.session.commit()
     return render_template(
@@ -602,7 +603,7 @@ def withdraw_application(application_id: int):
 
 @bp.route("/notifications")
 def notifications():
-    rows = queries.notifications(db.session, _user())
+    rows = notification_service.notifications(db.session, _user())
     form = forms.MarkReadForm(up_to=max((n.event.id for n in rows), default=0))
     return render_template("enterprise/notifications.html", rows=rows, mark_read_form=form,
                            requests=authorization_requests.pending_for_enterprise(db.session, _uscc()),
@@ -616,7 +617,7 @@ def mark_read():
     form = forms.MarkReadForm()
     if not form.validate():
         abort(400)
-    operations.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
+    notification_service.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
     db.session.commit()
     flash(_("已全部标为已读。"), "success")
     return redirect(url_for("enterprise.notifications"))

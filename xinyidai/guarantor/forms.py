@@ -8,10 +8,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from xinyidai.bank.forms import COUNTER, REQUIRED, ActionForm, _yuan_field, options
 from xinyidai.domain.guarantees import DECLINE_REASONS, REASONS_NEEDING_TEXT
 from xinyidai.i18n import Bilingual
-from xinyidai.web.forms import Form
+from xinyidai.web.forms import COUNTER, REQUIRED, ActionForm, Form, options, yuan_field
 
 
 def _fee_field(label):
@@ -55,4 +54,4 @@ class ProductForm(Form):
     name_en = StringField(_l("产品名称（英文）"), validators=[Optional(), Length(max=100)])
     fee_rate = _fee_field(_l("担保费率（年，%）"))
     coverage = _coverage_field(_l("担保比例（%）"))
-    max_amount = _yuan_field(_l("最高担保贷款金额（元）"))
+    max_amount = yuan_field(_l("最高担保贷款金额（元）"))

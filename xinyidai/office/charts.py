@@ -9,10 +9,10 @@ import html
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from xinyidai.domain.figures.metrics import KPI_BY_KEY, Dimension, Table
 from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.i18n import localized
 from xinyidai.moments import month_label
-from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Table
 
 BRAND = "#0b4f8a"
 ACCENT = "#d9822b"

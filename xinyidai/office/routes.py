@@ -26,6 +26,9 @@ from xinyidai.auth import role_required
 from xinyidai.domain import alerts as alert_service
 from xinyidai.domain import credit_repair, inputs
 from xinyidai.domain import whitelist_workflow as whitelist_service
+from xinyidai.domain.figures import exports, reports
+from xinyidai.domain.figures.cube import office_table
+from xinyidai.domain.figures.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
 from xinyidai.domain.scope import (
     BadPeriod,
     OutOfScope,
@@ -39,9 +42,7 @@ from xinyidai.domain.vocabulary import PUBLIC_CREDIT_KIND, SEVERITY, reason_fami
 from xinyidai.extensions import db
 from xinyidai.i18n import locale_code, localized
 from xinyidai.moments import local_time
-from xinyidai.office import charts, exports, forms, reports
-from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import KPI_BY_KEY, MIN_ENTERPRISES, Dimension
+from xinyidai.office import charts, forms
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
 from xinyidai.web.formats import ratio, wan
 
@@ -162,7 +163,7 @@ def format_cell(kpi, cell) -> str:
 
 
 def _pre_aggregated() -> bool:
-    """Views read the in-process cube (xinyidai.office.cube) unless XYD_OFFICE_PREAGGREGATE is off; tests
+    """Views read the in-process cube (xinyidai.domain.figures.cube) unless XYD_OFFICE_PREAGGREGATE is off; tests
     read SQL directly (their rolled-back transactions reuse ids, which the cube's data version relies on)."""
     return bool(current_app.config.get("XYD_OFFICE_PREAGGREGATE", not current_app.testing))
 

@@ -1,6 +1,7 @@
 """What every portal's forms share: the base `Form` that puts the platform's input rules
 (`xinyidai.domain.inputs`) on every field, a service's field messages put on the form, and the 400 for a
-form whose CSRF token is missing or stale.
+form whose CSRF token is missing or stale; and the fields and forms several portals share (options, the phone,
+e-mail and username rules, a colleague's login, a message of an application's thread).
 
 Every form of the site derives from `Form` (a test walks them all). Binding a field swaps WTForms' own
 number and date fields for the ones below, whose parsing is the domain's, and gives every text field the
@@ -10,26 +11,42 @@ domain's text normaliser as its first filter — so a form declared with a plain
 
 from __future__ import annotations
 
+import re
+import uuid
+from decimal import Decimal
+
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DecimalField,
     FileField,
     FloatField,
+    HiddenField,
     IntegerField,
     PasswordField,
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
-from wtforms.validators import NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from xinyidai.domain import inputs
 from xinyidai.i18n import N_
 
 MAX_TEXT_CHARS = 10_000  # any text field without its own Length: far above every real value
 TEXT_TOO_LONG = N_("内容过长。")
+MAX_YUAN = Decimal("1000000000000")
 
 
 def _blank(valuelist) -> bool:
@@ -152,3 +169,63 @@ def csrf_or_400(form) -> None:
     """A form that failed on its CSRF token is a bad request, not a page with field errors."""
     if "csrf_token" in form.errors:
         abort(400)
+
+
+# ---------------------------------------------------------------- fields and forms several portals share
+
+REQUIRED = _l("请填写此项。")
+PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USERNAME = r"^[A-Za-z0-9_.\-]{3,64}$"
+
+
+def options(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms options."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def phone_number(_form, field) -> None:
+    if field.data and not PHONE.match(field.data.replace(" ", "")):
+        raise ValidationError(_l("请填写有效的手机号或座机号（如 13800000000 或 021-12345678）。"))
+
+
+def email_address(_form, field) -> None:
+    if field.data and not EMAIL.match(field.data.strip()):
+        raise ValidationError(_l("请填写有效的电子邮箱。"))
+
+
+class StaffForm(Form):
+    """A colleague's login, as an enterprise or a bank invites one."""
+
+    display_name = StringField(_l("姓名"), validators=[DataRequired(message=REQUIRED), Length(max=64)])
+    username = StringField(_l("用户名"), validators=[
+        DataRequired(message=REQUIRED), Regexp(USERNAME, message=_l("用户名须为 3–64 个字母、数字或 . _ -。"))])
+    email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=120), email_address])
+    phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=32), phone_number])
+
+
+COUNTER = _l("已输入 %(used)s / %(limit)s 字")  # a text field's live count (data-counter)
+
+
+class MessageForm(Form):
+    """One message of an application's thread (both portals): the limit is on the field, counted live."""
+
+    body = TextAreaField(_l("留言"), validators=[DataRequired(message=REQUIRED), Length(max=1000)],
+                         render_kw={"maxlength": 1000, "rows": 3, "data-counter": COUNTER})
+
+
+def yuan_field(label, required=True, **kwargs):
+    """An amount in yuan (two places) as officers enter it; the views convert it to fen."""
+    validators = [InputRequired(message=REQUIRED) if required else Optional(),
+                  NumberRange(min=Decimal("0.01"), max=MAX_YUAN, message=_l("金额须在 0.01 元到 1 万亿元之间"))]
+    return DecimalField(label, places=2, validators=validators, **kwargs)
+
+
+def one_time_key() -> str:
+    return uuid.uuid4().hex
+
+
+class ActionForm(Form):
+    """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
+
+    idempotency_key = HiddenField(default=one_time_key, validators=[DataRequired(), Length(max=128)])

@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session
 from models.enterprise import Enterprise
 from models.lending import Application, ApplicationEvent, FinancingNeed, GuaranteeType, LoanPerformance
 from xinyidai.caching import remembered
+from xinyidai.domain.figures import metrics
+from xinyidai.domain.figures.metrics import OUTSTANDING, Dimension, Family, S, _days_between
 from xinyidai.domain.scope import Filters, Scope
 from xinyidai.extensions import db
-from xinyidai.office import metrics
-from xinyidai.office.metrics import OUTSTANDING, Dimension, Family, S, _days_between
 
 log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",
@@ -301,7 +301,8 @@ def _read_snapshot(folder: Path) -> Cube | None:
     try:
         with open(folder / SNAPSHOT, "rb") as source:
             return pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+    # ImportError: a snapshot written before its classes moved (xinyidai.office.cube) is rebuilt, not a 500
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None
 
 

@@ -20,11 +20,11 @@ from openpyxl.utils import get_column_letter
 
 from models.identity import CITY_CODE
 from xinyidai.domain import cells
+from xinyidai.domain.figures.metrics import KPI_BY_KEY, Dimension, Kpi, Table
 from xinyidai.domain.money import FEN_PER_WAN
 from xinyidai.domain.scope import Filters, Scope, add_months
 from xinyidai.i18n import localized
 from xinyidai.moments import stamped
-from xinyidai.office.metrics import KPI_BY_KEY, Dimension, Kpi, Table
 from xinyidai.reference import CITY, SHANGHAI_DISTRICTS
 
 SUPPRESSED = "*"

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from xinyidai.audit import record
+from xinyidai.domain.figures import exports
+from xinyidai.domain.figures.cube import office_table
+from xinyidai.domain.figures.metrics import KPI_BY_KEY, Cell, Dimension, Kpi
 from xinyidai.domain.scope import Filters, Scope
-from xinyidai.office import exports
-from xinyidai.office.cube import office_table
-from xinyidai.office.metrics import KPI_BY_KEY, Cell, Dimension, Kpi
 
 FORMATS = {"csv": ("text/csv", exports.to_csv),
            "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", exports.to_xlsx)}

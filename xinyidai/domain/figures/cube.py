@@ -38,10 +38,12 @@ from xinyidai.extensions import db
 
 log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",
-                    Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district"}
+                    Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district",
+                    Dimension.GUARANTOR: "guarantor_id"}
 MEASURES = {
     Family.NEEDS: ("amount",), Family.MATCHED: (), Family.CLAIMED: ("days",), Family.APPROVED: (),
     Family.DECIDED: ("days",), Family.DISBURSED: ("amount", "rate_amount", "credit_amount", "defaulted"),
+    Family.GUARANTEED: ("amount", "fee_amount", "coverage_amount"),
     Family.BOOK: ("outstanding", "overdue_amount"),
 }
 
@@ -110,7 +112,9 @@ def build_cube(session: Session) -> Cube:
         amount.label("amount"), (amount * Application.rate_bp).label("rate_amount"),
         sa.case((Application.guarantee_type == GuaranteeType.CREDIT, amount), else_=0).label("credit_amount"),
         sa.case((Application.state == S.DEFAULTED, 1), else_=0).label("defaulted"),
-        sa.case((Application.first_loan.is_(True), 1), else_=0).label("first"))
+        sa.case((Application.first_loan.is_(True), 1), else_=0).label("first"),
+        Application.guarantor_id, (amount * Application.guarantee_fee_bp).label("fee_amount"),
+        (amount * Application.guarantee_coverage_bp).label("coverage_amount"))
         .join(Enterprise, Enterprise.uscc == Application.uscc)))
 
     def family(month_column: str, **measures) -> pd.DataFrame:
@@ -128,6 +132,10 @@ def build_cube(session: Session) -> Cube:
     kept = family("decided")[(apps.loc[apps["decided"].notna(), "not_declined"] == 1).to_numpy()]
     reversed_frame = apps.set_index("id").loc[reversed_later["id"], DIMENSIONS].reset_index(drop=True)
     reversed_frame["month"] = reversed_later["month"].astype("int32").to_numpy()
+    guaranteed = family("disbursed", amount="amount", fee_amount="fee_amount", coverage_amount="coverage_amount")
+    backed = apps.loc[apps["disbursed"].notna(), "guarantor_id"].notna().to_numpy()
+    guaranteed = guaranteed[backed]
+    guaranteed["guarantor_id"] = apps.loc[apps["disbursed"].notna(), "guarantor_id"][backed].astype("int64").to_numpy()
     book = _rows(session, sa.select(
         LoanPerformance.application_id.label("id"), month(session, LoanPerformance.as_of, is_date=True).label("month"),
         LoanPerformance.outstanding_fen.label("outstanding"),
@@ -146,6 +154,7 @@ def build_cube(session: Session) -> Cube:
         Family.APPROVED: pd.concat([kept, reversed_frame], ignore_index=True),
         Family.DISBURSED: family("disbursed", amount="amount", rate_amount="rate_amount",
                                  credit_amount="credit_amount", defaulted="defaulted", first="first"),
+        Family.GUARANTEED: guaranteed,
         Family.BOOK: book,
     }
     need_banks = apps.merge(_rows(session, sa.select(Application.id, Application.need_id)), on="id")[

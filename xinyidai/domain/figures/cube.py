@@ -41,10 +41,11 @@ from xinyidai.extensions import db
 log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",
                     Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district",
-                    Dimension.TECH_CLASS: "tech_class"}
+                    Dimension.GUARANTOR: "guarantor_id", Dimension.TECH_CLASS: "tech_class"}
 MEASURES = {
     Family.NEEDS: ("amount",), Family.MATCHED: (), Family.CLAIMED: ("days",), Family.APPROVED: (),
     Family.DECIDED: ("days",), Family.DISBURSED: ("amount", "rate_amount", "credit_amount", "defaulted"),
+    Family.GUARANTEED: ("amount", "fee_amount", "coverage_amount"),
     Family.BOOK: ("outstanding", "overdue_amount"),
 }
 
@@ -139,6 +140,8 @@ def build_cube(session: Session) -> Cube:
         sa.case((Application.guarantee_type == GuaranteeType.CREDIT, amount), else_=0).label("credit_amount"),
         sa.case((Application.state == S.DEFAULTED, 1), else_=0).label("defaulted"),
         sa.case((Application.first_loan.is_(True), 1), else_=0).label("first"),
+        Application.guarantor_id, (amount * Application.guarantee_fee_bp).label("fee_amount"),
+        (amount * Application.guarantee_coverage_bp).label("coverage_amount"),
         day(session, Application.created_at).label("created_day"),
         day(session, Application.claimed_at).label("claimed_day"),
         day(session, Application.decided_at).label("decided_day"),
@@ -163,6 +166,10 @@ def build_cube(session: Session) -> Cube:
     reversed_frame = apps.set_index("id").loc[reversed_later["id"], DIMENSIONS].reset_index(drop=True)
     reversed_frame["month"] = reversed_later["month"].astype("int32").to_numpy()
     reversed_frame["tech_class"] = _tech_class(certificates, reversed_frame["uscc"], reversed_later["day"])
+    guaranteed = family("disbursed", amount="amount", fee_amount="fee_amount", coverage_amount="coverage_amount")
+    backed = apps.loc[apps["disbursed"].notna(), "guarantor_id"].notna().to_numpy()
+    guaranteed = guaranteed[backed]
+    guaranteed["guarantor_id"] = apps.loc[apps["disbursed"].notna(), "guarantor_id"][backed].astype("int64").to_numpy()
     book = _rows(session, sa.select(
         LoanPerformance.application_id.label("id"), month(session, LoanPerformance.as_of, is_date=True).label("month"),
         day(session, LoanPerformance.as_of, is_date=True).label("day"),
@@ -185,6 +192,7 @@ def build_cube(session: Session) -> Cube:
         Family.APPROVED: pd.concat([kept, reversed_frame], ignore_index=True),
         Family.DISBURSED: family("disbursed", amount="amount", rate_amount="rate_amount",
                                  credit_amount="credit_amount", defaulted="defaulted", first="first"),
+        Family.GUARANTEED: guaranteed,
         Family.BOOK: book,
     }
     need_banks = apps.merge(_rows(session, sa.select(Application.id, Application.need_id)), on="id")[

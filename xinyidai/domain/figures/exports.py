@@ -77,7 +77,7 @@ def kpi_heading(kpi: Kpi) -> str:
 def dimension_heading(dimension: Dimension) -> str:
     return {Dimension.MONTH: _("月份"), Dimension.BANK: _("银行"), Dimension.PRODUCT: _("产品"),
             Dimension.INDUSTRY: _("行业"), Dimension.SIZE: _("企业规模"), Dimension.DISTRICT: _("区"),
-            Dimension.TECH_CLASS: _("科技资质")}[dimension]
+            Dimension.GUARANTOR: _("担保机构"), Dimension.TECH_CLASS: _("科技资质")}[dimension]
 
 
 def table_section(table: Table, name: str, title: str, keys: list[str] | None = None) -> Section:

@@ -12,6 +12,7 @@ Every figure belongs to a *family* of records counted on one date:
 | approved   | applications approved (even if later withdrawn)    | the approval               |
 | decided    | applications approved or declined (last decision)  | decided_at                 |
 | disbursed  | loans disbursed                                    | disbursed_on               |
+| guaranteed | loans disbursed on a platform guarantor's guarantee (银担合作) | disbursed_on     |
 | book       | month-end loan reports of outstanding loans        | as_of (the period's last complete month, or each month) |
 | whitelist  | entries of each district's published whitelist     | the version now published  |
 
@@ -63,6 +64,7 @@ class Dimension(enum.StrEnum):
     INDUSTRY = "industry"
     SIZE = "size"
     DISTRICT = "district"
+    GUARANTOR = "guarantor"
     TECH_CLASS = "tech_class"  # the borrower's highest tech qualification valid on the record's date
 
 
@@ -73,6 +75,7 @@ class Family(enum.StrEnum):
     APPROVED = "approved"
     DECIDED = "decided"
     DISBURSED = "disbursed"
+    GUARANTEED = "guaranteed"
     BOOK = "book"
     WHITELIST = "whitelist"
 
@@ -82,6 +85,8 @@ NOT_BY = {
     Dimension.BANK: {Family.NEEDS, Family.WHITELIST},
     Dimension.PRODUCT: {Family.NEEDS, Family.WHITELIST},
     Dimension.MONTH: {Family.WHITELIST},
+    # By guarantor only the guaranteed loans: every other record has no guarantor.
+    Dimension.GUARANTOR: set(Family) - {Family.GUARANTEED},
 }
 
 
@@ -118,6 +123,11 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("first_time", _l("首贷户（户）"), Family.DISBURSED, "count", _measure("first_time")),
     Kpi("credit_share", _l("信用贷款占比"), Family.DISBURSED, "ratio", _ratio("credit_amount", "amount")),
     Kpi("default_rate", _l("违约率"), Family.DISBURSED, "ratio", _ratio("defaulted", "count")),
+    Kpi("guaranteed", _l("银担合作放款（笔）"), Family.GUARANTEED, "count", _measure("count")),
+    Kpi("guaranteed_amount", _l("银担合作放款金额（万元）"), Family.GUARANTEED, "wan", _measure("amount")),
+    Kpi("guarantee_fee", _l("加权平均担保费率"), Family.GUARANTEED, "percent", _ratio("fee_amount", "amount", 0.01)),
+    Kpi("guarantee_coverage", _l("加权平均担保比例"), Family.GUARANTEED, "percent",
+        _ratio("coverage_amount", "amount", 0.01)),
     Kpi("overdue_rate", _l("逾期率（按余额）"), Family.BOOK, "ratio", _ratio("overdue_amount", "outstanding")),
     Kpi("outstanding", _l("贷款余额（万元）"), Family.BOOK, "wan", _measure("outstanding")),
     Kpi("whitelist_size", _l("白名单企业（户）"), Family.WHITELIST, "count", _measure("count")),
@@ -204,6 +214,7 @@ def _dimension_column(dimension: Dimension | None, month, application=Applicatio
         Dimension.INDUSTRY: Enterprise.industry_section,
         Dimension.SIZE: Enterprise.size_class,
         Dimension.DISTRICT: Enterprise.district_code,
+        Dimension.GUARANTOR: getattr(application, "guarantor_id", None),
     }[dimension]
 
 
@@ -251,6 +262,8 @@ def _family_query(session: Session, family: Family, scope: Scope, filters: Filte
             _sum(_days_between(session, Application.created_at, Application.decided_at)).label("days")])
     if family is Family.DISBURSED:
         return _disbursed(session, scope, filters, dimension)
+    if family is Family.GUARANTEED:
+        return _guaranteed(session, scope, filters, dimension)
     if family is Family.APPROVED:
         return _approved(session, scope, filters, dimension)
     if family is Family.BOOK:
@@ -281,6 +294,22 @@ def _disbursed(session, scope, filters, dimension):
         _distinct(Application.uscc).label("enterprises"))
         .join(Enterprise, Enterprise.uscc == Application.uscc)
         .where(Application.disbursed_on >= filters.start, Application.disbursed_on < filters.end_day))
+    return _scoped(query, scope, filters)
+
+
+def _guaranteed(session, scope, filters, dimension):
+    """银担合作: loans disbursed on a guarantee a platform guarantor accepted, with its fee and coverage."""
+    month = _month_of(session, Application.disbursed_on, is_date=True)
+    amount = Application.disbursed_amount_fen
+    key = _dimension_column(dimension, month, uscc=Application.uscc, day=Application.disbursed_on)
+    query = (sa.select(
+        key.label("key"), sa.func.count().label("count"), _sum(amount).label("amount"),
+        _sum(amount * Application.guarantee_fee_bp).label("fee_amount"),
+        _sum(amount * Application.guarantee_coverage_bp).label("coverage_amount"),
+        _distinct(Application.uscc).label("enterprises"))
+        .join(Enterprise, Enterprise.uscc == Application.uscc)
+        .where(Application.guarantor_id.is_not(None),
+               Application.disbursed_on >= filters.start, Application.disbursed_on < filters.end_day))
     return _scoped(query, scope, filters)
 
 
@@ -482,6 +511,11 @@ def _row_keys(session, scope, filters, dimension, grouped, book_month) -> list:
         banks = session.scalars(sa.select(Bank.id).where(sa.or_(Bank.is_active, Bank.id.in_(present)))
                                 .order_by(Bank.code)).all()
         return [b for b in banks if filters.bank_id in (None, b)]
+    if dimension is Dimension.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        return list(session.scalars(sa.select(Guarantor.id).where(sa.or_(Guarantor.is_active, Guarantor.id.in_(present)))
+                                    .order_by(Guarantor.code)))
     products = session.execute(sa.select(Product.id).join(Bank, Bank.id == Product.bank_id)
                                .where(Product.id.in_(present)).order_by(Bank.code, Product.code)).scalars().all()
     return list(products)
@@ -502,6 +536,12 @@ def _labels(session, dimension, keys) -> dict:
         return {k: (f"{k}型", english.get(k, k)) for k in keys}
     if dimension is Dimension.BANK:
         rows = session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).where(Bank.id.in_(keys))).all()
+        return {i: (zh, en) for i, zh, en in rows}
+    if dimension is Dimension.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        rows = session.execute(sa.select(Guarantor.id, Guarantor.name_zh, Guarantor.name_en)
+                               .where(Guarantor.id.in_(keys))).all()
         return {i: (zh, en) for i, zh, en in rows}
     rows = session.execute(sa.select(Product.id, Product.name_zh, Product.name_en, Bank.name_zh, Bank.name_en)
                            .join(Bank, Bank.id == Product.bank_id).where(Product.id.in_(keys))).all()

@@ -19,6 +19,7 @@ from xinyidai.demo.activity import History, draw_latent, observe
 from xinyidai.demo.applications import LendingPlan, demo_enterprise_need, plan_lending, stamp_need_updates
 from xinyidai.demo.banks import BANKS
 from xinyidai.demo.deliveries import ingest_deliveries, write_deliveries
+from xinyidai.demo.guarantees import GUARANTORS, store_guarantees, store_guarantors
 from xinyidai.demo.lending import (
     assign_products,
     declined_applicants,
@@ -153,15 +154,19 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def _store_lending(session: Session, data: DemoData, seed: int) -> dict[str, int]:
     banks, products = store_banks(session)
-    users = store_users(session, banks, data.demo_uscc)
+    guarantors = store_guarantors(session)
+    users = store_users(session, banks, data.demo_uscc, guarantors)
     officers = {bank.code: users[f"demo-bank-{bank.short}"] for bank in BANKS}
     tokens = store_tokens(session, banks, officers, token_seed=f"xinyidai-demo:{seed}:".encode())
     enterprise_user = users[DEMO_ENTERPRISE_USERNAME]
     counts = store_plan(session, data.plan, banks, products, officers, tokens, enterprise_user)
+    staff = {g.id: users[f"demo-guarantor-{demo.short}"] for demo in GUARANTORS for g in [guarantors[demo.code]]}
+    counts["guarantees"] = store_guarantees(session, products, guarantors, officers, staff, seed)
     first_need = min(n["published_at"] for n in data.plan.needs if n["uscc"] == data.demo_uscc)
     store_portal_registration(session, data.demo_uscc, registered_at=PLATFORM_OPENED)
-    store_authorization(session, enterprise_user, granted_at=first_need)
-    return {"banks": len(banks), "products": len(products), "users": len(users), **counts}
+    store_authorization(session, enterprise_user, granted_at=first_need, guarantors=guarantors.values())
+    return {"banks": len(banks), "guarantors": len(guarantors), "products": len(products), "users": len(users),
+            **counts}
 
 
 def _demo_enterprise(firms, end, history: History, historical: pd.DataFrame, busy: np.ndarray) -> int:

@@ -250,3 +250,11 @@ def test_approval_terms_are_given_and_read_over_the_api_as_on_the_web(api, make_
     schema_ref = approve_body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert set(spec["components"]["schemas"][schema_ref]["properties"]) == {"amount_fen", "term_months", "rate_bp"}
     assert approve_body.get("required") is not True  # an approval without terms stays possible
+
+
+def test_a_blank_optional_text_is_not_given_never_a_500(api):
+    caller = api()
+    product = _product_of(caller)
+    response = caller.patch(f"/api/v1/products/{product.id}", {"programme": ""})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["programme"] is None

@@ -240,6 +240,11 @@ class Text(fields.String):
             raise self.make_error("required")
         return text
 
+    def _validate(self, value) -> None:
+        """Blank text read as None (not given) has nothing for the length or pattern validators to check."""
+        if value is not None:
+            super()._validate(value)
+
 
 # ---------------------------------------------------------------- ids and page numbers from query strings and forms
 

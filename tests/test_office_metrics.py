@@ -127,6 +127,7 @@ def population(db_session, make_enterprise, make_bank, make_product, lend):
                     report_month_end(db_session, application, month_end, application.disbursed_amount_fen // 2,
                                      days_past_due=40 if overdue else 0,
                                      status=LoanStatus.OVERDUE if overdue else LoanStatus.REPAYING)
+    _certificates(db_session, pudong + songjiang, loans)
     db_session.add(ModelVersion(version="m-test", path="-", card={}, is_active=True))
     db_session.flush()
     version = WhitelistVersion(district_code="310115", model_version="m-test", min_grade="BBB",
@@ -142,6 +143,30 @@ def population(db_session, make_enterprise, make_bank, make_product, lend):
                                       grade="A", change="added"))
     db_session.flush()
     return {"banks": (bank_a, bank_b), "products": (a1, a2, b1), "pudong": pudong, "songjiang": songjiang}
+
+
+def _certificates(db_session, enterprises, loans) -> None:
+    """Tech certificates whose validity starts or ends on the Shanghai day of a record (its UTC day is another
+    for the evening moments), overlapping ones (the higher class counts) and expired ones."""
+    from models.sources import Qualification
+
+    def day(moment):
+        return (moment.astimezone(UTC) + SHANGHAI).date()
+
+    def add(enterprise, kind, issued_on, expires_on):
+        db_session.add(Qualification(uscc=enterprise.uscc, kind=kind, issued_on=issued_on, expires_on=expires_on))
+
+    matched = [day(application.created_at) for application in loans]
+    add(enterprises[1], "高新技术企业", matched[1], date(2028, 12, 31))  # valid from its match on
+    add(enterprises[3], "科技型中小企业", date(2025, 5, 1), matched[3])  # the expiry day itself still counts
+    add(enterprises[5], "科技型中小企业", date(2025, 5, 1), date(2027, 4, 30))
+    add(enterprises[5], "专精特新", date(2025, 12, 1), date(2028, 11, 30))  # the higher class of the two
+    add(enterprises[0], "科技小巨人", matched[0] - timedelta(days=5), date(2029, 1, 1))  # after its earlier loan
+    add(enterprises[7], "高新技术企业", date(2022, 1, 1), date(2024, 12, 31))  # expired before the period
+    for enterprise in (enterprises[2], enterprises[9], enterprises[16], enterprises[17], enterprises[20]):
+        add(enterprise, "高新技术企业", date(2024, 11, 1), date(2027, 10, 31))
+    add(enterprises[11], "科技型中小企业", matched[11] + timedelta(days=1), date(2027, 4, 30))  # from the day after
+    db_session.flush()
 
 
 @pytest.fixture
@@ -170,6 +195,20 @@ def guaranteed_loans(db_session, population, make_guarantor, make_product, lend)
 SHANGHAI = timedelta(hours=8)
 
 
+def _day(moment) -> date:
+    if isinstance(moment, datetime):
+        return (moment.astimezone(UTC) + SHANGHAI).date()
+    return moment
+
+
+def _tech_class(certificates: list, day: date) -> str:
+    """Recomputed by hand: the best class held on the Shanghai day (both validity days included)."""
+    from xinyidai.domain.qualifications import NO_QUALIFICATION, TECH_CLASSES
+
+    held = {q.kind.value for q in certificates if q.issued_on <= day <= q.expires_on}
+    return next((kind for kind in TECH_CLASSES if kind in held), NO_QUALIFICATION)
+
+
 def _month(moment) -> str:
     if isinstance(moment, datetime):
         moment = moment.astimezone(UTC) + SHANGHAI
@@ -178,14 +217,20 @@ def _month(moment) -> str:
 
 def recompute(session, districts, filters: Filters, dimension: Dimension) -> dict:
     """{family: {key: {measure: value, "usccs": set}}} straight from the ORM rows, in Python."""
+    from models.sources import Qualification
+
     enterprises = {e.uscc: e for e in session.scalars(sa.select(Enterprise))}
+    certificates = defaultdict(list)
+    for q in session.scalars(sa.select(Qualification)):
+        certificates[q.uscc].append(q)
     months = {f"{m:%Y-%m}" for m in filters.months}
     book = f"{metrics.book_month_of(filters, TODAY):%Y-%m}"
     out = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
     usccs = defaultdict(lambda: defaultdict(set))
 
-    def add(family, uscc, app, month, in_total=True, **measures):
+    def add(family, uscc, app, moment, in_total=True, **measures):
         e = enterprises[uscc]
+        month = _month(moment)
         if e.district_code not in districts or month not in months:
             return
         if filters.industry and e.industry_section != filters.industry:
@@ -195,7 +240,8 @@ def recompute(session, districts, filters: Filters, dimension: Dimension) -> dic
         key = {Dimension.MONTH: month, Dimension.INDUSTRY: e.industry_section, Dimension.SIZE: e.size_class.value,
                Dimension.DISTRICT: e.district_code, Dimension.BANK: app.bank_id if app else None,
                Dimension.PRODUCT: app.product_id if app else None,
-               Dimension.GUARANTOR: app.guarantor_id if app else None}[dimension]
+               Dimension.GUARANTOR: app.guarantor_id if app else None,
+               Dimension.TECH_CLASS: _tech_class(certificates[uscc], _day(moment))}[dimension]
         for name in ("total", key) if in_total else (key,):
             out[family][name]["count"] += 1
             for measure, value in measures.items():
@@ -208,32 +254,32 @@ def recompute(session, districts, filters: Filters, dimension: Dimension) -> dic
         app = next((a for a in apps if a.bank_id == filters.bank_id), None) if filters.bank_id else None
         if filters.bank_id and app is None:
             continue
-        add("needs", need.uscc, app, _month(need.published_at), amount=need.amount_fen)
+        add("needs", need.uscc, app, need.published_at, amount=need.amount_fen)
     for a in applications:
-        add("matched", a.uscc, a, _month(a.created_at))
+        add("matched", a.uscc, a, a.created_at)
         if a.claimed_at:
-            add("claimed", a.uscc, a, _month(a.claimed_at), days=(a.claimed_at - a.created_at).total_seconds() / 86400)
+            add("claimed", a.uscc, a, a.claimed_at, days=(a.claimed_at - a.created_at).total_seconds() / 86400)
         if a.decided_at:
-            add("decided", a.uscc, a, _month(a.decided_at), days=(a.decided_at - a.created_at).total_seconds() / 86400)
+            add("decided", a.uscc, a, a.decided_at, days=(a.decided_at - a.created_at).total_seconds() / 86400)
         if a.disbursed_on:
-            add("disbursed", a.uscc, a, _month(a.disbursed_on), amount=a.disbursed_amount_fen,
+            add("disbursed", a.uscc, a, a.disbursed_on, amount=a.disbursed_amount_fen,
                 rate_amount=a.disbursed_amount_fen * a.rate_bp,
                 credit_amount=a.disbursed_amount_fen if a.guarantee_type is GuaranteeType.CREDIT else 0,
                 defaulted=1 if a.state is S.DEFAULTED else 0, first=1 if a.first_loan else 0)
         if a.disbursed_on and a.guarantor_id:
-            add("guaranteed", a.uscc, a, _month(a.disbursed_on), amount=a.disbursed_amount_fen,
+            add("guaranteed", a.uscc, a, a.disbursed_on, amount=a.disbursed_amount_fen,
                 fee_amount=a.disbursed_amount_fen * a.guarantee_fee_bp,
                 coverage_amount=a.disbursed_amount_fen * a.guarantee_coverage_bp)
     by_id = {a.id: a for a in applications}
     for event in session.scalars(sa.select(ApplicationEvent).where(ApplicationEvent.to_state == S.APPROVED)):
         a = by_id[event.application_id]
-        add("approved", a.uscc, a, _month(event.occurred_at))
+        add("approved", a.uscc, a, event.occurred_at)
     for row in session.scalars(sa.select(LoanPerformance)):
         a = by_id[row.application_id]
         month = _month(row.as_of)
         if row.status in metrics.OUTSTANDING and (dimension is Dimension.MONTH and month <= book or month == book):
             # a stock: the total is the book at the period's end, the months each their own month-end
-            add("book", a.uscc, a, month, in_total=month == book, outstanding=row.outstanding_fen,
+            add("book", a.uscc, a, row.as_of, in_total=month == book, outstanding=row.outstanding_fen,
                 overdue_amount=row.outstanding_fen if row.days_past_due > 0 else 0)
     return {family: {key: {**values, "enterprises": len(usccs[family][key])} for key, values in keys.items()}
             for family, keys in out.items()}

@@ -40,6 +40,7 @@ def store_banks(session: Session) -> tuple[dict[str, Bank], dict[tuple[str, str]
                 max_rate_bp=p.rate_bp[1], fee_bp=p.fee_bp, guarantee_type=p.guarantee,
                 eligible_districts=list(p.districts), eligible_industries=list(p.industries),
                 min_years_operating=p.min_years, whitelist_only=p.whitelist_only, min_grade=p.min_grade,
+                required_qualifications=list(p.requires), preferred_qualifications=list(p.prefers),
                 created_at=PLATFORM_OPENED, updated_at=PLATFORM_OPENED)
             session.add(products[bank.code, p.code])
     session.flush()

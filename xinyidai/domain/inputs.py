@@ -240,9 +240,8 @@ class Text(fields.String):
             raise self.make_error("required")
         return text
 
-    def _validate(self, value) -> None:
-        """Blank text read as None (not given) has nothing for the length or pattern validators to check."""
-        if value is not None:
+    def _validate(self, value):
+        if value is not None:  # blank sent where allowed is "not given": no length or pattern to check
             super()._validate(value)
 
 

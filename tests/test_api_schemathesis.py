@@ -12,6 +12,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -64,10 +65,41 @@ def test_the_api_never_answers_with_a_server_error(app, bank_token, mode):
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def exercise(case):
-            case.call_and_validate(headers=auth, checks=CHECKS)
+            # negative_data_rejection: a request that violates the document must be refused (4xx), never obeyed
+            case.call_and_validate(headers=auth, checks=CHECKS, additional_checks=[negative_data_rejection])
 
         try:
             exercise()
         except Unsatisfiable:
             # An operation whose only input is the (fixed) token has nothing to negate.
             assert mode is GenerationMode.NEGATIVE
+
+
+def test_sequences_of_calls_never_answer_with_a_server_error(app, bank_token):
+    """Stateful: schemathesis chains operations along the links it infers from the document (a product created,
+    then read, changed and listed; an application read then claimed, approved, reported), with the same checks
+    on every step."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    auth = {"Authorization": f"Bearer {bank_token}"}
+    machine = schema.as_state_machine()
+    # its transitions are rules named SOURCE_OPERATION___STATUS_LINK__TARGET_OPERATION
+    transitions = [name for name in dir(machine) if name.startswith(("GET_", "POST_", "PATCH_", "PUT_"))]
+    assert any(name.endswith("_claim") for name in transitions), "no inferred link leads to claiming an application"
+
+    calls = []
+
+    class Workflow(machine):
+        def before_call(self, case):
+            calls.append((case.method.upper(), case.path))
+
+        def get_call_kwargs(self, case):
+            return {"headers": auth}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(settings=settings(max_examples=EXAMPLES, stateful_step_count=6, deadline=None, derandomize=True,
+                                   suppress_health_check=list(HealthCheck), database=None))
+    chained = {path for _, path in calls}
+    assert len(calls) > EXAMPLES, "the scenarios made no more calls than single requests would"
+    assert len(chained) >= 5, f"the scenarios visited only {sorted(chained)}"

@@ -65,6 +65,8 @@ class DeliveryRejection(Base):
     line: Mapped[int] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(sa.String(500))
+    # The offending value as delivered (first 200 characters); None for a whole-row problem and older rows.
+    value: Mapped[str | None] = mapped_column(sa.String(200))
 
 
 def _delivery_fk() -> Mapped[int | None]:

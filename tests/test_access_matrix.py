@@ -67,7 +67,8 @@ ACCESS: dict[str, Access] = {
     "web.guarantor_home": Access("guarantor"),
     # the platform operator
     "admin.audit_log": Access("admin"), "admin.audit_export": Access("admin"),
-    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.offices": Access("admin"),
+    "admin.banks": Access("admin"), "admin.bank": Access("admin"), "admin.deactivate_bank": Access("admin"), "admin.reactivate_bank": Access("admin"),
+    "admin.offices": Access("admin"),
     "admin.guarantors": Access("admin"), "admin.guarantor": Access("admin"),
     "admin.deactivate_user": Access("admin"), "admin.reset_password": Access("admin"),
     "admin.models": Access("admin"), "admin.model_version": Access("admin"), "admin.promote_model": Access("admin"),

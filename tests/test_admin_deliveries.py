@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 
 import pytest
@@ -65,7 +66,11 @@ def test_an_uploaded_delivery_is_applied_and_its_rejections_shown_and_downloadab
     report = client.get(f"/admin/deliveries/{delivery.id}/rejections.csv")
     assert report.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [(r["line"], r["field"]) for r in rows] == [("3", "month"), ("4", "invoiced_sales")]
+    assert [(r["line"], r["field"], r["value"]) for r in rows] == [("3", "month", "2025-13"),
+                                                                   ("4", "invoiced_sales", "abc")]
+    # the rejection table shows the offending value beside the field and the reason
+    assert re.search(r"<code>month</code></td><td[^>]*><code>2025-13</code></td>", page)
+    assert re.search(r"<code>invoiced_sales</code></td><td[^>]*><code>abc</code></td>", page)
 
     listing = client.get("/admin/deliveries").get_data(as_text=True)
     assert "税务_2026-11.csv" in listing

@@ -247,6 +247,76 @@ def test_csv_upload_keeps_good_rows_and_the_same_file_twice_is_a_no_op(client, o
     assert len(first.events) == 3
 
 
+@pytest.mark.parametrize(("lang", "guarantee", "allowed"), [("zh", "信用", "允许的值："), ("en", "credit", "Allowed values: ")])
+def test_the_upload_template_says_what_each_column_allows_and_uploads_as_it_is(client, officer, db_session, make_product,
+                                                                              make_enterprise, make_application, lang,
+                                                                              guarantee, allowed):
+    product = make_product(bank=_bank(db_session, officer))
+    application = open_match(db_session, make_enterprise, make_application, product)
+    db_session.commit()
+    client.get(f"/bank/outcomes/upload?lang={lang}")
+    page = text(client.get("/bank/outcomes/upload"))
+    assert 'href="/bank/outcomes/template.csv"' in page
+    response = client.get("/bank/outcomes/template.csv")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    template = response.get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(template)))
+    assert rows[0] == UPLOAD_HEADER.strip().split(",")
+    notes = dict(zip(rows[0], rows[1], strict=True))
+    assert notes["application_id"].startswith("# " + allowed)
+    assert "claimed | approved | declined | disbursed" in notes["outcome"]
+    assert "credit_record" in notes["reason_code"]
+    assert guarantee in notes["guarantee_type"]
+    examples = {row[1]: dict(zip(rows[0], row, strict=True)) for row in rows[2:]}
+    assert set(examples) >= {"claimed", "approved", "declined", "disbursed", "repaying", "overdue", "repaid"}
+    assert examples["disbursed"]["guarantee_type"] == guarantee
+    # filled in below the notes and uploaded as it is: the notes are skipped, the real rows applied
+    filled = template + "\n".join([f"{application.id},claimed,,,,,,,,,,",
+                                   f"{application.id},approved,,,,,,,,,,",
+                                   f"{application.id},disbursed,,,500000,3.85,12,{TODAY},{guarantee},,,"]) + "\n"
+    result = upload(client, filled)
+    assert result.status_code == 200
+    assert application.state.value == "disbursed"
+    assert application.guarantee_type.value == "信用"
+    assert result.get_data(as_text=True).count("bank-row--applied") == 3
+    assert "bank-row--rejected" not in result.get_data(as_text=True)
+
+
+def test_row_errors_are_in_the_page_language_and_show_the_offending_value(client, officer, db_session, make_product,
+                                                                         make_enterprise, make_application):
+    product = make_product(bank=_bank(db_session, officer))
+    application = open_match(db_session, make_enterprise, make_application, product)
+    db_session.commit()
+    content = UPLOAD_HEADER + "\n".join([
+        f"{application.id},approvedd,,,,,,,,,,",                       # not an outcome
+        f"{application.id},disbursed,,,500000,3.85,12,{TODAY},vibes,,,",  # not a guarantee type
+        f"{application.id},approved,,,,,,,,,,",                         # not claimed yet
+        "99999999,claimed,,,,,,,,,,",                                   # not this bank's
+    ]) + "\n"
+    client.get("/bank/outcomes/upload?lang=en")
+    page = text(upload(client, content)).split("<caption>What each column allows")[0]
+    assert 'given:<code class="upload-problem__value">approvedd</code> is not a value this column allows. ' \
+           "Required: the outcome reported" in page
+    assert '<code class="upload-problem__value">vibes</code> is not a value this column allows.' in page
+    assert "application_id</code> given:<code class=\"upload-problem__value\">99999999</code>" in page
+    from tests.test_english_pages import chinese_on
+
+    assert chinese_on(page.split("<caption>")[-1]) == []  # the row results speak English only
+    client.get("/bank/outcomes/upload?lang=zh")
+    chinese = text(upload(client, content))
+    assert '所填：<code class="upload-problem__value">approvedd</code> 不是该列允许的值。 必填：要报送的结果' in chinese
+    assert "本行没有这笔申请" in chinese
+    link = re.search(r'href="(/bank/outcomes/results/[^"]+)"', chinese).group(1)
+    with client.get(link) as results_file:
+        results = list(csv.DictReader(io.StringIO(results_file.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [r["value"] for r in results[:2]] == ["approvedd", "vibes"]
+    assert results[0]["message"].startswith("outcome: 不是该列允许的值。")
+    assert results[0]["message_en"].startswith("outcome: is not a value this column allows.")
+    assert results[2]["message_en"]
+    assert not chinese_on(results[2]["message_en"])
+
+
 def test_an_upload_that_is_not_an_outcome_file_says_why(client, officer):
     response = upload(client, "name,amount\nfoo,1\n")
     assert response.status_code == 422

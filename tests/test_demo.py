@@ -7,6 +7,7 @@ import csv
 import re
 from collections import defaultdict
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from xinyidai.reference import SHANGHAI_DISTRICTS
 from xinyidai.uscc import validate_uscc
 
 SMALL = 200
+SHANGHAI_TZ = ZoneInfo("Asia/Shanghai")
 DISBURSED_STATES = {"disbursed", "repaying", "repaid", "overdue", "defaulted"}
 
 
@@ -39,7 +41,7 @@ def generated():
 
 
 def _write_all(data, folder):
-    write_deliveries(folder / "deliveries", data.firms, data.history, data.ratings, data.events)
+    write_deliveries(folder / "deliveries", data.firms, data.history, data.ratings, data.events, data.later)
     write_truth(folder / "truth.csv", data.truth)
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
@@ -173,7 +175,10 @@ def test_seeded_loans_and_their_performance_agree(db_session, tmp_path):
         LoanPerformance.application_id, LoanPerformance.as_of, LoanPerformance.days_past_due,
         LoanPerformance.status)).all())
     apps["state"] = apps.state.astype(str)
-    assert set(apps.state) == {s.value for s in ApplicationState}
+    # The guarantee step is a current state only of a still-claimed policy-guarantee loan, which a 200-firm demo
+    # may not have (test_the_demo_has_two_guarantors… checks the step in every history instead).
+    step = {ApplicationState.GUARANTEE_REQUESTED.value, ApplicationState.GUARANTEED.value}
+    assert set(apps.state) - step == {s.value for s in ApplicationState} - step
     assert apps[apps.state == "declined"].decline_reason_code.notna().all()
     disbursed = set(apps[apps.state.isin(DISBURSED_STATES)].id)
     assert set(performance.application_id) <= disbursed
@@ -194,6 +199,123 @@ def test_seeded_loans_and_their_performance_agree(db_session, tmp_path):
     assert db_session.scalar(sa.select(sa.func.count()).select_from(ApplicationEvent)) > len(apps)
 
 
+def test_the_demo_has_two_guarantors_and_guaranteed_loans_whose_history_holds_the_guarantee_step(db_session, tmp_path):
+    """银担合作 in the demo (issue 18 item 4): two guarantors with products and logins, the policy-guarantee loan
+    products require one, and every approval of those loans follows a guarantee the guarantor accepted."""
+    from models.guarantee import Guarantee, GuaranteeStatus, Guarantor
+    from models.lending import Product
+    from xinyidai.domain.lifecycle import GUARANTOR_MOVES
+
+    summary = _seed(db_session, tmp_path)
+    assert summary["guarantors"] == 2
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Guarantor)) == 2
+    required = db_session.scalars(sa.select(Product).where(Product.guarantor_required.is_(True))).all()
+    assert {p.code for p in required} == {"ZCXDB", "DBD"}
+    guaranteed = {p.id for p in required}
+    accepted = db_session.scalars(sa.select(Guarantee).where(Guarantee.status == GuaranteeStatus.ACCEPTED)).all()
+    assert len(accepted) >= 3
+    claimed_before = [a for a in db_session.scalars(sa.select(Application).where(Application.product_id.in_(guaranteed)))
+                      if any(e.to_state is ApplicationState.CLAIMED for e in a.events) and not a.disbursed_on
+                      and a.state is not ApplicationState.DECLINED and a.state is not ApplicationState.WITHDRAWN]
+    if claimed_before:  # the first still-claimed one waits for its guarantor
+        assert any(a.state is ApplicationState.GUARANTEE_REQUESTED for a in claimed_before)
+    for application in db_session.scalars(sa.select(Application).where(Application.product_id.in_(guaranteed))):
+        history = [(e.from_state, e.to_state) for e in application.events]
+        for earlier, later in zip(history, history[1:], strict=False):
+            assert later[0] == earlier[1], history
+        approvals = [pair for pair in history if pair[1] is ApplicationState.APPROVED]
+        assert all(from_state is ApplicationState.GUARANTEED for from_state, _ in approvals), [(a and a.value, b.value) for a, b in history]
+        for from_state, to_state in history:
+            if from_state is ApplicationState.GUARANTEE_REQUESTED:
+                assert to_state in GUARANTOR_MOVES[from_state] | ENTERPRISE_MOVES[from_state] | BANK_MOVES[from_state]
+        if approvals:
+            assert application.guarantor_id is not None
+            assert application.guarantee_fee_bp is not None
+    for login in demo_logins(every_account=True):
+        if login["username"].startswith("demo-guarantor-"):
+            assert authenticate(login["username"], DEMO_PASSWORD) is not None
+
+
+def test_the_later_sources_have_a_modest_effect_of_their_own_on_the_true_pd(generated):
+    """Patents, tech certificates, environmental ratings and agricultural recognitions are drawn for the demo
+    firms (issue 18 item 5) and, as a lender could see them on the day, move the true PD: a valid 高新 certificate
+    lowers it, a red environmental grade raises it; with them blanked the PD is the first six sources' alone."""
+    from xinyidai.demo import later_sources
+
+    later = generated.later
+    assert sorted(k for k, v in later.items() if len(v)) == ["agricultural_operator", "environmental_rating",
+                                                             "intellectual_property", "qualifications"]
+    loans = generated.loans
+    features = features_as_of(generated.firms, generated.history, generated.events, generated.ratings,
+                              loans.firm.to_numpy(), loans.month.to_numpy())
+    blank = features.copy()
+    for column in ("qual_high_tech", "qual_tech_sme", "qual_specialised", "qual_giant", "invention_patent",
+                   "agri_operator"):
+        blank[column] = False
+    blank["env_grade"] = ""
+    logit = np.log(true_pd(features) / (1 - true_pd(features))) - np.log(true_pd(blank) / (1 - true_pd(blank)))
+    assert np.allclose(logit, later_sources.effect(features) - later_sources.effect(blank))
+    flags = ["qual_high_tech", "qual_tech_sme", "qual_specialised", "qual_giant", "invention_patent", "agri_operator"]
+    others = lambda *keep: np.column_stack([features[c] for c in flags if c not in keep]).any(axis=1)  # noqa: E731
+    only_high_tech = features.qual_high_tech.to_numpy() & ~others("qual_high_tech") & (features.env_grade == "")
+    assert only_high_tech.any()
+    assert (logit[only_high_tech] < 0).all()
+    red = (features.env_grade == "红").to_numpy() & ~others()
+    assert red.any()
+    assert (logit[red] > 0).all()
+    assert 0 < np.abs(logit).mean() < 0.5  # modest beside the first six sources (several log-odds)
+
+
+def test_seeded_later_sources_and_products_that_require_or_prefer_qualifications(db_session, tmp_path):
+    """Every later source is delivered through ingestion; 科技快贷 requires a valid 高新技术企业 certificate and
+    every one of its demo applications is of an enterprise holding one on its need's day (as the platform's
+    own rule reads the delivered certificates); 科创贷 prefers the tech qualifications."""
+    from models.lending import FinancingNeed, Product
+    from xinyidai.domain.qualifications import held_for_needs
+
+    summary = _seed(db_session, tmp_path)
+    for source in ("intellectual_property", "qualifications", "environmental_rating", "agricultural_operator"):
+        delivered = summary["deliveries"][source]
+        assert delivered["rows"] > 0, source
+        assert delivered["rejected"] == 0, (source, delivered)
+    products = {p.code: p for p in db_session.scalars(sa.select(Product).where(Product.code.in_(("KJKD", "KCD"))))}
+    assert products["KJKD"].required_qualifications == ["高新技术企业"]
+    assert "高新技术企业" in products["KCD"].preferred_qualifications
+    assert not products["KCD"].required_qualifications
+    apps = db_session.scalars(sa.select(Application).where(Application.product_id == products["KJKD"].id)).all()
+    needs = {n.id: n for n in db_session.scalars(sa.select(FinancingNeed).where(
+        FinancingNeed.id.in_([a.need_id for a in apps])))}
+    held = held_for_needs(db_session, needs.values())
+    assert all("高新技术企业" in held[a.need_id] for a in apps)
+
+
+@pytest.fixture(scope="module")
+def default_demo():
+    return generate(2000, 7)  # the population `xyd setup` generates (no database: about 3 s)
+
+
+def test_the_default_demo_plans_qualification_products_only_for_holders_and_its_enterprise_holds_one(default_demo):
+    """In the default demo 科技快贷 is lent only to firms whose delivered 高新技术企业 certificate is valid on the
+    day their need was published, 科创贷 mostly to qualified firms, and the demo enterprise holds a certificate
+    (its profile and a bank's view under its authorization show it)."""
+    certificates = default_demo.later["qualifications"]
+    valid = {}
+    for row in certificates.itertuples(index=False):
+        valid.setdefault((row.uscc, row.kind), []).append((date.fromisoformat(row.issued_on),
+                                                           date.fromisoformat(row.expires_on)))
+    plan = default_demo.plan
+    published = {n["key"]: n["published_at"].astimezone(SHANGHAI_TZ).date() for n in plan.needs}
+    tech_loans = [a for a in plan.applications if a["product_code"] == "KJKD"]
+    assert len(tech_loans) >= 10
+    for app in tech_loans:
+        day = published[app["need_key"]]
+        assert any(start <= day <= end for start, end in valid.get((app["uscc"], "高新技术企业"), [])), app
+    sci = [a for a in plan.applications if a["product_code"] == "KCD"]
+    holders = {u for u, _ in valid}
+    assert sum(a["uscc"] in holders for a in sci) > len(sci) / 2
+    assert (certificates.uscc == default_demo.demo_uscc).any()
+
+
 @pytest.mark.slow
 def test_cli_seeds_into_the_instance_folder_and_prints_logins(cli, db_session):
     result = cli.invoke(args=["demo", "seed", "--enterprises", str(SMALL)])
@@ -207,5 +329,5 @@ def test_cli_seeds_into_the_instance_folder_and_prints_logins(cli, db_session):
     logins = cli.invoke(args=["demo", "logins"])
     assert logins.exit_code == 0
     lines = logins.output.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["enterprise", "bank", "office", "admin"]
+    assert [line.split()[0] for line in lines] == ["enterprise", "bank", "guarantor", "office", "admin"]
     assert all(DEMO_PASSWORD in line for line in lines)

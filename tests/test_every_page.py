@@ -36,7 +36,7 @@ from xinyidai.domain.scope import add_months, shanghai_month
 from xinyidai.domain.tokens import issue_token
 
 DISTRICT, CITY = "310115", "310000"
-OFFICE_VIEWS = ("overview", "banks", "products", "industries", "sizes", "districts")
+OFFICE_VIEWS = ("overview", "banks", "products", "industries", "sizes", "districts", "guarantors")
 # What each URL argument may be, per role; a route is opened once per combination.
 FIXED = {"view": OFFICE_VIEWS, "file_format": ("csv", "xlsx"), "filename": ("favicon.svg",)}
 # Endpoints that are not pages (a JS bundle) or that only one role opens are still walked; these are

@@ -121,7 +121,7 @@ def test_claim_guarantee_accepted_approved_disbursed_over_http(setting, db_sessi
     assert [e.to_state for e in application.events] == [S.CLAIMED, S.GUARANTEE_REQUESTED, S.GUARANTEED, S.APPROVED,
                                                           S.DISBURSED]
     # the enterprise follows the step on its own application page
-    assert "担保已同意" in text(s["enterprise"].get(f"/enterprise/applications/{application.id}"))
+    assert "担保机构同意担保：担保费率 0.80%，担保比例 70.00%" in text(s["enterprise"].get(f"/enterprise/applications/{application.id}"))
 
 
 def test_refusals_are_said_in_english_to_an_english_user(setting):
@@ -252,3 +252,43 @@ def test_a_deactivated_guarantor_staff_login_ends(setting, db_session, make_user
     s["guarantor_row"].is_active = False
     db_session.commit()
     assert s["guarantor"].get("/guarantor/applications").status_code == 302  # back to the login page
+
+
+def test_the_enterprise_follows_the_guarantee_step_in_both_languages(setting):
+    s, application = setting, setting["application"]
+    assert ask_for_guarantee(s).status_code == 302
+    gpath = guarantor_path(s)
+    post(s["guarantor"], f"{gpath}/decline", {"idempotency_key": "x1", "reason_code": "credit_record"}, gpath)
+    path = f"/enterprise/applications/{application.id}"
+    chinese = text(s["enterprise"].get(path))
+    assert "银行已向担保机构申请担保（银担合作）" in chinese
+    assert "担保机构未同意担保：信用记录不符合担保要求" in chinese
+    english = text(s["enterprise"].get(f"{path}?lang=en"))
+    assert "The guarantor did not accept the guarantee: credit record does not meet the guarantee's requirements" \
+        in english
+
+
+def test_the_api_shows_the_guarantee_states_and_refuses_an_approval_without_the_guarantee(app, setting, db_session):
+    from xinyidai.domain.tokens import issue_token
+
+    s, application = setting, setting["application"]
+    bank = db_session.get(type(application.product.bank), application.bank_id)
+    token = issue_token(db_session, bank, "core").token
+    db_session.commit()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.post(f"/api/v1/applications/{application.id}/claim",
+                    headers={**headers, "Idempotency-Key": "c1"}).status_code == 200
+    refused = api.post(f"/api/v1/applications/{application.id}/approve", json={},
+                       headers={**headers, "Idempotency-Key": "a1"})
+    assert refused.status_code == 409
+    assert "guarantee" in refused.get_json()["detail"] or "担保" in refused.get_json()["detail"]
+    path = bank_path(s)
+    post(s["bank"], f"{path}/guarantee", {"idempotency_key": "g1",
+                                          "guarantee_product_id": str(s["guarantee_product"].id)}, path)
+    shown = api.get(f"/api/v1/applications/{application.id}", headers=headers).get_json()
+    assert shown["state"] == "guarantee_requested"
+    spec = api.get("/api/v1/openapi.json").get_json()
+    states = spec["components"]["schemas"]["ApplicationOut"]["properties"]["state"]["enum"]
+    assert {"guarantee_requested", "guaranteed"} <= set(states)
+    assert "guarantor_required" in spec["components"]["schemas"]["Product"]["properties"]

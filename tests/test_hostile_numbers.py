@@ -155,8 +155,8 @@ def test_every_numeric_csv_column_refuses_hostile_values_row_by_row(client, make
                            data={"csrf_token": token,
                                  "file": (io.BytesIO("\n".join(lines).encode()), "outcomes.csv")})
     assert response.status_code in (200, 422)
-    page = response.get_data(as_text=True)
-    rejected = re.findall(rf"{column}: ", page)
+    page = response.get_data(as_text=True).split("<caption>各列允许的值")[0]  # the row results, not the columns' rules
+    rejected = re.findall(rf"<code>{column}</code> 所填", page)
     assert len(rejected) == len(HOSTILE_TEXT_NUMBERS), page[:3000]
 
 
@@ -169,5 +169,5 @@ def test_a_zero_amount_disbursement_is_refused_in_the_csv_as_on_the_web_and_api(
     token = csrf_token(client, "/bank/outcomes/upload")
     response = client.post("/bank/outcomes/upload", content_type="multipart/form-data",
                            data={"csrf_token": token, "file": (io.BytesIO(text.encode()), "outcomes.csv")})
-    assert "amount_yuan: " in response.get_data(as_text=True)
+    assert "<code>amount_yuan</code> 所填：<code class=\"upload-problem__value\">0</code>" in response.get_data(as_text=True)
     assert application.state.value == "matched"

@@ -57,6 +57,8 @@ def test_bad_rows_are_reported_and_good_rows_kept(tmp_path, cli, registered, db_
         report = list(csv.DictReader(handle))
     assert [(r["line"], r["field"]) for r in report] == [
         ("3", "month"), ("4", "invoiced_sales"), ("5", "uscc"), ("6", "in_arrears"), ("8", "uscc")]
+    assert [r["value"] for r in report] == ["2025-13", "abc", f"{b[:-1]}0", "maybe", report[4]["value"]]
+    assert report[4]["value"].startswith("91")  # the code the registry does not know
     assert "YYYY-MM" in report[0]["reason"]
     assert "第18位校验码错误" in report[2]["reason"]
     assert "registry" in report[4]["reason"]

@@ -52,7 +52,7 @@ def exports_logged(db_session, what: str) -> list[AuditEntry]:
 
 # ---------------------------------------------------------------- dashboard and scoping
 
-@pytest.mark.parametrize("view", ["overview", "banks", "products", "industries", "sizes"])
+@pytest.mark.parametrize("view", ["overview", "banks", "products", "industries", "sizes", "qualifications"])
 def test_each_dashboard_view_shows_charts_and_a_table(client, login, office, lending, view):
     login(office)
     response = client.get(f"/office/dashboard/{view}", follow_redirects=True)
@@ -179,7 +179,7 @@ def test_monthly_report_downloads_in_both_formats_and_each_is_audited(client, lo
     xlsx = client.get(f"/office/reports/monthly.xlsx?month={month}")
     assert xlsx.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(xlsx.data))
-    assert workbook.sheetnames == ["主要指标", "按银行", "按行业", "按企业规模", "近12个月趋势"]
+    assert workbook.sheetnames == ["主要指标", "按银行", "按行业", "按企业规模", "按科技资质", "近12个月趋势"]
     summary = [[c.value for c in row] for row in workbook["主要指标"].iter_rows()]
     disbursed = next(row for row in summary if row and row[0] == "放款（笔）")
     assert disbursed[1] == 6

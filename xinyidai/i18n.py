@@ -6,6 +6,7 @@ Source strings are Chinese; `translations/en/LC_MESSAGES/messages.po` holds the 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -56,6 +57,19 @@ def N_(message: str) -> str:
     it also goes into API JSON and CSV result files; a page words it in its language with the `translated`
     filter (templates/macros/forms.html does so for every field error)."""
     return message
+
+
+@functools.cache
+def _english_catalogue():
+    from babel.support import Translations
+
+    return Translations.load(str(TRANSLATIONS), ["en"])
+
+
+def in_english(message: str) -> str:
+    """A Chinese source string in English from the catalogue, whatever the request's language (files written
+    in both languages); itself where the catalogue does not know it."""
+    return _english_catalogue().gettext(message)
 
 
 def translated(message):

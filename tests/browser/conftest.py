@@ -6,6 +6,7 @@ XYD_CHROMIUM to use another binary.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import Callable
@@ -87,6 +88,14 @@ def db_session():
     return None
 
 
+@pytest.fixture(scope="module", autouse=True)
+def collect_garbage_after_each_journey():
+    """Collect garbage as each journey's module ends, so an unclosed database connection its set-up leaked fails
+    that journey (as an unraisable ResourceWarning) rather than whichever later test the collector runs in."""
+    yield
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     """The live server's app on its own migrated database with one user per role: (app, users). A test that
@@ -120,6 +129,7 @@ def live_instance(live_app):
 
 def seed_users() -> dict[Role, str]:
     from models.enterprise import Enterprise, EnterpriseStatus, SizeClass
+    from models.guarantee import Guarantor
     from models.lending import Bank
     from tests.conftest import fresh_uscc
 
@@ -127,10 +137,11 @@ def seed_users() -> dict[Role, str]:
     enterprise = Enterprise(uscc=fresh_uscc("310117"), name="上海松江浏览器测试有限公司", district_code="310117",
                             industry_section="C", industry_division="39", established_on=date(2015, 1, 1),
                             registered_capital_fen=100_000_000, status=EnterpriseStatus.OPERATING, size_class=SizeClass.SMALL)
-    db.session.add_all([bank, enterprise])
+    guarantor = Guarantor(code="LIVEGUAR", name_zh="松江测试融资担保", name_en="Songjiang Test Guarantee")
+    db.session.add_all([bank, enterprise, guarantor])
     db.session.flush()
     tenants = {Role.ENTERPRISE: {"enterprise_uscc": enterprise.uscc}, Role.BANK: {"bank_id": bank.id},
-               Role.OFFICE: {"district_code": "310117"}, Role.ADMIN: {}}
+               Role.OFFICE: {"district_code": "310117"}, Role.ADMIN: {}, Role.GUARANTOR: {"guarantor_id": guarantor.id}}
     users = {}
     for role, tenant in tenants.items():
         username = f"live-{role.value}"

@@ -73,6 +73,23 @@ def deactivate_bank(bank_id: int):
     return redirect(url_for("admin.bank", bank_id=bank_id))
 
 
+@bp.route("/banks/<int:bank_id>/reactivate", methods=["POST"])
+def reactivate_bank(bank_id: int):
+    """A deactivated bank comes back (its officers log in anew, its products match again, SMEs see it)."""
+    if not ActionForm().validate():
+        abort(400)
+    if request.form.get("confirm") != "y":
+        flash(_("请先勾选确认，再重新启用该银行。"), "error")
+        return redirect(url_for("admin.bank", bank_id=bank_id))
+    try:
+        found = onboarding.reactivate_bank(db.session, current_user.user, bank_id)
+    except NotFound:
+        abort(404)
+    db.session.commit()
+    flash(_("已重新启用合作银行 %(name)s。", name=localized(found.name_zh, found.name_en)), "success")
+    return redirect(url_for("admin.bank", bank_id=bank_id))
+
+
 # ---------------------------------------------------------------- guarantee institutions
 
 def _render_guarantors(form: GuarantorForm, status: int = 200, created=None):

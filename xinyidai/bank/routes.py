@@ -8,7 +8,7 @@ officer's bank, so another bank's product or application is a 404 here too.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,13 +36,23 @@ from xinyidai.audit import record
 from xinyidai.auth import role_required
 from xinyidai.bank import forms
 from xinyidai.bank.queries import shared_dashboard
-from xinyidai.domain import authorization_requests, cells, credit_report, guarantees, inputs, messages, staff
+from xinyidai.domain import (
+    authorization_requests,
+    cells,
+    credit_report,
+    guarantees,
+    inputs,
+    messages,
+    outcome_upload,
+    staff,
+)
 from xinyidai.domain import products as operations
 from xinyidai.domain import vocabulary as wording
 from xinyidai.domain.authorizations import enterprise_view, live_authorization
 from xinyidai.domain.errors import Invalid, NotFound, Refused
 from xinyidai.domain.lifecycle import DECLINE_REASONS, Actor, Disbursement, IllegalTransition
 from xinyidai.domain.money import basis_points, fen
+from xinyidai.domain.needs import shanghai_today
 from xinyidai.domain.outcome_upload import COLUMNS, apply_upload
 from xinyidai.domain.pipeline import PipelineFilters, bank_applications, pipeline_page
 from xinyidai.domain.tokens import bank_tokens, issue_token, revoke_token
@@ -486,7 +496,50 @@ def upload_outcomes():
                     rows=len(summary.results), applied=summary.count("applied"), unchanged=summary.count("unchanged"),
                     rejected=summary.count("rejected")), "warning" if summary.count("rejected") else "success")
     status = 422 if form.errors else 200
-    return render_template("bank/upload.html", form=form, summary=summary, columns=COLUMNS), status
+    return render_template("bank/upload.html", form=form, summary=summary, columns=COLUMNS,
+                           rules=[(column, outcome_upload.allowed_values(column, english=locale_code() == "en"),
+                                   outcome_upload.COLUMN_RULES[column][1]) for column in COLUMNS],
+                           english=locale_code() == "en"), status
+
+
+_TEMPLATE_EXAMPLES = [  # (outcome, {column: value}) — one example row per kind of report
+    ("claimed", {}),
+    ("approved", {}),
+    ("declined", {"reason_code": "credit_record", "reason_text": "__reason__"}),
+    ("disbursed", {"amount_yuan": "500000", "rate_percent": "3.85", "term_months": "12", "disbursed_on": "__today__",
+                   "guarantee_type": "__credit__"}),
+    ("repaying", {"as_of": "__month_end__", "outstanding_yuan": "480000"}),
+    ("overdue", {"days_past_due": "35", "as_of": "__month_end__", "outstanding_yuan": "480000"}),
+    ("repaid", {"as_of": "__month_end__", "outstanding_yuan": "0"}),
+]
+
+
+@bp.route("/outcomes/template.csv")
+def upload_template():
+    """The upload's CSV template in the page's language: the header, one note row saying what each column
+    allows, and one example row per kind of report. Note rows start with "#" and are never applied, so the
+    file can be filled in below them and uploaded as it is."""
+    english = locale_code() == "en"
+    today = shanghai_today()
+    month_end = today.replace(day=1) - timedelta(days=1)
+    fill = {"__reason__": _("纳税信用 D 级"), "__today__": today.isoformat(), "__month_end__": month_end.isoformat(),
+            "__credit__": "credit" if english else "信用"}
+    buffer = io.StringIO()
+    writer = cells.csv_writer(buffer)
+    writer.writerow(COLUMNS)
+    allowed = []
+    for column in COLUMNS:
+        values, rule = outcome_upload.allowed_values(column, english=english), outcome_upload.COLUMN_RULES[column][1]
+        allowed.append((" | ".join(values) + " — " if values else "") + _(rule))
+    allowed[0] = f"{outcome_upload.NOTE_MARK} " + _("允许的值：") + allowed[0]
+    writer.writerow(allowed)
+    for outcome, values in _TEMPLATE_EXAMPLES:
+        example = {column: fill.get(value, value) for column, value in values.items()}
+        writer.writerow([f"{outcome_upload.NOTE_MARK} " + _("示例"), outcome,
+                         *(example.get(column, "") for column in COLUMNS[2:])])
+    response = current_app.response_class("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=xinyidai-outcomes-template.csv"
+    return response
 
 
 @bp.route("/outcomes/results/<name>")

@@ -27,16 +27,17 @@ user_group = click.Group("user", help="Create platform users (the first admin, o
 @click.option("--district", help="Office users: district code, 310000 for the city office.")
 @click.option("--bank", "bank_code", help="Bank users: the bank's code.")
 @click.option("--uscc", help="Enterprise users: the enterprise's USCC.")
+@click.option("--guarantor", "guarantor_code", help="Guarantor users: the guarantee institution's code.")
 @click.option("--tenant-admin", is_flag=True, help="May manage the tenant's users and API tokens.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
 @click.option("--must-change-password/--no-must-change-password", default=True,
               help="Ask the user to choose a new password at first login (default: yes).")
 @with_appcontext
-def create_user_command(username, role, display_name, district, bank_code, uscc, tenant_admin, password_stdin,
-                        must_change_password) -> None:
+def create_user_command(username, role, display_name, district, bank_code, uscc, guarantor_code, tenant_admin,
+                        password_stdin, must_change_password) -> None:
     """Create a user with a role and its tenant; the password is prompted for (never an argument)."""
     role = Role(role)
-    tenant = _tenant(role, district, bank_code, uscc)
+    tenant = _tenant(role, district, bank_code, uscc, guarantor_code)
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
         raise click.ClickException(f"username {username} is taken")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
@@ -59,9 +60,12 @@ def create_user_command(username, role, display_name, district, bank_code, uscc,
     click.echo(f"created {role.value} user {username} (id {user.id})")
 
 
-def _tenant(role: Role, district: str | None, bank_code: str | None, uscc: str | None) -> dict:
-    given = {name for name, value in (("--district", district), ("--bank", bank_code), ("--uscc", uscc)) if value}
-    expected = {Role.OFFICE: {"--district"}, Role.BANK: {"--bank"}, Role.ENTERPRISE: {"--uscc"}, Role.ADMIN: set()}[role]
+def _tenant(role: Role, district: str | None, bank_code: str | None, uscc: str | None,
+            guarantor_code: str | None = None) -> dict:
+    given = {name for name, value in (("--district", district), ("--bank", bank_code), ("--uscc", uscc),
+                                      ("--guarantor", guarantor_code)) if value}
+    expected = {Role.OFFICE: {"--district"}, Role.BANK: {"--bank"}, Role.ENTERPRISE: {"--uscc"}, Role.ADMIN: set(),
+                Role.GUARANTOR: {"--guarantor"}}[role]
     if given != expected:
         needed = ", ".join(sorted(expected)) or "no tenant option"
         raise click.UsageError(f"a {role.value} user takes {needed}")
@@ -74,6 +78,13 @@ def _tenant(role: Role, district: str | None, bank_code: str | None, uscc: str |
         if bank_id is None:
             raise click.ClickException(f"unknown bank {bank_code}")
         return {"bank_id": bank_id}
+    if role is Role.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        guarantor_id = db.session.scalar(sa.select(Guarantor.id).where(Guarantor.code == guarantor_code))
+        if guarantor_id is None:
+            raise click.ClickException(f"unknown guarantor {guarantor_code}")
+        return {"guarantor_id": guarantor_id}
     if role is Role.ENTERPRISE:
         try:
             code = validate_uscc(uscc)

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from xinyidai.demo import clock
+from xinyidai.demo import clock, later_sources
 from xinyidai.demo.banks import BANKS, DECLINE_REASONS, PURPOSES, products_for
-from xinyidai.demo.lending import loan_terms
+from xinyidai.demo.lending import loan_terms, need_window
 from xinyidai.demo.loans import STATE_OF_STATUS, performance
 
 BANK_BY_CODE = {bank.code: bank for bank in BANKS}
@@ -62,10 +62,16 @@ class FirmLookup:
 
     district: np.ndarray
     section: np.ndarray
+    spans: dict  # the tech qualifications' spans (xinyidai.demo.later_sources.spans)
 
     @classmethod
     def of(cls, firms: pd.DataFrame) -> FirmLookup:
-        return cls(firms.district_code.to_numpy(), firms.industry_section.to_numpy())
+        return cls(firms.district_code.to_numpy(), firms.industry_section.to_numpy(), later_sources.spans(firms))
+
+    def held(self, row) -> frozenset[str]:
+        """What the row's firm holds throughout the days its need may be published."""
+        month = getattr(row, "month", clock.HISTORY_MONTHS)
+        return later_sources.held_throughout(self.spans, int(row.firm), *need_window(int(month)))
 
 
 def plan_lending(rng, firms: pd.DataFrame, loans: pd.DataFrame, declined: pd.DataFrame,
@@ -234,7 +240,7 @@ def _disburse(plan, app, loan, when: datetime) -> None:
 
 def _other_product(rng, firms, row, exclude=frozenset()) -> tuple[str | None, str | None]:
     """Another bank's product the firm qualifies for (same guarantee if possible, else 信用)."""
-    fits = products_for(firms.district[row.firm], firms.section[row.firm], False)
+    fits = products_for(firms.district[row.firm], firms.section[row.firm], False, firms.held(row))
     taken = {getattr(row, "bank_code", None), *exclude}
     options = [(b.code, p.code, p.guarantee) for b, p in fits if b.code not in taken]
     same = [o for o in options if o[2] == row.guarantee] or [o for o in options if o[2] == "信用"]

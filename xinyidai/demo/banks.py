@@ -26,6 +26,10 @@ class DemoProduct:
     min_years: int = 1
     whitelist_only: bool = False
     min_grade: str | None = None  # on models.scoring.GRADE_SCALE (AAA … C)
+    # Tech qualifications (models.sources.QualificationKind values) valid on the need's day: all required,
+    # any preferred (matching ranks the product higher for a holder).
+    requires: tuple[str, ...] = ()
+    prefers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ BANKS: tuple[DemoBank, ...] = (
     DemoBank("BOC-SH", "中国银行上海市分行", "Bank of China Shanghai Branch", "boc", 0.2, (
         _tax_loan("ZYQED", "中银企E贷·信用贷", "BOC Enterprise e-Loan (credit)"),
         DemoProduct("KCD", "科创贷", "Sci-Tech Loan", "保证", (50, 1000), (12, 36), (320, 420),
-                    programme="科创", industries=("C", "I", "M")),
+                    programme="科创", industries=("C", "I", "M"),
+                    prefers=("高新技术企业", "专精特新", "科技小巨人", "科技型中小企业")),
     )),
     DemoBank("ABC-SH", "中国农业银行上海市分行", "ABC Shanghai Branch", "abc", 0.3, (
         _tax_loan("NSED", "纳税e贷", "Tax e-Loan", rate=(340, 440)),
@@ -80,7 +85,7 @@ BANKS: tuple[DemoBank, ...] = (
         DemoProduct("PHSD", "浦慧税贷", "Puhui Tax Loan", "信用", (10, 300), (6, 12), (330, 430), programme="信易贷",
                     min_grade="BB"),
         DemoProduct("KJKD", "科技快贷", "Tech Quick Loan", "保证", (50, 800), (12, 24), (315, 410),
-                    programme="科创", industries=("I", "M")),
+                    programme="科创", industries=("I", "M"), requires=("高新技术企业",)),
     )),
 )
 
@@ -103,8 +108,10 @@ def product_list() -> list[tuple[DemoBank, DemoProduct]]:
 
 
 @lru_cache(maxsize=1024)
-def products_for(district: str, section: str, whitelisted: bool) -> tuple[tuple[DemoBank, DemoProduct], ...]:
-    """The products an enterprise may be matched to by district, industry and whitelist standing."""
+def products_for(district: str, section: str, whitelisted: bool,
+                 held: frozenset[str] = frozenset()) -> tuple[tuple[DemoBank, DemoProduct], ...]:
+    """The products an enterprise may be matched to by district, industry, whitelist standing and the
+    qualifications it `held` throughout the need's days."""
     return tuple((bank, p) for bank, p in product_list()
                  if (not p.districts or district in p.districts) and (not p.industries or section in p.industries)
-                 and (whitelisted or not p.whitelist_only))
+                 and (whitelisted or not p.whitelist_only) and set(p.requires) <= held)

@@ -23,11 +23,17 @@ FILES = {
     "housing_fund": "housing_fund-2023-11_2026-10.csv",
     "utilities": "utilities-2023-11_2026-10.csv",
     "public_credit": "public_credit-2019_2026-10.jsonl",
+    "intellectual_property": "intellectual_property-2012_2026-10.csv",
+    "qualifications": "qualifications-2015_2026-10.csv",
+    "environmental_rating": "environmental_rating-2020_2025.csv",
+    "agricultural_operator": "agricultural_operator-2026-10.csv",
 }
 
 
 def write_deliveries(folder: Path, firms: pd.DataFrame, history: History, ratings: pd.DataFrame,
-                     events: pd.DataFrame) -> dict[str, Path]:
+                     events: pd.DataFrame, later: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
+    """Every source's file; `later`: the later sources' frames (xinyidai.demo.later_sources.draw), an empty
+    cell where an optional value is absent."""
     folder.mkdir(parents=True, exist_ok=True)
     usccs = firms.uscc.to_numpy()
     frames = {
@@ -47,7 +53,10 @@ def write_deliveries(folder: Path, firms: pd.DataFrame, history: History, rating
         assert tuple(frame.columns) == SOURCES[source].columns, source
         paths[source] = _write_csv(folder / FILES[source], frame)
     paths["public_credit"] = _public_credit(folder / FILES["public_credit"], events)
-    return {source: paths[source] for source in FILES}
+    for source, frame in (later or {}).items():
+        assert tuple(frame.columns) == SOURCES[source].columns, source
+        paths[source] = _write_csv(folder / FILES[source], frame)
+    return {source: paths[source] for source in FILES if source in paths}
 
 
 def ingest_deliveries(session, paths: dict[str, Path], report_dir: Path) -> dict[str, dict]:

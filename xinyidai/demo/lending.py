@@ -9,10 +9,13 @@ revoked licence); nothing before its disbursement month changes, so the PD at di
 
 from __future__ import annotations
 
+import zlib
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 
-from xinyidai.demo import clock
+from xinyidai.demo import clock, later_sources
 from xinyidai.demo.activity import History, Latent
 from xinyidai.demo.banks import WAN, products_for
 from xinyidai.demo.loans import LoanTerms, performance
@@ -189,18 +192,42 @@ def _loans(rng, firms, history, chosen: pd.DataFrame, day: np.ndarray, cohort: s
     return loans
 
 
+def need_window(month: int) -> tuple:
+    """The days a need behind a loan (or an application) of history month `month` may be published on: from a
+    few weeks before the month to its end (the demo's present for the pipeline's month)."""
+    first = clock.add_months(clock.FIRST_MONTH, int(month))
+    last = clock.DEMO_NOW.date() if month >= T else clock.month_end(first)
+    return first - timedelta(days=40), last
+
+
+def held_for(firms, firm: np.ndarray, month: np.ndarray, spans=None) -> list[frozenset[str]]:
+    """Per row, the tech qualifications its firm holds on every day its need may be published."""
+    spans = spans if spans is not None else later_sources.spans(firms)
+    return [later_sources.held_throughout(spans, int(f), *need_window(int(m))) for f, m in zip(firm, month, strict=True)]
+
+
 def assign_products(rng, firms, loans: pd.DataFrame, *, recent: bool) -> pd.DataFrame:
-    """Pick a product the firm qualifies for (district, industry, whitelist), the guarantee it offers,
-    an amount from its sales, a term and a rate that rises with risk (LPR cuts make recent loans cheaper)."""
+    """Pick a product the firm qualifies for (district, industry, whitelist, a required qualification held),
+    the guarantee it offers, an amount from its sales, a term and a rate that rises with risk (LPR cuts make
+    recent loans cheaper)."""
     district = firms.district_code.to_numpy()[loans.firm]
     section = firms.industry_section.to_numpy()[loans.firm]
+    months = loans.month.to_numpy() if "month" in loans else np.full(len(loans), T)
+    held = held_for(firms, loans.firm.to_numpy(), months)
     pd_, sales = loans.pd.to_numpy(), loans.annual_sales.to_numpy()
     preference = rng.choice(["信用", "抵押", "担保公司", "保证"], size=len(loans), p=[0.68, 0.14, 0.12, 0.06])
     pick, noise, share = rng.random(len(loans)), rng.random(len(loans)), rng.random(len(loans))
+    # Not from rng: the draws after this one stay those the demo made before the later sources.
+    targeting = [zlib.crc32(f"{u}:{m}".encode()) / 2**32 for u, m in zip(firms.uscc.to_numpy()[loans.firm], months,
+                                                                         strict=True)]
     rows = []
     for i in range(len(loans)):
-        fits = products_for(district[i], section[i], bool(pd_[i] < WHITELIST_PD))
+        fits = products_for(district[i], section[i], bool(pd_[i] < WHITELIST_PD), held[i])
         preferred = [f for f in fits if f[1].guarantee == preference[i]] or [f for f in fits if f[1].guarantee == "信用"]
+        # Banks court qualified firms with the products made for them (科创贷, 科技快贷): half of them take one.
+        aimed = [f for f in fits if held[i] & (set(f[1].requires) | set(f[1].prefers))]
+        if aimed and targeting[i] < 0.5:
+            preferred = aimed
         bank, product = preferred[int(pick[i] * len(preferred))]
         need = _round_amount(min(max(sales[i] * (0.05 + 0.25 * noise[i]), 10 * WAN), 2000 * WAN))
         principal = need if share[i] < 0.7 else _round_amount(need * (0.5 + 0.4 * share[i]))

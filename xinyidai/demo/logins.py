@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xinyidai.demo.banks import BANKS
+from xinyidai.demo.guarantees import GUARANTORS
 
 DEMO_PASSWORD = "xinyidai-demo-2026"  # noqa: S105 - a published demo password, not a secret
 DEMO_ENTERPRISE_USERNAME = "demo-enterprise"
@@ -23,6 +24,7 @@ class DemoLogin:
     description: str
     bank_code: str | None = None
     district_code: str | None = None
+    guarantor_code: str | None = None
 
 
 def demo_accounts() -> list[DemoLogin]:
@@ -32,6 +34,9 @@ def demo_accounts() -> list[DemoLogin]:
     accounts += [DemoLogin("bank", f"demo-bank-{bank.short}", f"{bank.name_zh}客户经理",
                            f"{bank.name_zh}的信贷员 (loan officer, {bank.name_en})", bank_code=bank.code)
                  for bank in BANKS]
+    accounts += [DemoLogin("guarantor", f"demo-guarantor-{g.short}", f"{g.name_zh}业务经理",
+                           f"{g.name_zh}的担保业务经理 (guarantee officer, {g.name_en})", guarantor_code=g.code)
+                 for g in GUARANTORS]
     accounts += [
         DemoLogin("office", "demo-office-songjiang", "松江区金融服务办", "松江区金融服务办 (Songjiang district office)",
                   district_code=SONGJIANG),

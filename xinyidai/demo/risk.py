@@ -2,8 +2,10 @@
 what the providers had delivered by a given month.
 
 Only data a lender could have seen counts: the 12 months before the as-of month, events decided
-before it, ratings published by then. A model trained on the delivered data can therefore at best
-match `true_pd`; its AUC against the drawn outcomes is the ceiling `truth.csv` lets you measure.
+before it, ratings published by then; of the later sources the certificates valid, the patents granted,
+the environmental rating published and the recognitions live on the day (`later_sources.visible`). A model
+trained on the delivered data can therefore at best match `true_pd`; its AUC against the drawn outcomes is
+the ceiling `truth.csv` lets you measure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from xinyidai.demo import clock
+from xinyidai.demo import clock, later_sources
 from xinyidai.demo.activity import History
 from xinyidai.demo.records import rating_as_of
 
@@ -66,6 +68,9 @@ def features_as_of(firms: pd.DataFrame, history: History, events: pd.DataFrame, 
     established = firms.established_on.to_numpy()[firm]
     features["age_years"] = [(d - e).days / 365.25 for d, e in zip(as_of_day, established, strict=True)]
     features["size_index"] = firms.size_index.to_numpy()[firm]
+    if "high_tech_from" in firms:  # the later sources (xinyidai.demo.later_sources), as visible on the day
+        days = np.array([d.isoformat() for d in as_of_day], dtype="datetime64[D]")
+        features = pd.concat([features, later_sources.visible(firms, firm, days)], axis=1)
     features["industry_section"] = firms.industry_section.to_numpy()[firm]
     return features
 
@@ -93,6 +98,8 @@ def true_pd(features: pd.DataFrame) -> np.ndarray:
         + features.industry_section.map(INDUSTRY_EFFECT).fillna(0).to_numpy()
         + 1.0 * np.clip(features.missing_share, 0, 1)
     )
+    if "qual_high_tech" in features:
+        logit = logit + later_sources.effect(features)
     return 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
 
 

@@ -4,7 +4,7 @@ store banks, users and the lending history. `generate` alone is pure: same argum
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from models.lending import Bank
 from xinyidai.database import refresh_statistics
-from xinyidai.demo import clock
+from xinyidai.demo import clock, later_sources
 from xinyidai.demo.activity import History, draw_latent, observe
 from xinyidai.demo.applications import LendingPlan, demo_enterprise_need, plan_lending, stamp_need_updates
 from xinyidai.demo.banks import BANKS
 from xinyidai.demo.deliveries import ingest_deliveries, write_deliveries
+from xinyidai.demo.guarantees import GUARANTORS, store_guarantees, store_guarantors
 from xinyidai.demo.lending import (
     assign_products,
     declined_applicants,
@@ -57,12 +58,15 @@ class DemoData:
     plan: LendingPlan
     truth: pd.DataFrame
     demo_uscc: str
+    later: dict = field(default_factory=dict)  # the later sources' delivery frames (xinyidai.demo.later_sources)
 
 
 def generate(enterprises: int, seed: int) -> DemoData:
     """The whole population from one numpy Generator; no clock, no other randomness."""
     rng = np.random.default_rng(seed)
     firms = draw_enterprises(rng, enterprises)
+    # Their own Generator: the six sources and the lending history draw the numbers they always drew.
+    firms, later = later_sources.draw(np.random.default_rng([seed, 18]), firms)
     latent = draw_latent(rng, firms)
     history = observe(latent)
     events = draw_events(rng, firms, latent)
@@ -91,7 +95,8 @@ def generate(enterprises: int, seed: int) -> DemoData:
     stamp_need_updates(plan)
     firms = firms.assign(status=[STATUS_OF_CLOSURE[c] for c in latent.closure])
     truth = _truth(firms, history, events, ratings, historical)
-    return DemoData(firms, history, number_events(events, firms), ratings, loans, plan, truth, firms.uscc.iat[demo])
+    return DemoData(firms, history, number_events(events, firms), ratings, loans, plan, truth, firms.uscc.iat[demo],
+                    later)
 
 
 def first_loans(loans: pd.DataFrame) -> np.ndarray:
@@ -109,7 +114,7 @@ def seed_demo(session: Session, instance_path: str | Path, *, enterprises: int =
     started = time.perf_counter()
     data = generate(enterprises, seed)
     folder = Path(instance_path) / "demo"
-    paths = write_deliveries(folder / "deliveries", data.firms, data.history, data.ratings, data.events)
+    paths = write_deliveries(folder / "deliveries", data.firms, data.history, data.ratings, data.events, data.later)
     write_truth(folder / "truth.csv", data.truth)
     generated = time.perf_counter()
     deliveries = ingest_deliveries(session, paths, report_dir=folder / "deliveries")
@@ -153,23 +158,32 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def _store_lending(session: Session, data: DemoData, seed: int) -> dict[str, int]:
     banks, products = store_banks(session)
-    users = store_users(session, banks, data.demo_uscc)
+    guarantors = store_guarantors(session)
+    users = store_users(session, banks, data.demo_uscc, guarantors)
     officers = {bank.code: users[f"demo-bank-{bank.short}"] for bank in BANKS}
     tokens = store_tokens(session, banks, officers, token_seed=f"xinyidai-demo:{seed}:".encode())
     enterprise_user = users[DEMO_ENTERPRISE_USERNAME]
     counts = store_plan(session, data.plan, banks, products, officers, tokens, enterprise_user)
+    staff = {g.id: users[f"demo-guarantor-{demo.short}"] for demo in GUARANTORS for g in [guarantors[demo.code]]}
+    counts["guarantees"] = store_guarantees(session, products, guarantors, officers, staff, seed)
     first_need = min(n["published_at"] for n in data.plan.needs if n["uscc"] == data.demo_uscc)
     store_portal_registration(session, data.demo_uscc, registered_at=PLATFORM_OPENED)
-    store_authorization(session, enterprise_user, granted_at=first_need)
-    return {"banks": len(banks), "products": len(products), "users": len(users), **counts}
+    store_authorization(session, enterprise_user, granted_at=first_need, guarantors=guarantors.values())
+    return {"banks": len(banks), "guarantors": len(guarantors), "products": len(products), "users": len(users),
+            **counts}
 
 
 def _demo_enterprise(firms, end, history: History, historical: pd.DataFrame, busy: np.ndarray) -> int:
-    """A small Songjiang firm with a repaid loan, every month delivered and a low PD (first that fits)."""
+    """A small Songjiang firm with a repaid loan, every month delivered and a low PD, holding a tech
+    qualification if one such does (first that fits)."""
+    spans = later_sources.spans(firms)
     complete = np.isfinite(history.sales).all(axis=1) & np.isfinite(history.headcount).all(axis=1)
     repaid = historical[~historical.defaulted & (historical.term_months <= 12) & (historical.pd < 0.03)]
     repaid = repaid[~np.isin(repaid.firm, busy) & complete[repaid.firm] & (end[repaid.firm] == clock.HISTORY_MONTHS)]
-    for rule in (lambda f: (f.district_code == SONGJIANG) & (f.size_class == "小"),
+    qualified = pd.Series([bool(later_sources.held_throughout(spans, i, clock.DATA_END, clock.DEMO_NOW.date()))
+                           for i in range(len(firms))], index=firms.index)
+    for rule in (lambda f: (f.district_code == SONGJIANG) & (f.size_class == "小") & qualified[f.index].to_numpy(),
+                 lambda f: (f.district_code == SONGJIANG) & (f.size_class == "小"),
                  lambda f: f.district_code == SONGJIANG, lambda f: f.size_class != ""):
         fits = repaid[rule(firms.iloc[repaid.firm]).to_numpy()]
         if len(fits):

@@ -40,13 +40,15 @@ def store_banks(session: Session) -> tuple[dict[str, Bank], dict[tuple[str, str]
                 max_rate_bp=p.rate_bp[1], fee_bp=p.fee_bp, guarantee_type=p.guarantee,
                 eligible_districts=list(p.districts), eligible_industries=list(p.industries),
                 min_years_operating=p.min_years, whitelist_only=p.whitelist_only, min_grade=p.min_grade,
+                required_qualifications=list(p.requires), preferred_qualifications=list(p.prefers),
                 created_at=PLATFORM_OPENED, updated_at=PLATFORM_OPENED)
             session.add(products[bank.code, p.code])
     session.flush()
     return banks, products
 
 
-def store_users(session: Session, banks: dict[str, Bank], enterprise_uscc: str) -> dict[str, object]:
+def store_users(session: Session, banks: dict[str, Bank], enterprise_uscc: str,
+                guarantors: dict | None = None) -> dict[str, object]:
     """Every demo account; keys are usernames. The shared demo password is hashed once (scrypt is slow on
     purpose) and the hash reused; its salt, like each session nonce, differs from run to run."""
     users: dict[str, object] = {}
@@ -56,7 +58,11 @@ def store_users(session: Session, banks: dict[str, Bank], enterprise_uscc: str) 
             "bank": {"bank_id": banks[account.bank_code].id, "is_tenant_admin": True} if account.bank_code else {},
             "office": {"district_code": account.district_code},
             "admin": {},
+            "guarantor": {"guarantor_id": guarantors[account.guarantor_code].id, "is_tenant_admin": True}
+            if guarantors and account.guarantor_code else {},
         }[account.role]
+        if account.role == "guarantor" and not guarantors:
+            continue
         fields = {"username": account.username, "display_name": account.display_name, "role": Role(account.role),
                   "created_at": PLATFORM_OPENED, **tenant}
         if users:
@@ -122,11 +128,13 @@ def store_portal_registration(session: Session, uscc: str, registered_at: dateti
     enterprise.contact_email, enterprise.registered_at = "finance@demo.xinyidai.example", registered_at
 
 
-def store_authorization(session: Session, enterprise_user, granted_at: datetime) -> None:
-    """The demo enterprise lets every participating bank see its data for a year."""
-    session.add(Authorization(uscc=enterprise_user.enterprise_uscc, sources=ALL_SOURCES, all_banks=True,
-                              granted_by_id=enterprise_user.id, granted_at=granted_at,
-                              expires_at=granted_at + timedelta(days=365)))
+def store_authorization(session: Session, enterprise_user, granted_at: datetime, guarantors=()) -> None:
+    """The demo enterprise lets every participating bank, and the guarantors named, see its data for a year."""
+    authorization = Authorization(uscc=enterprise_user.enterprise_uscc, sources=ALL_SOURCES, all_banks=True,
+                                  granted_by_id=enterprise_user.id, granted_at=granted_at,
+                                  expires_at=granted_at + timedelta(days=365))
+    authorization.guarantors = list(guarantors)
+    session.add(authorization)
 
 
 def _insert_returning(session: Session, model, rows: list[dict]) -> list[int]:

@@ -9,13 +9,23 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models.base import utcnow
+from models.base import SHANGHAI, utcnow
 from models.consent import Authorization
 from models.enterprise import CreditCommitment, Enterprise, SelfReport
 from models.lending import Application, ApplicationState
-from models.sources import PublicCreditEvent, SocialInsuranceMonth, Source, TaxMonth, TaxRating
+from models.sources import (
+    AgriculturalOperator,
+    EnvironmentalRating,
+    IntellectualProperty,
+    PublicCreditEvent,
+    SocialInsuranceMonth,
+    Source,
+    TaxMonth,
+    TaxRating,
+)
 from xinyidai.audit import record
 from xinyidai.domain.lifecycle import IN_PROGRESS, Actor
+from xinyidai.domain.qualifications import certificates
 from xinyidai.domain.standing import latest_score, standing_of
 
 MONTHS_SHOWN = 12
@@ -79,7 +89,8 @@ def enterprise_view(session: Session, application: Application, actor: Actor, *,
     authorization = live_authorization(session, enterprise.uscc, application.bank_id, now)
     if authorization is None:
         return view
-    view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources))
+    view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources),
+                                                                 now.astimezone(SHANGHAI).date())
     if application.state not in HOLDS_THE_NEED:
         # Contact details go only to the bank that has claimed (受理) the need, never to every matched bank.
         view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
@@ -102,7 +113,8 @@ def guarantor_enterprise_view(session: Session, application: Application, guaran
     authorization = live_guarantor_authorization(session, enterprise.uscc, guarantor_id, now)
     if authorization is None:
         return view
-    view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources))
+    view.authorization, view.detail = authorization, _detail(session, enterprise, set(authorization.sources),
+                                                                 now.astimezone(SHANGHAI).date())
     if not holds_guarantee:
         view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
     record(session, "view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
@@ -112,7 +124,7 @@ def guarantor_enterprise_view(session: Session, application: Application, guaran
     return view
 
 
-def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict:
+def _detail(session: Session, enterprise: Enterprise, sources: set[str], today: date | None = None) -> dict:
     detail = {
         "uscc": enterprise.uscc,
         "name": enterprise.name,
@@ -129,6 +141,10 @@ def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict
         "tax_ratings": [],
         "social_insurance_months": [],
         "public_credit_events": [],
+        "intellectual_property": [],
+        "qualifications": [],
+        "environmental_ratings": [],
+        "agricultural_operators": [],
     }
     detail["self_reported"] = self_reported(session, enterprise.uscc)
     score = latest_score(session, enterprise.uscc)
@@ -158,7 +174,41 @@ def _detail(session: Session, enterprise: Enterprise, sources: set[str]) -> dict
                                            "decided_on": r.decided_on.isoformat(),
                                            "repaired_on": r.repaired_on.isoformat() if r.repaired_on else None}
                                           for r in rows]
+    detail.update(later_sources(session, uscc, sources, today or date.today()))
     return detail
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def later_sources(session: Session, uscc: str, sources: set[str], today: date) -> dict:
+    """What the authorization shows of the later sources (DESIGN §13), each only when it covers that source:
+    every patent and trademark, every certificate with whether it is valid today, every environmental rating and
+    every agricultural recognition, newest first (as the enterprise sees them on its profile)."""
+    out = {}
+    if Source.INTELLECTUAL_PROPERTY in sources:
+        rows = session.scalars(sa.select(IntellectualProperty).where(IntellectualProperty.uscc == uscc)
+                               .order_by(IntellectualProperty.applied_on.desc(), IntellectualProperty.number))
+        out["intellectual_property"] = [{"kind": r.kind.value, "number": r.number, "applied_on": _day(r.applied_on),
+                                         "granted_on": _day(r.granted_on)} for r in rows]
+    if Source.QUALIFICATIONS in sources:
+        out["qualifications"] = [{"kind": q.kind.value, "issued_on": _day(q.issued_on), "expires_on": _day(q.expires_on),
+                                  "certificate_no": q.certificate_no,
+                                  "status": "valid" if q.issued_on <= today <= q.expires_on
+                                  else ("expired" if q.expires_on < today else "not_yet_valid")}
+                                 for q in certificates(session, uscc)]
+    if Source.ENVIRONMENTAL_RATING in sources:
+        rows = session.scalars(sa.select(EnvironmentalRating).where(EnvironmentalRating.uscc == uscc)
+                               .order_by(EnvironmentalRating.year.desc()))
+        out["environmental_ratings"] = [{"year": r.year, "grade": r.grade.value} for r in rows]
+    if Source.AGRICULTURAL_OPERATOR in sources:
+        rows = session.scalars(sa.select(AgriculturalOperator).where(AgriculturalOperator.uscc == uscc)
+                               .order_by(AgriculturalOperator.recognized_on.desc()))
+        out["agricultural_operators"] = [{"kind": r.kind.value, "level": r.level.value if r.level else None,
+                                          "recognized_on": _day(r.recognized_on), "revoked_on": _day(r.revoked_on)}
+                                         for r in rows]
+    return out
 
 
 SELF_REPORTS_SHOWN = 50

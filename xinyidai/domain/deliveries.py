@@ -54,12 +54,12 @@ def rejections(session: Session, delivery_id: int, *, limit: int | None = SHOWN_
 
 
 def rejection_report_csv(session: Session, delivery: Delivery) -> str:
-    """line, field, reason — built from the database, not the report file the loader wrote, because that
-    file lies on whichever host ran the ingest and app hosts keep no state."""
+    """line, field, value, reason — built from the database, not the report file the loader wrote, because
+    that file lies on whichever host ran the ingest and app hosts keep no state."""
     out = io.StringIO()
     writer = cells.csv_writer(out)
-    writer.writerow(["line", "field", "reason"])
-    writer.writerows((r.line, r.field, r.reason) for r in rejections(session, delivery.id, limit=None))
+    writer.writerow(["line", "field", "value", "reason"])
+    writer.writerows((r.line, r.field, r.value or "", r.reason) for r in rejections(session, delivery.id, limit=None))
     return out.getvalue()
 
 

@@ -240,6 +240,10 @@ class Text(fields.String):
             raise self.make_error("required")
         return text
 
+    def _validate(self, value):
+        if value is not None:  # blank sent where allowed is "not given": no length or pattern to check
+            super()._validate(value)
+
 
 # ---------------------------------------------------------------- ids and page numbers from query strings and forms
 

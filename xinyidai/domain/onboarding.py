@@ -215,6 +215,28 @@ def deactivate_bank(session: Session, admin: User, bank_id: int) -> Bank:
     return bank
 
 
+def reactivate_bank(session: Session, admin: User, bank_id: int) -> Bank:
+    """A deactivated bank comes back (a mistaken or temporary deactivation): its officers may log in again —
+    each anew, since every session from before is ended (a new nonce), never revived — its active products
+    match new needs again and SMEs see it again. What deactivation withdrew stays withdrawn (history).
+    Audited as bank_activated."""
+    from xinyidai.domain.users import end_sessions
+
+    bank = by_id(session, Bank, bank_id)
+    if bank is None:
+        raise NotFound(f"bank {bank_id}")
+    if bank.is_active:
+        return bank
+    bank.is_active = True
+    officers = list(session.scalars(sa.select(User).where(User.bank_id == bank.id)))
+    for officer in officers:
+        end_sessions(officer)
+    record(session, "bank_activated", actor_user_id=admin.id,
+           detail={"bank_id": bank.id, "code": bank.code, "sessions_ended_for": len(officers)})
+    session.flush()
+    return bank
+
+
 def deactivate_user(session: Session, admin: User, user_id: int) -> User:
     """Ends the user's logins and sessions (the session check reads is_active); the row and its history stay."""
     user = by_id(session, User, user_id)

@@ -30,6 +30,7 @@ NAMES = {
 TECH_CLASSES: tuple[str, ...] = ("科技小巨人", "专精特新", "高新技术企业", "科技型中小企业")
 NO_QUALIFICATION = "none"
 CLASS_NAMES = {**{k: NAMES[k] for k in TECH_CLASSES}, NO_QUALIFICATION: ("无科技类资质", "no tech qualification")}
+CLASS_ORDER: tuple[str, ...] = (*TECH_CLASSES, NO_QUALIFICATION)
 
 
 def valid_on(day) -> sa.ColumnElement[bool]:
@@ -78,6 +79,11 @@ def certificates(session: Session, uscc: str) -> list[Qualification]:
                                 .order_by(Qualification.issued_on.desc(), Qualification.kind)))
 
 
+# The tech class, two ways over the one rule above (the best of TECH_CLASSES held on the day, valid_on: issued by
+# then and not expired, the expiry day included; else NO_QUALIFICATION): in SQL for the office figures read
+# straight from the records, and over many (enterprise, day) pairs at once for the office cube. A test
+# (tests/test_office_tech_class.py) holds the two to the same answers, validity boundaries included.
+
 def tech_class_column(uscc_column, day) -> sa.ColumnElement[str]:
     """SQL: the tech class of the enterprise `uscc_column` names, on `day` (one correlated lookup)."""
     rank = sa.case(*((Qualification.kind == kind, i) for i, kind in enumerate(TECH_CLASSES)), else_=None)
@@ -86,12 +92,36 @@ def tech_class_column(uscc_column, day) -> sa.ColumnElement[str]:
     return sa.case(*((best == i, kind) for i, kind in enumerate(TECH_CLASSES)), else_=NO_QUALIFICATION)
 
 
-def tech_classes(session: Session, day: date) -> dict[str, str]:
-    """uscc → tech class on `day`, for every enterprise holding a tech qualification (the rest: none)."""
-    order = {kind: i for i, kind in enumerate(TECH_CLASSES)}
-    best: dict[str, str] = {}
-    for uscc, kind in session.execute(sa.select(Qualification.uscc, Qualification.kind).where(valid_on(day))):
-        kind = getattr(kind, "value", kind)
-        if kind in order and (uscc not in best or order[kind] < order[best[uscc]]):
-            best[uscc] = kind
-    return best
+def certificate_frame(session: Session):
+    """Every tech certificate delivered (uscc, kind, issued_on, expires_on as datetime64[D]), for tech_classes_on."""
+    import numpy as np
+    import pandas as pd
+
+    rows = session.execute(sa.select(Qualification.uscc, Qualification.kind, Qualification.issued_on,
+                                     Qualification.expires_on)).all()
+    kinds = [getattr(r.kind, "value", r.kind) for r in rows]
+    return pd.DataFrame({
+        "uscc": pd.Series([r.uscc for r in rows], dtype=object), "kind": pd.Series(kinds, dtype=object),
+        "issued_on": np.array([str(r.issued_on) for r in rows], dtype="datetime64[D]"),
+        "expires_on": np.array([str(r.expires_on) for r in rows], dtype="datetime64[D]")})
+
+
+def tech_classes_on(certificates, usccs, days):
+    """The tech class of each (enterprise, day) pair, vectorised: `usccs` and `days` (datetime64[D], NaT for no
+    day: class none) of equal length; `certificates` from certificate_frame. Returns an object array."""
+    import numpy as np
+    import pandas as pd
+
+    out = np.full(len(usccs), NO_QUALIFICATION, dtype=object)
+    rank = certificates["kind"].map({kind: i for i, kind in enumerate(TECH_CLASSES)})
+    held = certificates.assign(rank=rank)[rank.notna()]
+    if held.empty or not len(usccs):
+        return out
+    pairs = pd.DataFrame({"row": np.arange(len(usccs)), "uscc": np.asarray(usccs, dtype=object),
+                          "day": np.asarray(days, dtype="datetime64[D]")})
+    pairs = pairs[pairs["uscc"].isin(held["uscc"]) & pairs["day"].notna()]
+    joined = pairs.merge(held[["uscc", "rank", "issued_on", "expires_on"]], on="uscc")
+    valid = joined[(joined["issued_on"] <= joined["day"]) & (joined["day"] <= joined["expires_on"])]
+    best = valid.groupby("row")["rank"].min()
+    out[best.index.to_numpy()] = np.array(TECH_CLASSES, dtype=object)[best.to_numpy().astype(int)]
+    return out

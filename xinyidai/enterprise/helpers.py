@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from xinyidai.domain import vocabulary as wording
+from xinyidai.domain.guarantees import DECLINE_REASONS as GUARANTEE_DECLINE_REASONS
 from xinyidai.domain.lifecycle import DECLINE_REASONS
 from xinyidai.enterprise.charts import Point, chart
 from xinyidai.enterprise.queries import DataHeld
@@ -81,7 +82,7 @@ def gate_text(gate: dict) -> tuple[str, str]:
 def template_helpers() -> dict:
     return {
         "duration": duration, "when": when,
-        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
+        "monthly_charts": monthly_charts, "decline_reasons": DECLINE_REASONS, "guarantee_decline_reasons": GUARANTEE_DECLINE_REASONS, "decline_next_steps": wording.DECLINE_NEXT_STEPS, "reason_text": reason_text,
         "gate_text": gate_text,
         "words": {
             "purpose": wording.PURPOSES, "contact": wording.CONTACT_PREFERENCES, "urgency": wording.URGENCY,

@@ -343,12 +343,14 @@ def applications(session: Session, uscc: str, need_id: int | None = None) -> lis
 class Step:
     at: datetime
     state: ApplicationState
-    by: str  # "bank", "enterprise" or "platform"
+    by: str  # "bank", "guarantor", "enterprise" or "platform"
     channel: str
     detail: dict
 
 
 def _who(event: ApplicationEvent, own_users: set[int]) -> str:
+    if event.to_state is S.GUARANTEED or event.from_state is S.GUARANTEE_REQUESTED and event.to_state is S.CLAIMED:
+        return "guarantor"  # the guarantor's answer (its user, or the platform recording it)
     if event.actor_token_id is not None or (event.actor_user_id and event.actor_user_id not in own_users):
         return "bank"
     if event.actor_user_id in own_users:

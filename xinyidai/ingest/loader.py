@@ -20,7 +20,7 @@ from xinyidai.database import BULK_ROWS, refresh_statistics
 from xinyidai.domain import cells
 from xinyidai.ingest.reading import DeliveryError, RowSource, detect_format, file_sha256, read_rows
 from xinyidai.ingest.sources import SOURCES, SourceSpec
-from xinyidai.ingest.validation import GoodRow, Rejection, validated_batches
+from xinyidai.ingest.validation import VALUE_CHARS, GoodRow, Rejection, shown_value, validated_batches
 from xinyidai.ingest.writing import TableWriter
 
 # Files this big are validated by worker processes while this one writes (about 60,000 rows).
@@ -134,7 +134,8 @@ def _apply(session, spec, delivery, rows: RowSource, progress, parallel: bool) -
     if rejections:
         session.execute(
             sa.insert(DeliveryRejection),
-            [{"delivery_id": delivery.id, "line": r.line, "field": r.field, "reason": r.reason[:500]}
+            [{"delivery_id": delivery.id, "line": r.line, "field": r.field, "reason": r.reason[:500],
+              "value": r.value[:VALUE_CHARS]}
              for r in _one_per_line_and_field(rejections)],
         )
     return rejections
@@ -148,7 +149,8 @@ def _drop_duplicates(spec, valid: list[GoodRow], seen_keys, rejections) -> list[
         line = item[0]
         first = seen_keys.setdefault(item[1], line)
         if first != line:
-            rejections.append(Rejection(line, "+".join(spec.key), f"与第 {first} 行重复（duplicate of line {first}）"))
+            rejections.append(Rejection(line, "+".join(spec.key), f"与第 {first} 行重复（duplicate of line {first}）",
+                                        shown_value(" / ".join(str(part) for part in item[1]))))
         else:
             good.append(item)
     return good
@@ -172,7 +174,8 @@ def _drop_unknown_enterprises(session, good: list[GoodRow], known: set[str], rej
                 if item[2]["uscc"] in known:
                     kept.append(item)
                 else:
-                    rejections.append(Rejection(item[0], "uscc", "登记信息中无此企业（enterprise not in the registry）"))
+                    rejections.append(Rejection(item[0], "uscc", "登记信息中无此企业（enterprise not in the registry）",
+                                                item[2]["uscc"]))
             return kept
     return good
 
@@ -198,7 +201,7 @@ def _upsert(writer: TableWriter, delivery_id: int, good: list[GoodRow]) -> tuple
 
 
 def _write_report(path: Path, delivery_id: int, rejections: list[Rejection], fallback_dir: Path | None) -> Path:
-    """line, field, reason for every problem; beside the delivery so whoever sent it finds it."""
+    """line, field, value, reason for every problem; beside the delivery so whoever sent it finds it."""
     target = path.with_name(path.name + ".rejected.csv")
     try:
         return _write_rejections(target, rejections)
@@ -212,6 +215,6 @@ def _write_report(path: Path, delivery_id: int, rejections: list[Rejection], fal
 def _write_rejections(target: Path, rejections: list[Rejection]) -> Path:
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = cells.csv_writer(handle)
-        writer.writerow(["line", "field", "reason"])
-        writer.writerows((r.line, r.field, r.reason) for r in rejections)
+        writer.writerow(["line", "field", "value", "reason"])
+        writer.writerows((r.line, r.field, r.value, r.reason) for r in rejections)
     return target

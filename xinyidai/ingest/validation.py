@@ -7,6 +7,7 @@ are validated by a small process pool while the main process upserts the previou
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import os
 from collections import deque
@@ -22,11 +23,23 @@ from xinyidai.ingest.sources import SOURCES, SourceSpec
 BATCH_ROWS = 10000
 
 
+VALUE_CHARS = 200  # what a rejection keeps of the value it refused
+
+
 @dataclass(frozen=True)
 class Rejection:
     line: int
     field: str
     reason: str
+    value: str = ""  # the offending value as delivered (cut to VALUE_CHARS); empty for a whole-row problem
+
+
+def shown_value(value) -> str:
+    """A delivered value as a rejection shows it: text as it came, anything else as JSON would write it."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text[:VALUE_CHARS]
 
 
 # (line, natural key, row) for a row that passed validation.
@@ -42,20 +55,22 @@ def validate_batch(spec: SourceSpec, schema, names: list[str] | None, batch: lis
         if isinstance(raw, tuple):  # the line itself was broken (cell count, JSON)
             bad.append(Rejection(line, *raw))
             continue
+        given = dict(zip(names, raw, strict=True)) if isinstance(raw, list) else raw
         try:
-            row = schema.load(dict(zip(names, raw, strict=True)) if isinstance(raw, list) else raw)
+            row = schema.load(given)
         except ValidationError as error:
-            bad.extend(_flatten(line, error.messages))
+            bad.extend(_flatten(line, error.messages, given))
             continue
         good.append((line, tuple(row[k] for k in key), row))
     return good, bad
 
 
-def _flatten(line: int, messages) -> list[Rejection]:
+def _flatten(line: int, messages, given: dict) -> list[Rejection]:
     if isinstance(messages, list):  # a whole-row error (e.g. not an object)
         return [Rejection(line, "-", "; ".join(map(str, messages)))]
     return [
-        Rejection(line, field, "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons))
+        Rejection(line, field, "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons),
+                  shown_value(given.get(field)) if isinstance(given, dict) else "")
         for field, reasons in sorted(messages.items())
     ]
 

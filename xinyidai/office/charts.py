@@ -129,9 +129,27 @@ def bars(table: Table) -> dict:
     ], "layout": layout}
 
 
+def guaranteed_bars(table: Table) -> dict:
+    """银担合作 by guarantor: guaranteed lending and its number of loans."""
+    y = _labels(table)
+    layout = _layout(_("银担合作放款金额与笔数"), barmode="group", height=max(340, 60 + 36 * len(y)),
+                     yaxis={"autorange": "reversed", "automargin": True},
+                     xaxis={"title": {"text": _("万元")}, "rangemode": "tozero"},
+                     xaxis2=count_axis(_series(table, "guaranteed"), overlaying="x", side="top",
+                                       title={"text": _("笔"), "standoff": 12}))
+    return {"data": [
+        {"type": "bar", "orientation": "h", "name": str(KPI_BY_KEY["guaranteed_amount"].label), "y": y,
+         "x": _series(table, "guaranteed_amount"), "marker": {"color": BRAND}},
+        {"type": "scatter", "mode": "markers", "name": str(KPI_BY_KEY["guaranteed"].label), "y": y,
+         "x": _series(table, "guaranteed"), "xaxis": "x2", "marker": {"color": ACCENT, "size": 10}},
+    ], "layout": layout}
+
+
 def figures_for(table: Table) -> list[dict]:
     if table.dimension is Dimension.MONTH:
         return [funnel(table), trend(table), rates(table)]
+    if table.dimension is Dimension.GUARANTOR:
+        return [guaranteed_bars(table)]
     return [bars(table), rates(table)]
 
 

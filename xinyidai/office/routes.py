@@ -54,7 +54,9 @@ VIEWS: dict[str, tuple[Dimension, object]] = {
     "products": (Dimension.PRODUCT, _l("按产品")),
     "industries": (Dimension.INDUSTRY, _l("按行业")),
     "sizes": (Dimension.SIZE, _l("按企业规模")),
+    "qualifications": (Dimension.TECH_CLASS, _l("按科技资质")),
     "districts": (Dimension.DISTRICT, _l("各区对比")),
+    "guarantors": (Dimension.GUARANTOR, _l("银担合作（按担保机构）")),
 }
 ALERT_KIND = {
     AlertKind.GRADE_DROP: _l("评分等级下降"),

@@ -1,5 +1,5 @@
 """An in-process pre-aggregation of the office figures: one row per counted record, with the enterprise's
-district, industry and size and the application's bank and product.
+district, industry and size, its tech class on the record's date and the application's bank and product.
 
 Every dashboard view, whatever its filters, is then a filter and a group-by in pandas instead of a dozen
 scans of the lending tables. The cube is rebuilt when `metrics.data_version` changes (any new application,
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from flask import current_app
@@ -33,17 +34,24 @@ from models.lending import Application, ApplicationEvent, FinancingNeed, Guarant
 from xinyidai.caching import remembered
 from xinyidai.domain.figures import metrics
 from xinyidai.domain.figures.metrics import OUTSTANDING, Dimension, Family, S, _days_between
+from xinyidai.domain.qualifications import CLASS_ORDER, certificate_frame, tech_classes_on
 from xinyidai.domain.scope import Filters, Scope
 from xinyidai.extensions import db
 
 log = logging.getLogger(__name__)
 DIMENSION_COLUMN = {Dimension.MONTH: "month", Dimension.BANK: "bank_id", Dimension.PRODUCT: "product_id",
-                    Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district"}
+                    Dimension.INDUSTRY: "industry", Dimension.SIZE: "size", Dimension.DISTRICT: "district",
+                    Dimension.GUARANTOR: "guarantor_id", Dimension.TECH_CLASS: "tech_class"}
 MEASURES = {
     Family.NEEDS: ("amount",), Family.MATCHED: (), Family.CLAIMED: ("days",), Family.APPROVED: (),
     Family.DECIDED: ("days",), Family.DISBURSED: ("amount", "rate_amount", "credit_amount", "defaulted"),
+    Family.GUARANTEED: ("amount", "fee_amount", "coverage_amount"),
     Family.BOOK: ("outstanding", "overdue_amount"),
 }
+
+
+# What a cube holds; a snapshot written by an earlier layout (one without a column a view groups by) is not read.
+LAYOUT = 2  # 2: each record's tech class
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Cube:
     need_banks: pd.DataFrame  # need_id, bank_id: which banks a need was matched to
     built_seconds: float
     built_at: float = field(default_factory=time.time)  # wall clock: shared with other processes
+    layout: int = LAYOUT
 
 
 def _month_number(day) -> int:
@@ -66,6 +75,18 @@ def _month_number_of(session: Session, column, *, is_date: bool = False):
         return sa.cast(sa.func.to_char(local, "YYYYMM"), sa.Integer)
     shifted = sa.func.strftime("%Y%m", column) if is_date else sa.func.strftime("%Y%m", column, "+8 hours")
     return sa.cast(shifted, sa.Integer)
+
+
+def _day_text_of(session: Session, column, *, is_date: bool = False):
+    """'YYYY-MM-DD' of the Shanghai day of a timestamp, or of a date (the days of metrics._day_of)."""
+    if session.get_bind().dialect.name == "postgresql":
+        local = column if is_date else sa.func.timezone("Asia/Shanghai", column)
+        return sa.func.to_char(local, "YYYY-MM-DD")
+    return sa.func.date(column) if is_date else sa.func.date(column, "+8 hours")
+
+
+def _days(values) -> np.ndarray:
+    return np.array([v if v is None else str(v) for v in values], dtype="datetime64[D]")
 
 
 def _enterprise_columns():
@@ -84,7 +105,7 @@ def _rows(session: Session, query) -> pd.DataFrame:
 
 
 def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in ("district", "industry", "size", "uscc"):
+    for column in ("district", "industry", "size", "uscc", "tech_class"):
         if column in frame:
             frame[column] = frame[column].astype("category")
     return frame
@@ -93,11 +114,19 @@ def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
 DIMENSIONS = ["district", "industry", "size", "bank_id", "product_id", "uscc"]
 
 
+def _tech_class(certificates: pd.DataFrame, usccs, day_texts) -> pd.Categorical:
+    return pd.Categorical(tech_classes_on(certificates, np.asarray(usccs, dtype=object), _days(day_texts)),
+                          categories=CLASS_ORDER)
+
+
 def build_cube(session: Session) -> Cube:
-    """Three scans (needs, applications, month-end reports) and a small one (approvals later declined)."""
+    """Three scans (needs, applications, month-end reports), a small one (approvals later declined) and the
+    certificates (each record's tech class on its own date)."""
     started = time.perf_counter()
     version = metrics.data_version(session)
     month, days, amount = _month_number_of, _days_between, Application.disbursed_amount_fen
+    day = _day_text_of
+    certificates = certificate_frame(session)
     apps = _categorical(_rows(session, sa.select(
         Application.id, *_enterprise_columns(), Application.bank_id, Application.product_id, Application.uscc,
         month(session, Application.created_at).label("created"),
@@ -110,34 +139,51 @@ def build_cube(session: Session) -> Cube:
         amount.label("amount"), (amount * Application.rate_bp).label("rate_amount"),
         sa.case((Application.guarantee_type == GuaranteeType.CREDIT, amount), else_=0).label("credit_amount"),
         sa.case((Application.state == S.DEFAULTED, 1), else_=0).label("defaulted"),
-        sa.case((Application.first_loan.is_(True), 1), else_=0).label("first"))
+        sa.case((Application.first_loan.is_(True), 1), else_=0).label("first"),
+        Application.guarantor_id, (amount * Application.guarantee_fee_bp).label("fee_amount"),
+        (amount * Application.guarantee_coverage_bp).label("coverage_amount"),
+        day(session, Application.created_at).label("created_day"),
+        day(session, Application.claimed_at).label("claimed_day"),
+        day(session, Application.decided_at).label("decided_day"),
+        day(session, Application.disbursed_on, is_date=True).label("disbursed_day"))
         .join(Enterprise, Enterprise.uscc == Application.uscc)))
 
     def family(month_column: str, **measures) -> pd.DataFrame:
         rows = apps[apps[month_column].notna()]
         frame = rows[DIMENSIONS].copy()
         frame["month"] = rows[month_column].astype("int32")
+        frame["tech_class"] = _tech_class(certificates, rows["uscc"], rows[f"{month_column}_day"])
         for name, source in measures.items():
             frame[name] = pd.to_numeric(rows[source]).fillna(0)
         return frame
 
     reversed_later = _rows(session, sa.select(
-        Application.id, month(session, ApplicationEvent.occurred_at).label("month"))
+        Application.id, month(session, ApplicationEvent.occurred_at).label("month"),
+        day(session, ApplicationEvent.occurred_at).label("day"))
         .join(ApplicationEvent, ApplicationEvent.application_id == Application.id)
         .where(Application.state == S.DECLINED, ApplicationEvent.to_state == S.APPROVED))
     kept = family("decided")[(apps.loc[apps["decided"].notna(), "not_declined"] == 1).to_numpy()]
     reversed_frame = apps.set_index("id").loc[reversed_later["id"], DIMENSIONS].reset_index(drop=True)
     reversed_frame["month"] = reversed_later["month"].astype("int32").to_numpy()
+    reversed_frame["tech_class"] = _tech_class(certificates, reversed_frame["uscc"], reversed_later["day"])
+    guaranteed = family("disbursed", amount="amount", fee_amount="fee_amount", coverage_amount="coverage_amount")
+    backed = apps.loc[apps["disbursed"].notna(), "guarantor_id"].notna().to_numpy()
+    guaranteed = guaranteed[backed]
+    guaranteed["guarantor_id"] = apps.loc[apps["disbursed"].notna(), "guarantor_id"][backed].astype("int64").to_numpy()
     book = _rows(session, sa.select(
         LoanPerformance.application_id.label("id"), month(session, LoanPerformance.as_of, is_date=True).label("month"),
+        day(session, LoanPerformance.as_of, is_date=True).label("day"),
         LoanPerformance.outstanding_fen.label("outstanding"),
         sa.case((LoanPerformance.days_past_due > 0, LoanPerformance.outstanding_fen), else_=0).label("overdue_amount"))
         .where(LoanPerformance.status.in_(OUTSTANDING)))
     book = book.merge(apps[["id", *DIMENSIONS]], on="id", how="inner").drop(columns="id")
+    book["tech_class"] = _tech_class(certificates, book["uscc"], book.pop("day"))
     needs = _categorical(_rows(session, sa.select(
         month(session, FinancingNeed.published_at).label("month"), *_enterprise_columns(),
-        FinancingNeed.id.label("need_id"), FinancingNeed.uscc, FinancingNeed.amount_fen.label("amount"))
+        FinancingNeed.id.label("need_id"), FinancingNeed.uscc, FinancingNeed.amount_fen.label("amount"),
+        day(session, FinancingNeed.published_at).label("day"))
         .join(Enterprise, Enterprise.uscc == FinancingNeed.uscc)))
+    needs["tech_class"] = _tech_class(certificates, needs["uscc"], needs.pop("day"))
     frames = {
         Family.NEEDS: needs,
         Family.MATCHED: family("created"),
@@ -146,6 +192,7 @@ def build_cube(session: Session) -> Cube:
         Family.APPROVED: pd.concat([kept, reversed_frame], ignore_index=True),
         Family.DISBURSED: family("disbursed", amount="amount", rate_amount="rate_amount",
                                  credit_amount="credit_amount", defaulted="defaulted", first="first"),
+        Family.GUARANTEED: guaranteed,
         Family.BOOK: book,
     }
     need_banks = apps.merge(_rows(session, sa.select(Application.id, Application.need_id)), on="id")[
@@ -291,10 +338,11 @@ def _read_snapshot(folder: Path) -> Cube | None:
     """The host's latest cube (written by this app into its own instance folder), or None."""
     try:
         with open(folder / SNAPSHOT, "rb") as source:
-            return pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
+            cube = pickle.load(source)  # noqa: S301 - our own file in the instance folder, like the models
     # ImportError: a snapshot written before its classes moved (xinyidai.office.cube) is rebuilt, not a 500
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None
+    return cube if getattr(cube, "layout", 1) == LAYOUT else None
 
 
 def _refresh_in_background(folder: Path | None) -> None:

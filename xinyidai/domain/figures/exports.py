@@ -76,7 +76,8 @@ def kpi_heading(kpi: Kpi) -> str:
 
 def dimension_heading(dimension: Dimension) -> str:
     return {Dimension.MONTH: _("月份"), Dimension.BANK: _("银行"), Dimension.PRODUCT: _("产品"),
-            Dimension.INDUSTRY: _("行业"), Dimension.SIZE: _("企业规模"), Dimension.DISTRICT: _("区")}[dimension]
+            Dimension.INDUSTRY: _("行业"), Dimension.SIZE: _("企业规模"), Dimension.DISTRICT: _("区"),
+            Dimension.GUARANTOR: _("担保机构"), Dimension.TECH_CLASS: _("科技资质")}[dimension]
 
 
 def table_section(table: Table, name: str, title: str, keys: list[str] | None = None) -> Section:
@@ -145,9 +146,10 @@ def monthly_report(table_for, scope: Scope, month: date, generated_at: datetime)
                                    summary_rows))
     month_sections = [(Dimension.BANK, _("按银行"), _("二、按银行（本月）")),
                       (Dimension.INDUSTRY, _("按行业"), _("三、按行业（本月）")),
-                      (Dimension.SIZE, _("按企业规模"), _("四、按企业规模（本月）"))]
+                      (Dimension.SIZE, _("按企业规模"), _("四、按企业规模（本月）")),
+                      (Dimension.TECH_CLASS, _("按科技资质"), _("五、按科技资质（本月）"))]
     if scope.office_district == CITY_CODE and len(scope.districts) > 1:
-        month_sections.append((Dimension.DISTRICT, _("各区对比"), _("五、各区对比（本月）")))
+        month_sections.append((Dimension.DISTRICT, _("各区对比"), _("六、各区对比（本月）")))
     for dimension, name, title in month_sections:
         report.sections.append(table_section(table_for(this_month, dimension), name, title, list(BREAKDOWN_KPIS)))
     trend = table_for(last_twelve, Dimension.MONTH)

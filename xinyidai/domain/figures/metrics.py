@@ -1,5 +1,6 @@
 """The financing-results figures of DESIGN §7 for an office's districts, by month, bank, product,
-industry, size class or district, with the small cells suppressed.
+industry, size class, district or tech class (科技型: the borrower's highest tech qualification valid on the
+record's own date, xinyidai.domain.qualifications), with the small cells suppressed.
 
 Every figure belongs to a *family* of records counted on one date:
 
@@ -11,6 +12,7 @@ Every figure belongs to a *family* of records counted on one date:
 | approved   | applications approved (even if later withdrawn)    | the approval               |
 | decided    | applications approved or declined (last decision)  | decided_at                 |
 | disbursed  | loans disbursed                                    | disbursed_on               |
+| guaranteed | loans disbursed on a platform guarantor's guarantee (银担合作) | disbursed_on     |
 | book       | month-end loan reports of outstanding loans        | as_of (the period's last complete month, or each month) |
 | whitelist  | entries of each district's published whitelist     | the version now published  |
 
@@ -46,6 +48,7 @@ from models.scoring import WhitelistEntry, WhitelistVersion
 from xinyidai.caching import highest_id
 from xinyidai.domain import disclosure
 from xinyidai.domain.disclosure import MIN_ENTERPRISES  # noqa: F401 - the pages say the threshold
+from xinyidai.domain.qualifications import CLASS_NAMES, CLASS_ORDER, tech_class_column
 from xinyidai.domain.scope import Filters, Scope, add_months, shanghai_month
 from xinyidai.domain.whitelist import published_versions
 from xinyidai.reference import INDUSTRY_SECTIONS, SHANGHAI_DISTRICTS
@@ -61,6 +64,8 @@ class Dimension(enum.StrEnum):
     INDUSTRY = "industry"
     SIZE = "size"
     DISTRICT = "district"
+    GUARANTOR = "guarantor"
+    TECH_CLASS = "tech_class"  # the borrower's highest tech qualification valid on the record's date
 
 
 class Family(enum.StrEnum):
@@ -70,6 +75,7 @@ class Family(enum.StrEnum):
     APPROVED = "approved"
     DECIDED = "decided"
     DISBURSED = "disbursed"
+    GUARANTEED = "guaranteed"
     BOOK = "book"
     WHITELIST = "whitelist"
 
@@ -79,6 +85,8 @@ NOT_BY = {
     Dimension.BANK: {Family.NEEDS, Family.WHITELIST},
     Dimension.PRODUCT: {Family.NEEDS, Family.WHITELIST},
     Dimension.MONTH: {Family.WHITELIST},
+    # By guarantor only the guaranteed loans: every other record has no guarantor.
+    Dimension.GUARANTOR: set(Family) - {Family.GUARANTEED},
 }
 
 
@@ -115,6 +123,11 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("first_time", _l("首贷户（户）"), Family.DISBURSED, "count", _measure("first_time")),
     Kpi("credit_share", _l("信用贷款占比"), Family.DISBURSED, "ratio", _ratio("credit_amount", "amount")),
     Kpi("default_rate", _l("违约率"), Family.DISBURSED, "ratio", _ratio("defaulted", "count")),
+    Kpi("guaranteed", _l("银担合作放款（笔）"), Family.GUARANTEED, "count", _measure("count")),
+    Kpi("guaranteed_amount", _l("银担合作放款金额（万元）"), Family.GUARANTEED, "wan", _measure("amount")),
+    Kpi("guarantee_fee", _l("加权平均担保费率"), Family.GUARANTEED, "percent", _ratio("fee_amount", "amount", 0.01)),
+    Kpi("guarantee_coverage", _l("加权平均担保比例"), Family.GUARANTEED, "percent",
+        _ratio("coverage_amount", "amount", 0.01)),
     Kpi("overdue_rate", _l("逾期率（按余额）"), Family.BOOK, "ratio", _ratio("overdue_amount", "outstanding")),
     Kpi("outstanding", _l("贷款余额（万元）"), Family.BOOK, "wan", _measure("outstanding")),
     Kpi("whitelist_size", _l("白名单企业（户）"), Family.WHITELIST, "count", _measure("count")),
@@ -171,6 +184,15 @@ def _month_of(session: Session, column, *, is_date: bool = False):
     return sa.func.strftime("%Y-%m", column) if is_date else sa.func.strftime("%Y-%m", column, "+8 hours")
 
 
+def _day_of(session: Session, column, *, is_date: bool = False):
+    """The Shanghai calendar day of a timestamp (a date as it is)."""
+    if is_date:
+        return column
+    if _dialect(session) == "postgresql":
+        return sa.cast(sa.func.timezone("Asia/Shanghai", column), sa.Date)
+    return sa.func.date(column, "+8 hours")
+
+
 def _days_between(session: Session, start, end):
     if _dialect(session) == "postgresql":
         return sa.extract("epoch", end - start) / 86400.0
@@ -179,9 +201,12 @@ def _days_between(session: Session, start, end):
 
 # ---------------------------------------------------------------- one family, grouped or in total
 
-def _dimension_column(dimension: Dimension | None, month, application=Application):
+def _dimension_column(dimension: Dimension | None, month, application=Application, *, uscc=None, day=None):
+    """The grouping key; `uscc` and `day` (the record's enterprise and Shanghai day) for the tech class."""
     if dimension is None:
         return sa.literal("total")
+    if dimension is Dimension.TECH_CLASS:
+        return tech_class_column(uscc, day)
     return {
         Dimension.MONTH: month,
         Dimension.BANK: getattr(application, "bank_id", None),
@@ -189,6 +214,7 @@ def _dimension_column(dimension: Dimension | None, month, application=Applicatio
         Dimension.INDUSTRY: Enterprise.industry_section,
         Dimension.SIZE: Enterprise.size_class,
         Dimension.DISTRICT: Enterprise.district_code,
+        Dimension.GUARANTOR: getattr(application, "guarantor_id", None),
     }[dimension]
 
 
@@ -215,7 +241,9 @@ def _family_query(session: Session, family: Family, scope: Scope, filters: Filte
     start, end = filters.start_utc, filters.end_utc
     if family is Family.NEEDS:
         month = _month_of(session, FinancingNeed.published_at)
-        query = (sa.select(_dimension_column(dimension, month, None).label("key"), sa.func.count().label("count"),
+        key = _dimension_column(dimension, month, None, uscc=FinancingNeed.uscc,
+                                day=_day_of(session, FinancingNeed.published_at))
+        query = (sa.select(key.label("key"), sa.func.count().label("count"),
                            _sum(FinancingNeed.amount_fen).label("amount"), _distinct(FinancingNeed.uscc).label("enterprises"))
                  .join(Enterprise, Enterprise.uscc == FinancingNeed.uscc)
                  .where(FinancingNeed.published_at >= start, FinancingNeed.published_at < end))
@@ -234,6 +262,8 @@ def _family_query(session: Session, family: Family, scope: Scope, filters: Filte
             _sum(_days_between(session, Application.created_at, Application.decided_at)).label("days")])
     if family is Family.DISBURSED:
         return _disbursed(session, scope, filters, dimension)
+    if family is Family.GUARANTEED:
+        return _guaranteed(session, scope, filters, dimension)
     if family is Family.APPROVED:
         return _approved(session, scope, filters, dimension)
     if family is Family.BOOK:
@@ -243,7 +273,8 @@ def _family_query(session: Session, family: Family, scope: Scope, filters: Filte
 
 def _application_family(session, dated, scope, filters, dimension, measures):
     month = _month_of(session, dated)
-    query = (sa.select(_dimension_column(dimension, month).label("key"), sa.func.count().label("count"), *measures,
+    key = _dimension_column(dimension, month, uscc=Application.uscc, day=_day_of(session, dated))
+    query = (sa.select(key.label("key"), sa.func.count().label("count"), *measures,
                        _distinct(Application.uscc).label("enterprises"))
              .join(Enterprise, Enterprise.uscc == Application.uscc)
              .where(dated >= filters.start_utc, dated < filters.end_utc))
@@ -253,8 +284,9 @@ def _application_family(session, dated, scope, filters, dimension, measures):
 def _disbursed(session, scope, filters, dimension):
     month = _month_of(session, Application.disbursed_on, is_date=True)
     amount = Application.disbursed_amount_fen
+    key = _dimension_column(dimension, month, uscc=Application.uscc, day=Application.disbursed_on)
     query = (sa.select(
-        _dimension_column(dimension, month).label("key"), sa.func.count().label("count"), _sum(amount).label("amount"),
+        key.label("key"), sa.func.count().label("count"), _sum(amount).label("amount"),
         _sum(amount * Application.rate_bp).label("rate_amount"),
         _sum(sa.case((Application.guarantee_type == GuaranteeType.CREDIT, amount), else_=0)).label("credit_amount"),
         _distinct(sa.case((Application.first_loan.is_(True), Application.uscc))).label("first_time"),
@@ -262,6 +294,22 @@ def _disbursed(session, scope, filters, dimension):
         _distinct(Application.uscc).label("enterprises"))
         .join(Enterprise, Enterprise.uscc == Application.uscc)
         .where(Application.disbursed_on >= filters.start, Application.disbursed_on < filters.end_day))
+    return _scoped(query, scope, filters)
+
+
+def _guaranteed(session, scope, filters, dimension):
+    """银担合作: loans disbursed on a guarantee a platform guarantor accepted, with its fee and coverage."""
+    month = _month_of(session, Application.disbursed_on, is_date=True)
+    amount = Application.disbursed_amount_fen
+    key = _dimension_column(dimension, month, uscc=Application.uscc, day=Application.disbursed_on)
+    query = (sa.select(
+        key.label("key"), sa.func.count().label("count"), _sum(amount).label("amount"),
+        _sum(amount * Application.guarantee_fee_bp).label("fee_amount"),
+        _sum(amount * Application.guarantee_coverage_bp).label("coverage_amount"),
+        _distinct(Application.uscc).label("enterprises"))
+        .join(Enterprise, Enterprise.uscc == Application.uscc)
+        .where(Application.guarantor_id.is_not(None),
+               Application.disbursed_on >= filters.start, Application.disbursed_on < filters.end_day))
     return _scoped(query, scope, filters)
 
 
@@ -279,7 +327,9 @@ def _approved(session, scope, filters, dimension):
                              period(ApplicationEvent.occurred_at)))
     approvals = sa.union_all(kept, reversed_later).subquery("approvals")
     month = _month_of(session, approvals.c.approved_at)
-    query = (sa.select(_dimension_column(dimension, month, approvals.c).label("key"), sa.func.count().label("count"),
+    key = _dimension_column(dimension, month, approvals.c, uscc=approvals.c.uscc,
+                            day=_day_of(session, approvals.c.approved_at))
+    query = (sa.select(key.label("key"), sa.func.count().label("count"),
                        _distinct(approvals.c.uscc).label("enterprises"))
              .select_from(approvals).join(Enterprise, Enterprise.uscc == approvals.c.uscc))
     return _scoped(query, scope, filters, approvals.c)
@@ -299,8 +349,9 @@ def _book(session, scope, filters, dimension, book_month):
     else:
         first, after = book_month, add_months(book_month, 1)
     overdue = LoanPerformance.days_past_due > 0
+    key = _dimension_column(dimension, month, uscc=Application.uscc, day=LoanPerformance.as_of)
     query = (sa.select(
-        _dimension_column(dimension, month).label("key"), sa.func.count().label("count"),
+        key.label("key"), sa.func.count().label("count"),
         _sum(LoanPerformance.outstanding_fen).label("outstanding"),
         _sum(sa.case((overdue, LoanPerformance.outstanding_fen), else_=0)).label("overdue_amount"),
         _distinct(Application.uscc).label("enterprises"))
@@ -322,7 +373,8 @@ def _whitelist(session, scope, filters, dimension):
                                                Application.disbursed_on >= since)
     if filters.bank_id is not None:
         borrowed = borrowed.where(Application.bank_id == filters.bank_id)
-    query = (sa.select(_dimension_column(dimension, None, None).label("key"), sa.func.count().label("count"),
+    key = _dimension_column(dimension, None, None, uscc=WhitelistEntry.uscc, day=since)
+    query = (sa.select(key.label("key"), sa.func.count().label("count"),
                        _sum(sa.case((sa.exists(borrowed), 1), else_=0)).label("converted"),
                        sa.func.count().label("enterprises"))
              .select_from(WhitelistEntry).join(Enterprise, Enterprise.uscc == WhitelistEntry.uscc)
@@ -449,6 +501,8 @@ def _row_keys(session, scope, filters, dimension, grouped, book_month) -> list:
         return [f"{m:%Y-%m}" for m in filters.months]
     if dimension is Dimension.DISTRICT:
         return list(scope.districts)
+    if dimension is Dimension.TECH_CLASS:
+        return list(CLASS_ORDER)  # every class, a zero included: 科技型 lending is reported even when none
     if dimension is Dimension.SIZE:
         return [size.value for size in SizeClass if size.value in present] or []
     if dimension is Dimension.INDUSTRY:
@@ -457,6 +511,11 @@ def _row_keys(session, scope, filters, dimension, grouped, book_month) -> list:
         banks = session.scalars(sa.select(Bank.id).where(sa.or_(Bank.is_active, Bank.id.in_(present)))
                                 .order_by(Bank.code)).all()
         return [b for b in banks if filters.bank_id in (None, b)]
+    if dimension is Dimension.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        return list(session.scalars(sa.select(Guarantor.id).where(sa.or_(Guarantor.is_active, Guarantor.id.in_(present)))
+                                    .order_by(Guarantor.code)))
     products = session.execute(sa.select(Product.id).join(Bank, Bank.id == Product.bank_id)
                                .where(Product.id.in_(present)).order_by(Bank.code, Product.code)).scalars().all()
     return list(products)
@@ -467,6 +526,8 @@ def _labels(session, dimension, keys) -> dict:
         return {k: (k, k) for k in keys}
     if dimension is Dimension.DISTRICT:
         return {k: SHANGHAI_DISTRICTS[k] for k in keys}
+    if dimension is Dimension.TECH_CLASS:
+        return {k: (CLASS_NAMES[k][0], CLASS_NAMES[k][1][:1].upper() + CLASS_NAMES[k][1][1:]) for k in keys}
     if dimension is Dimension.INDUSTRY:
         return {k: (f"{k} {INDUSTRY_SECTIONS[k][0]}", f"{k} {INDUSTRY_SECTIONS[k][1]}") if k in INDUSTRY_SECTIONS
                 else (k, k) for k in keys}
@@ -475,6 +536,12 @@ def _labels(session, dimension, keys) -> dict:
         return {k: (f"{k}型", english.get(k, k)) for k in keys}
     if dimension is Dimension.BANK:
         rows = session.execute(sa.select(Bank.id, Bank.name_zh, Bank.name_en).where(Bank.id.in_(keys))).all()
+        return {i: (zh, en) for i, zh, en in rows}
+    if dimension is Dimension.GUARANTOR:
+        from models.guarantee import Guarantor
+
+        rows = session.execute(sa.select(Guarantor.id, Guarantor.name_zh, Guarantor.name_en)
+                               .where(Guarantor.id.in_(keys))).all()
         return {i: (zh, en) for i, zh, en in rows}
     rows = session.execute(sa.select(Product.id, Product.name_zh, Product.name_en, Bank.name_zh, Bank.name_en)
                            .join(Bank, Bank.id == Product.bank_id).where(Product.id.in_(keys))).all()

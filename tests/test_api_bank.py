@@ -217,3 +217,44 @@ def test_api_detail_under_authorization_is_audited_with_the_token(api, make_appl
                                                           AuditEntry.subject_uscc == application.uscc))
     assert audit.actor_token_id == token_id
     assert audit.authorization_id == grant.id
+
+
+def test_approval_terms_are_given_and_read_over_the_api_as_on_the_web(api, make_application, db_session):
+    caller = api()
+    application = make_application(product=_product_of(caller))
+    base = f"/api/v1/applications/{application.id}"
+    caller.post(f"{base}/claim", key="t-claim")
+    partial = caller.post(f"{base}/approve", {"amount_fen": 30_000_000}, key="t-partial")
+    assert partial.status_code == 422
+    assert set(partial.get_json()["errors"]) == {"term_months", "rate_bp"}
+    too_dear = caller.post(f"{base}/approve", {"amount_fen": 30_000_000, "term_months": 12, "rate_bp": 3700},
+                           key="t-dear")
+    assert too_dear.status_code == 422
+    assert "rate_bp" in too_dear.get_json()["errors"]
+    assert caller.get(base).get_json()["state"] == "claimed"
+    terms = {"amount_fen": 30_000_000, "term_months": 24, "rate_bp": 395}
+    approved = caller.post(f"{base}/approve", terms, key="t-approve")
+    assert approved.status_code == 200, approved.get_json()
+    body = approved.get_json()
+    assert body["state"] == "approved"
+    assert (body["approved_amount_fen"], body["approved_term_months"], body["approved_rate_bp"]) == (30_000_000, 24, 395)
+    again = caller.get(base).get_json()
+    assert (again["approved_amount_fen"], again["approved_term_months"], again["approved_rate_bp"]) == (30_000_000, 24, 395)
+    db_session.refresh(application)
+    assert (application.approved_amount_fen, application.approved_term_months, application.approved_rate_bp) == \
+        (30_000_000, 24, 395)
+    # the same key with other terms is a conflict, never a second approval
+    assert caller.post(f"{base}/approve", {**terms, "rate_bp": 400}, key="t-approve").status_code == 409
+    spec = caller.get("/api/v1/openapi.json").get_json()
+    approve_body = spec["paths"]["/api/v1/applications/{application_id}/approve"]["post"]["requestBody"]
+    schema_ref = approve_body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(spec["components"]["schemas"][schema_ref]["properties"]) == {"amount_fen", "term_months", "rate_bp"}
+    assert approve_body.get("required") is not True  # an approval without terms stays possible
+
+
+def test_a_blank_optional_text_is_not_given_never_a_500(api):
+    caller = api()
+    product = _product_of(caller)
+    response = caller.patch(f"/api/v1/products/{product.id}", {"programme": ""})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["programme"] is None

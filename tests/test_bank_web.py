@@ -317,6 +317,22 @@ def test_row_errors_are_in_the_page_language_and_show_the_offending_value(client
     assert not chinese_on(results[2]["message_en"])
 
 
+def test_an_approved_row_may_give_the_terms_approved_all_three_or_none(client, officer, db_session, make_product,
+                                                                       make_enterprise, make_application):
+    product = make_product(bank=_bank(db_session, officer))
+    with_terms, partial = (open_match(db_session, make_enterprise, make_application, product) for _ in range(2))
+    db_session.commit()
+    content = UPLOAD_HEADER + "\n".join([
+        f"{with_terms.id},claimed,,,,,,,,,,", f"{with_terms.id},approved,,,300000,3.95,24,,,,,",
+        f"{partial.id},claimed,,,,,,,,,,", f"{partial.id},approved,,,300000,,,,,,,",
+    ]) + "\n"
+    page = text(upload(client, content))
+    assert (with_terms.state.value, with_terms.approved_amount_fen, with_terms.approved_rate_bp,
+            with_terms.approved_term_months) == ("approved", 30_000_000, 395, 24)
+    assert partial.state.value == "claimed"
+    assert "<code>rate_percent</code> 此结果必须填写该列" in page
+
+
 def test_an_upload_that_is_not_an_outcome_file_says_why(client, officer):
     response = upload(client, "name,amount\nfoo,1\n")
     assert response.status_code == 422

@@ -156,6 +156,11 @@ def test_a_plain_approval_of_a_match_is_still_refused_and_the_api_confirms(app, 
     response = client.post(f"/api/v1/applications/{application.id}/confirm", headers=headers)
     assert response.status_code == 200, text(response)
     assert response.get_json()["state"] == "approved"
+    # the approved terms are the answer's: what the enterprise asked, up to the pre-approved amount, at its rate
+    answer = db_session.scalar(sa.select(InPrincipleAnswer).where(InPrincipleAnswer.application_id == application.id))
+    body = response.get_json()
+    assert body["approved_amount_fen"] == min(need.amount_fen, answer.amount_fen)
+    assert (body["approved_term_months"], body["approved_rate_bp"]) == (need.term_months, answer.rate_bp)
     again = client.post(f"/api/v1/applications/{application.id}/confirm", headers=headers)
     assert again.status_code == 200  # the same key: the same answer, nothing applied twice
     assert db_session.scalar(sa.select(sa.func.count()).select_from(ApplicationEvent).where(

@@ -25,6 +25,7 @@ from xinyidai.audit import record
 from xinyidai.domain import products as operations
 from xinyidai.domain.authorizations import enterprise_view
 from xinyidai.domain.bank_schemas import (
+    ApproveSchema,
     DeclineSchema,
     DisburseSchema,
     ProductSchema,
@@ -296,7 +297,7 @@ def _report(application_id: int, report: operations.OutcomeReport, key: str) -> 
     return application
 
 
-def _action(rule: str, name: str, doc: str, body=None):
+def _action(rule: str, name: str, doc: str, body=None, *, body_required: bool = True):
     """Register one POST action: Idempotency-Key header, optional body, 200 with the application."""
 
     def register(build_report):
@@ -308,7 +309,7 @@ def _action(rule: str, name: str, doc: str, body=None):
         view.__name__, view.__doc__ = name, doc
         decorated = problems(401, 404, 409, 422)(blp.response(200, schemas.ApplicationOut)(view))
         if body is not None:
-            decorated = blp.arguments(body)(decorated)
+            decorated = blp.arguments(body, required=body_required)(decorated)
         decorated = blp.arguments(schemas.IdempotencyHeader, location="headers", as_kwargs=True)(decorated)
         blp.route(f"/applications/<int:application_id>/{rule}", methods=["POST"], endpoint=name)(decorated)
         return build_report
@@ -321,9 +322,15 @@ def _claim(_data):
     return operations.OutcomeReport(S.CLAIMED)
 
 
-@_action("approve", "approve", "Approve a claimed application.")
-def _approve(_data):
-    return operations.OutcomeReport(S.APPROVED)
+@_action("approve", "approve", "Approve a claimed application, with the terms approved (amount_fen, term_months, "
+                                "rate_bp: all three, or an empty body for none) — the offer the enterprise sees "
+                                "before the disbursement, as on the web.", ApproveSchema, body_required=False)
+def _approve(data):
+    data = data or {}
+    if data.get("amount_fen") is None:
+        return operations.OutcomeReport(S.APPROVED)
+    return operations.OutcomeReport(S.APPROVED, approval=operations.Approval(
+        data["amount_fen"], data["term_months"], data["rate_bp"]))
 
 
 @_action("decline", "decline", "Decline with a reason code from the fixed list, and optional text. "

@@ -504,7 +504,7 @@ def upload_outcomes():
 
 _TEMPLATE_EXAMPLES = [  # (outcome, {column: value}) — one example row per kind of report
     ("claimed", {}),
-    ("approved", {}),
+    ("approved", {"amount_yuan": "500000", "rate_percent": "3.85", "term_months": "12"}),
     ("declined", {"reason_code": "credit_record", "reason_text": "__reason__"}),
     ("disbursed", {"amount_yuan": "500000", "rate_percent": "3.85", "term_months": "12", "disbursed_on": "__today__",
                    "guarantee_type": "__credit__"}),

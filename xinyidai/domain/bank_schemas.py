@@ -109,6 +109,22 @@ class DeclineSchema(Schema):
     reason_text = text(500, allow_none=True, multiline=True)
 
 
+class ApproveSchema(Schema):
+    """The terms approved (the offer the enterprise sees before the loan is made): all three, or none (the
+    approval then records no terms, as an approval in principle confirmed keeps its own)."""
+
+    amount_fen = bounded(1, MAX_FEN, metadata={"description": "approved amount in fen"})
+    term_months = bounded(1, 360, metadata={"description": "approved term in months"})
+    rate_bp = bounded(0, 3600, metadata={"description": "approved annual rate in basis points (385 = 3.85%)"})
+
+    @validates_schema
+    def all_or_none(self, data, **_kwargs):
+        given = {name for name in ("amount_fen", "term_months", "rate_bp") if data.get(name) is not None}
+        if given and len(given) < 3:
+            raise ValidationError({name: [N_("批准的金额、期限和利率须同时提供")]
+                                   for name in ("amount_fen", "term_months", "rate_bp") if name not in given})
+
+
 class DisburseSchema(Schema):
     amount_fen = bounded(1, MAX_FEN, required=True)
     rate_bp = bounded(0, 3600, required=True)

@@ -248,9 +248,11 @@ def _apply_effects(session, application: Application, from_state, to_state, acto
             application.approved_term_months, application.approved_rate_bp = need.term_months, answer.rate_bp
         application.decided_at = now
         # The terms approved (when the bank gives them): the offer the enterprise sees before the disbursement.
-        application.approved_amount_fen = detail.get("approved_amount_fen")
-        application.approved_term_months = detail.get("approved_term_months")
-        application.approved_rate_bp = detail.get("approved_rate_bp")
+        # A confirmed in-principle approval keeps the terms of its answer (set above) unless others are given.
+        if detail.get("approved_amount_fen") is not None:
+            application.approved_amount_fen = detail["approved_amount_fen"]
+            application.approved_term_months = detail.get("approved_term_months")
+            application.approved_rate_bp = detail.get("approved_rate_bp")
     elif to_state is S.DISBURSED:
         if "amount_fen" not in detail:
             raise IllegalTransition("放款须报送金额、利率、期限、日期和担保方式",

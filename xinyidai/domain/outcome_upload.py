@@ -36,6 +36,7 @@ COLUMNS = ["application_id", "outcome", "reason_code", "reason_text", "amount_yu
            "disbursed_on", "guarantee_type", "days_past_due", "as_of", "outstanding_yuan"]
 OUTCOMES = [S.CLAIMED, S.APPROVED, S.DECLINED, S.DISBURSED, S.REPAYING, S.OVERDUE, S.REPAID, S.DEFAULTED]
 MAX_ROWS = 50_000
+APPROVAL_TERMS = ("amount_yuan", "rate_percent", "term_months")  # an approved row's terms, when it gives them
 
 
 def _yuan(*, low: str = "0", **kwargs) -> fields.Decimal:
@@ -71,9 +72,9 @@ COLUMN_RULES: dict[str, tuple[list[str] | None, str]] = {
     "outcome": ([s.value for s in OUTCOMES], N_("必填：要报送的结果")),
     "reason_code": (list(DECLINE_REASONS), N_("declined 时必填：拒绝原因代码")),
     "reason_text": (None, N_("拒绝说明，最多 500 字；原因代码为 other 时必填")),
-    "amount_yuan": (None, N_("disbursed 时必填：放款金额（元），0.01 起，最多两位小数")),
-    "rate_percent": (None, N_("disbursed 时必填：年利率（%），0 至 36，最多两位小数")),
-    "term_months": (None, N_("disbursed 时必填：期限（月），1 至 360 的整数")),
+    "amount_yuan": (None, N_("disbursed 时必填（approved 时可填批准金额）：金额（元），0.01 起，最多两位小数")),
+    "rate_percent": (None, N_("disbursed 时必填（approved 时可填批准利率）：年利率（%），0 至 36，最多两位小数")),
+    "term_months": (None, N_("disbursed 时必填（approved 时可填批准期限）：期限（月），1 至 360 的整数")),
     "disbursed_on": (None, N_("disbursed 时必填：放款日期 YYYY-MM-DD，不早于受理，不晚于明天")),
     "guarantee_type": ([*GUARANTEE_WORDS, *(g.value for g in GuaranteeType)], N_("disbursed 时必填：担保方式")),
     "days_past_due": (None, N_("overdue、defaulted 时必填：逾期天数，0 至 36500 的整数")),
@@ -116,6 +117,8 @@ class OutcomeRow(Schema):
             needed = ["amount_yuan", "rate_percent", "term_months", "disbursed_on", "guarantee_type"]
         elif outcome in ("overdue", "defaulted"):
             needed = ["days_past_due"]
+        elif outcome == "approved" and any(data.get(name) not in (None, "") for name in APPROVAL_TERMS):
+            needed = list(APPROVAL_TERMS)  # the terms approved: all three, or none, as on the web and the API
         missing = {name: [N_("此结果必须填写该列")] for name in needed if data.get(name) in (None, "")}
         if ("as_of" in data) != ("outstanding_yuan" in data):
             missing["outstanding_yuan"] = [N_("月末余额和报送日期须同时填写")]
@@ -173,14 +176,16 @@ class UploadSummary:
 
 def _report(row: dict) -> operations.OutcomeReport:
     outcome = S(row["outcome"])
-    loan = None
+    loan = approval = None
+    if outcome is S.APPROVED and row.get("amount_yuan") is not None:
+        approval = operations.Approval(fen(row["amount_yuan"]), row["term_months"], basis_points(row["rate_percent"]))
     if outcome is S.DISBURSED:
         loan = Disbursement(fen(row["amount_yuan"]), basis_points(row["rate_percent"]),
                             row["term_months"], row["disbursed_on"], row["guarantee_type"])
     return operations.OutcomeReport(
         outcome, reason_code=row.get("reason_code"), reason_text=row.get("reason_text"), disbursement=loan,
         days_past_due=row.get("days_past_due"), as_of=row.get("as_of"),
-        outstanding_fen=fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None)
+        outstanding_fen=fen(row["outstanding_yuan"]) if "outstanding_yuan" in row else None, approval=approval)
 
 
 def _row_key(row: dict) -> str:

@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -71,6 +72,10 @@ def app(tmp_path_factory):
         "XYD_RATELIMIT": False,  # the suite logs in hundreds of times from one address
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
         "XYD_INSTANCE_PATH": str(instance),
+        # The office views read the pre-aggregated cube, as served; rebuilt at the first view after any change
+        # (a test that needs an aged cube sets its age), so a page shows what the test just recorded.
+        "XYD_OFFICE_PREAGGREGATE": True,
+        "XYD_OFFICE_MAX_AGE_SECONDS": 0,
     }, fresh=True)
     forget_loaded_translations(app)
     yield app
@@ -104,6 +109,21 @@ def db_session(app):
             db.session = original
             transaction.rollback()
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_office_cube(app):
+    """No office cube (in this process or as the host's snapshot) outlives its test: the rolled-back
+    transactions reuse ids, and the cube's data version is made of ids."""
+    from xinyidai.domain.figures import cube
+
+    def forget():
+        cube.forget_cube()
+        (Path(app.config["XYD_INSTANCE_PATH"]) / "cache" / cube.SNAPSHOT).unlink(missing_ok=True)
+
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

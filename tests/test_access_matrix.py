@@ -331,6 +331,7 @@ def expected(access: Access, caller: str, own: bool, tenant_object: bool, endpoi
     return "404"
 
 
+@pytest.mark.slow
 def test_every_route_answers_every_caller_as_its_role_and_tenant_allow(app, world, db_session):
     connection = db_session.get_bind()
     callers = {name: Caller(app, connection, world["users"].get(name)) for name in CALLERS}

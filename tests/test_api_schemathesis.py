@@ -20,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
 from models.lending import FinancingNeed
 from xinyidai.domain.tokens import issue_token
 
+pytestmark = pytest.mark.slow  # measured: pytest --durations (README "Tests")
+
 EXAMPLES = 30
 
 

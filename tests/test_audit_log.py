@@ -43,11 +43,11 @@ def admin_client(app, make_user):
 def test_admin_finds_entries_by_action_actor_enterprise_and_period(admin_client, make_user, db_session):
     officer = make_user(Role.BANK, username="officer-wang")
     target, other = fresh_uscc(), fresh_uscc()
-    old = record("view_credit_detail", actor_user_id=officer.id, subject_uscc=target, detail={"application_id": 1})
+    old = record(db_session, "view_credit_detail", actor_user_id=officer.id, subject_uscc=target, detail={"application_id": 1})
     old.occurred_at = utcnow() - timedelta(days=40)
-    record("view_credit_detail", actor_user_id=officer.id, subject_uscc=target, detail={"application_id": 2})
-    record("view_credit_detail", actor_user_id=officer.id, subject_uscc=other, detail={"application_id": 3})
-    record("export", actor_user_id=officer.id, detail={"what": "bank_dashboard"})
+    record(db_session, "view_credit_detail", actor_user_id=officer.id, subject_uscc=target, detail={"application_id": 2})
+    record(db_session, "view_credit_detail", actor_user_id=officer.id, subject_uscc=other, detail={"application_id": 3})
+    record(db_session, "export", actor_user_id=officer.id, detail={"what": "bank_dashboard"})
     db_session.commit()
 
     page = text(admin_client.get(f"/admin/audit?uscc={target.lower()}"))  # lower case is normalised
@@ -72,7 +72,7 @@ def test_admin_finds_entries_by_action_actor_enterprise_and_period(admin_client,
 def test_audit_search_pages_newest_first(admin_client, db_session):
     uscc = fresh_uscc()
     for n in range(55):
-        entry = record("view_credit_detail", actor_label="pager", subject_uscc=uscc, detail={"n": n})
+        entry = record(db_session, "view_credit_detail", actor_label="pager", subject_uscc=uscc, detail={"n": n})
         entry.occurred_at = utcnow() - timedelta(minutes=100 - n)
     db_session.commit()
     first = text(admin_client.get(f"/admin/audit?uscc={uscc}"))
@@ -168,8 +168,23 @@ def test_users_created_from_the_command_line_are_recorded(cli, admin_client, mak
 
 # ---------------------------------------------------------------- append-only
 
+def test_an_audit_row_joins_the_session_it_is_given_not_the_global_one(db_session):
+    """The caller's unit of work carries its audit row: rolled back with it, whatever db.session holds."""
+    other = sa.orm.Session(bind=db_session.get_bind(), join_transaction_mode="create_savepoint")
+    try:
+        entry = record(other, "export", actor_label="own unit of work", detail={"what": "x"})
+        assert entry in other
+        assert entry not in db_session
+        other.rollback()
+    finally:
+        other.close()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.actor_label == "own unit of work")) == 0
+
+
+
 def test_an_audit_row_cannot_be_edited_or_deleted_through_the_orm(db_session):
-    entry = record("export", actor_label="someone", detail={"what": "x"})
+    entry = record(db_session, "export", actor_label="someone", detail={"what": "x"})
     db_session.commit()
     entry.action = "nothing_happened"
     with pytest.raises(AuditLogIsAppendOnly):
@@ -188,7 +203,7 @@ def test_an_audit_row_cannot_be_edited_or_deleted_through_the_orm(db_session):
     sa.delete(AuditEntry.__table__),
 ], ids=["orm-update", "orm-delete", "core-update", "core-delete"])
 def test_bulk_statements_cannot_change_the_audit_log(db_session, statement):
-    entry = record("export", actor_label="someone", detail={"what": "x"})
+    entry = record(db_session, "export", actor_label="someone", detail={"what": "x"})
     db_session.commit()
     with pytest.raises(AuditLogIsAppendOnly):
         db_session.execute(statement)
@@ -199,7 +214,7 @@ def test_bulk_statements_cannot_change_the_audit_log(db_session, statement):
 @pytest.mark.parametrize("sql", ["UPDATE audit_log SET action = 'x'", "delete from audit_log",
                                  '  DELETE FROM "audit_log" WHERE id > 0'])
 def test_plain_sql_on_a_connection_cannot_change_the_audit_log(db_session, sql):
-    record("export", actor_label="someone", detail={"what": "x"})
+    record(db_session, "export", actor_label="someone", detail={"what": "x"})
     db_session.commit()
     with pytest.raises(AuditLogIsAppendOnly):
         db_session.connection().exec_driver_sql(sql)
@@ -211,7 +226,7 @@ def test_postgresql_itself_refuses_changes_to_the_audit_log(db_session):
     connection = db_session.connection()
     if connection.dialect.name != "postgresql":
         pytest.skip("the database trigger exists on PostgreSQL only (SQLite relies on the app's guards)")
-    record("export", actor_label="someone", detail={"what": "x"})
+    record(db_session, "export", actor_label="someone", detail={"what": "x"})
     db_session.flush()
     raw = connection.connection.dbapi_connection.cursor()  # below SQLAlchemy: no event sees this
     import psycopg
@@ -226,7 +241,7 @@ def test_postgresql_itself_refuses_changes_to_the_audit_log(db_session):
 
 def test_actions_read_as_words_with_a_select_filter_and_the_log_exports_audited(admin_client, make_user, db_session):
     officer = make_user(Role.BANK, username="officer-li")
-    record("view_credit_detail", actor_user_id=officer.id, subject_uscc=fresh_uscc(), detail={"application_id": 9})
+    record(db_session, "view_credit_detail", actor_user_id=officer.id, subject_uscc=fresh_uscc(), detail={"application_id": 9})
     db_session.commit()
     page = text(admin_client.get("/admin/audit?action=view_credit_detail"))
     assert ">查看企业信用明细</a>" in page

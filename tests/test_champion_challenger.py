@@ -87,6 +87,7 @@ def test_the_scorecard_is_a_champion_the_platform_scores_and_explains_with(db_se
     assert scorecard.card["metrics"]["auc"] == pytest.approx(trained.card["baseline"]["metrics"]["auc"])
 
 
+@pytest.mark.slow
 def test_every_promotion_path_is_gated_and_writes_the_same_audit_row(cli, client, make_user, login, app, db_session,
                                                                      population):
     from xinyidai.domain.scoring import train_and_register

@@ -137,6 +137,7 @@ def apply_through_the_portal(app, world, applied_on):
     return enterprise
 
 
+@pytest.mark.slow
 def test_a_repair_flows_from_applied_to_repaired_through_the_office_page(app, db_session, listed):
     world = listed
     before = assert_listed(db_session, world)
@@ -179,6 +180,7 @@ def test_a_repair_flows_from_applied_to_repaired_through_the_office_page(app, db
             "credit_repair_followed"} <= actions
 
 
+@pytest.mark.slow
 def test_the_public_credit_delivery_closes_the_case_and_everything_follows(app, db_session, cli, listed, tmp_path):
     world = listed
     before = assert_listed(db_session, world)

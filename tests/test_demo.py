@@ -131,6 +131,7 @@ def _seed(db_session, tmp_path):
     return seed_demo(db_session, tmp_path, enterprises=SMALL, seed=7)
 
 
+@pytest.mark.slow
 def test_seed_loads_every_source_through_ingestion_without_rejections(db_session, tmp_path):
     summary = _seed(db_session, tmp_path)
     assert set(summary["deliveries"]) == set(FILES)
@@ -164,6 +165,7 @@ def test_seed_loads_every_source_through_ingestion_without_rejections(db_session
         _seed(db_session, tmp_path)
 
 
+@pytest.mark.slow
 def test_seeded_loans_and_their_performance_agree(db_session, tmp_path):
     _seed(db_session, tmp_path)
     apps = pd.DataFrame(db_session.execute(sa.select(
@@ -314,6 +316,7 @@ def test_the_default_demo_plans_qualification_products_only_for_holders_and_its_
     assert (certificates.uscc == default_demo.demo_uscc).any()
 
 
+@pytest.mark.slow
 def test_cli_seeds_into_the_instance_folder_and_prints_logins(cli, db_session):
     result = cli.invoke(args=["demo", "seed", "--enterprises", str(SMALL)])
     assert result.exit_code == 0, result.output

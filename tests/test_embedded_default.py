@@ -31,6 +31,8 @@ from xinyidai.domain.tokens import issue_token
 from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
+pytestmark = pytest.mark.slow  # measured: pytest --durations (README "Tests")
+
 WORKERS = 2
 THREADS = 4  # as `make run`
 CALLERS = 12

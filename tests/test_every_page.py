@@ -257,6 +257,7 @@ def logged_in(app, user) -> FreshContextClient:
     return client
 
 
+@pytest.mark.slow
 def test_every_page_of_every_role_opens_in_both_languages_and_english_shows_no_chinese(app, platform):
     clients = {name: logged_in(app, platform["users"].get(name)) for name in
                ("anonymous", "enterprise", "bank", "office", "city_office", "admin", "guarantor")}

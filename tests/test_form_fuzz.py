@@ -148,6 +148,7 @@ def submit(caller, action: str, form: dict, data: dict):
     return caller.call("POST", action, data=data)
 
 
+@pytest.mark.slow
 def test_every_form_of_every_portal_survives_hostile_values(app, world, callers):
     forms = discovered_forms(app, world, callers)
     endpoints = {app.url_map.bind("localhost").match(action, method=form["method"].upper())[0]

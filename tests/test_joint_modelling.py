@@ -80,6 +80,7 @@ def feature_telltales(db_session, truth: pd.DataFrame) -> set[str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_bank_trains_reads_an_aggregates_only_report_promotes_and_scores_its_matches(
         app, db_session, bank_admin, population, make_product, make_application, make_user):
     bank, admin, client = bank_admin

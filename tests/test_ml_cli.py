@@ -38,6 +38,7 @@ def test_train_stores_and_promotes_the_first_model_and_prints_its_card(cli, db_s
     assert "active" in listed.output
 
 
+@pytest.mark.slow
 def test_a_second_training_is_not_promoted_until_asked_and_can_be_rolled_back(cli, db_session, population, app):
     """Every promotion is audited with its channel: the first training's, the CLI's promote and rollback."""
     from pathlib import Path
@@ -97,6 +98,7 @@ def test_evaluate_reports_metrics_on_the_latest_loans_beside_the_card(cli, db_se
     assert "calibration" in result.output
 
 
+@pytest.mark.slow
 def test_score_all_and_one_print_json_per_enterprise(cli, db_session, population):
     train(cli)
     result = cli.invoke(args=["ml", "score", "--all", "--json"])
@@ -127,6 +129,7 @@ def test_score_needs_exactly_one_of_uscc_or_all_and_an_active_model(cli, populat
     assert "no model version is active" in no_model.output
 
 
+@pytest.mark.slow
 def test_train_on_a_dask_cluster(cli, db_session, population):
     from distributed import LocalCluster
 
@@ -138,6 +141,7 @@ def test_train_on_a_dask_cluster(cli, db_session, population):
     assert "active model:" in result.output
 
 
+@pytest.mark.slow
 def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_pd(db_session, population, tmp_path):
     from ml.truth import truth_file
     from xinyidai.domain.scoring import train_and_register
@@ -159,6 +163,7 @@ def test_on_a_demo_population_the_card_states_the_quality_bars_against_the_true_
     assert f"{quality['true_pd_auc']:.4f}" in card_md
 
 
+@pytest.mark.slow
 def test_a_changed_grade_rematches_the_enterprises_open_needs(cli, db_session, population, make_product):
     """A product with a minimum grade takes an open need once scoring lifts the enterprise above it
     (issue 5: matching re-runs when a score changes) — for one enterprise and for a batch."""

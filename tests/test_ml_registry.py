@@ -14,6 +14,8 @@ from ml import registry
 from ml.train import fit
 from models.scoring import ModelVersion
 
+pytestmark = pytest.mark.slow  # measured: pytest --durations (README "Tests")
+
 
 def small_model(seed: int):
     rng = np.random.default_rng(seed)

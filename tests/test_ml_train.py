@@ -14,6 +14,8 @@ from ml.card import markdown
 from ml.train import NotEnoughLabels, fit, labelled_loans, train
 from models.lending import Application, ApplicationState, LoanPerformance
 
+pytestmark = pytest.mark.slow  # measured: pytest --durations (README "Tests")
+
 
 def synthetic_frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)

@@ -13,7 +13,11 @@ import re
 import socket
 import urllib.request
 
+import pytest
+
 from tests.live_server import ROOT, free_port, serve, throwaway_database
+
+pytestmark = pytest.mark.slow  # measured: pytest --durations (README "Tests")
 
 PRE_CONNECTIONS = 3  # what Chromium opened on the issue's /register page
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from models.audit import AuditEntry
-from xinyidai.extensions import db
 
 
-def record(action: str, **fields) -> AuditEntry:
-    """Add one audit row to the current transaction; it commits (or rolls back) with the work it describes."""
+def record(session: Session, action: str, **fields) -> AuditEntry:
+    """Add one audit row to `session`'s transaction (the caller's unit of work): it commits or rolls back with the
+    work it describes."""
     entry = AuditEntry(action=action, **fields)
-    db.session.add(entry)
+    session.add(entry)
     return entry

@@ -63,8 +63,10 @@ def from_environment(folder: Path, *, secret: bool = True) -> dict:
         "XYD_SESSION_IDLE_MINUTES": int(os.environ.get("XYD_SESSION_IDLE_MINUTES", "30")),
         "XYD_SESSION_MAX_HOURS": int(os.environ.get("XYD_SESSION_MAX_HOURS", "12")),
         "XYD_REDIS_URL": os.environ.get("XYD_REDIS_URL") or None,
-        # Office dashboards read a pre-aggregated cube at most this old (xinyidai.domain.figures.cube).
+        # Office dashboards read a pre-aggregated cube at most this old (xinyidai.domain.figures.cube); with
+        # XYD_OFFICE_PREAGGREGATE=0 they read SQL directly (the same figures: a test compares the two).
         "XYD_OFFICE_MAX_AGE_SECONDS": int(os.environ.get("XYD_OFFICE_MAX_AGE_SECONDS", "300")),
+        "XYD_OFFICE_PREAGGREGATE": os.environ.get("XYD_OFFICE_PREAGGREGATE", "1") == "1",
         # Rate-limit counters: Redis when set (every host shares them), else a SQLite file every worker of this
         # host shares (xinyidai.ratelimit_store) — never one worker's memory.
         "RATELIMIT_STORAGE_URI": os.environ.get("XYD_REDIS_URL") or f"xyd-sqlite://{folder / 'ratelimits.sqlite3'}",

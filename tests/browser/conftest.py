@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -24,6 +25,15 @@ from xinyidai.domain.users import new_user
 from xinyidai.extensions import db
 
 T = TypeVar("T")
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser is a browser test (pytest -m "not browser" leaves them out)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def seed_database(url: str, folder, seed: Callable[[], T], **config) -> T:

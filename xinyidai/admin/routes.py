@@ -61,7 +61,7 @@ def audit_export():
         writer.writerow([local_time(entry.occurred_at), action_words(entry.action), entry.action, actor,
                          entry.subject_uscc or "", entry.authorization_id or "", entry.remote_addr or "",
                          "; ".join(f"{k}={v}" for k, v in (entry.detail or {}).items() if v is not None)])
-    record("export", actor_user_id=current_user.id, remote_addr=request.remote_addr,
+    record(db.session, "export", actor_user_id=current_user.id, remote_addr=request.remote_addr,
            detail={"what": "audit_log", "rows": len(page.rows), "truncated": page.has_more,
                    "filters": {k: v for k, v in request.args.items() if k not in ("page", "lang")}})
     db.session.commit()

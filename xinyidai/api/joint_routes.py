@@ -191,7 +191,7 @@ def list_models():
 def get_model(version: str):
     """A version with its report (aggregates only; every download is audited)."""
     row = _version(version)
-    joint_models.report_downloaded(row, token_id=_token().id, remote_addr=request.remote_addr, what="api")
+    joint_models.report_downloaded(db.session, row, token_id=_token().id, remote_addr=request.remote_addr, what="api")
     db.session.commit()
     return row
 

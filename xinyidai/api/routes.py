@@ -65,7 +65,7 @@ def authenticate():
     if token is None:
         # Kept like a failed login (who tried, from where); the limiter bounds how many an address can add.
         shown = presented.strip()[:12] if presented.strip().startswith(TOKEN_PREFIX) else None
-        record("api_auth_failed", actor_label=shown, remote_addr=request.remote_addr,
+        record(db.session, "api_auth_failed", actor_label=shown, remote_addr=request.remote_addr,
                detail={"scheme": scheme[:16] or None, "path": request.path[:200]})
         db.session.commit()
         abort(401)

@@ -118,7 +118,7 @@ def joint_train(sample_id: int):
 def joint_report(version: str):
     _tenant_admin_only()
     row = _version(version)
-    joint_models.report_downloaded(row, user_id=current_user.id, remote_addr=request.remote_addr, what="page")
+    joint_models.report_downloaded(db.session, row, user_id=current_user.id, remote_addr=request.remote_addr, what="page")
     db.session.commit()
     return render_template("bank/joint_report.html", version=row, report=joint_models.report_view(row.report),
                            families=FAMILIES, action_form=forms.ActionForm())
@@ -128,7 +128,7 @@ def joint_report(version: str):
 def joint_report_csv(version: str):
     _tenant_admin_only()
     row = _version(version)
-    joint_models.report_downloaded(row, user_id=current_user.id, remote_addr=request.remote_addr, what="csv")
+    joint_models.report_downloaded(db.session, row, user_id=current_user.id, remote_addr=request.remote_addr, what="csv")
     db.session.commit()
     return current_app.response_class(
         joint_models.report_csv(row), mimetype="text/csv",

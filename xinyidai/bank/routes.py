@@ -465,7 +465,7 @@ def dashboard_csv():
     writer.writerow([figures.claims, figures.claimed_within_sla, figures.sla_working_days,
                      "" if figures.median_claim_working_days is None else figures.median_claim_working_days,
                      figures.open_past_sla])
-    record("export", actor_user_id=current_user.id, remote_addr=request.remote_addr,
+    record(db.session, "export", actor_user_id=current_user.id, remote_addr=request.remote_addr,
            detail={"what": "bank_dashboard", "bank_id": _bank_id()})
     db.session.commit()
     return current_app.response_class(

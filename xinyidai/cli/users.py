@@ -52,7 +52,7 @@ def create_user_command(username, role, display_name, district, bank_code, uscc,
     db.session.add(user)
     db.session.flush()
     # Who may log in, and as what, is an authorization change like any other: it goes into the audit log.
-    record("user_created", actor_label="cli", subject_uscc=tenant.get("enterprise_uscc"),
+    record(db.session, "user_created", actor_label="cli", subject_uscc=tenant.get("enterprise_uscc"),
            detail={"user_id": user.id, "username": username, "role": role.value, "tenant_admin": tenant_admin,
                    "must_change_password": must_change_password,
                    **{k: v for k, v in tenant.items() if k != "enterprise_uscc"}})

@@ -78,7 +78,7 @@ def acknowledge(session: Session, alert: Alert, user_id: int) -> bool:
     if alert.acknowledged_at is not None:
         return False
     alert.acknowledged_at, alert.acknowledged_by_id = utcnow(), user_id
-    record("alert_acknowledged", actor_user_id=user_id, subject_uscc=alert.uscc,
+    record(session, "alert_acknowledged", actor_user_id=user_id, subject_uscc=alert.uscc,
            detail={"alert_id": alert.id, "kind": alert.kind.value, "event_key": alert.event_key})
     session.flush()
     return True

@@ -69,7 +69,7 @@ def request_authorization(session: Session, application: Application, officer: U
                                    sources=wanted, note=note, requested_by_id=officer.id, requested_at=now)
     session.add(request)
     session.flush()
-    record("authorization_requested", actor_user_id=officer.id, subject_uscc=application.uscc,
+    record(session, "authorization_requested", actor_user_id=officer.id, subject_uscc=application.uscc,
            detail={"request_id": request.id, "application_id": application.id, "bank_id": application.bank_id,
                    "sources": wanted})
     return request
@@ -109,7 +109,7 @@ def answer(session: Session, user: User, request_id: int, *, grant: bool, now: d
         request.authorization_id = authorization.id
     request.status = Status.GRANTED if grant else Status.REFUSED
     request.answered_by_id, request.answered_at = user.id, now
-    record("authorization_request_answered", actor_user_id=user.id, subject_uscc=request.uscc,
+    record(session, "authorization_request_answered", actor_user_id=user.id, subject_uscc=request.uscc,
            authorization_id=request.authorization_id,
            detail={"request_id": request.id, "application_id": request.application_id, "bank_id": request.bank_id,
                    "granted": grant})

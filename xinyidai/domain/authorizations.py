@@ -94,7 +94,7 @@ def enterprise_view(session: Session, application: Application, actor: Actor, *,
     if application.state not in HOLDS_THE_NEED:
         # Contact details go only to the bank that has claimed (受理) the need, never to every matched bank.
         view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
-    record("view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
+    record(session, "view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
            subject_uscc=enterprise.uscc, authorization_id=authorization.id, remote_addr=remote_addr,
            detail={"application_id": application.id, "bank_id": application.bank_id, "channel": actor.channel.value,
                    "sources": sorted(authorization.sources)})
@@ -117,7 +117,7 @@ def guarantor_enterprise_view(session: Session, application: Application, guaran
                                                                  now.astimezone(SHANGHAI).date())
     if not holds_guarantee:
         view.detail.update(contact_name=None, contact_phone=None, contact_email=None)
-    record("view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
+    record(session, "view_credit_detail", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
            subject_uscc=enterprise.uscc, authorization_id=authorization.id, remote_addr=remote_addr,
            detail={"application_id": application.id, "guarantor_id": guarantor_id, "channel": actor.channel.value,
                    "sources": sorted(authorization.sources)})

@@ -76,7 +76,7 @@ def set_policy(session: Session, product: Product, data: PolicyInput, *, user_id
     policy.updated_by_id = user_id
     session.add(policy)
     session.flush()
-    record("credit_policy_set", actor_user_id=user_id, actor_token_id=token_id,
+    record(session, "credit_policy_set", actor_user_id=user_id, actor_token_id=token_id,
            detail={"bank_id": product.bank_id, "product_id": product.id, "model": policy.model,
                    "max_pd": policy.max_pd, "min_band": policy.min_band, "sales_share_bp": policy.sales_share_bp,
                    "rate_by_band": policy.rate_by_band, "valid_days": policy.valid_days})

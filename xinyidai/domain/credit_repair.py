@@ -249,7 +249,7 @@ def apply_for_repair(session: Session, user: User, record_id: str, *, applied_on
     path = evidence_path(evidence_dir, case)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(evidence.content)
-    record("credit_repair_applied", actor_user_id=user.id, subject_uscc=event.uscc,
+    record(session, "credit_repair_applied", actor_user_id=user.id, subject_uscc=event.uscc,
            detail={"case_id": case.id, "record_id": record_id, "applied_on": applied_on.isoformat(),
                    "evidence_type": kind, "evidence_bytes": len(evidence.content),
                    "evidence_sha256": case.evidence_sha256, "due_on": case.due_on.isoformat()})
@@ -315,7 +315,7 @@ def record_outcome(session: Session, case: RepairCase, outcome: str, *, decided_
         raise RepairRefused("不予修复时请注明理由。", "say why the repair was refused")
     _close(case, RepairState.REPAIRED if outcome == REPAIRED else RepairState.REJECTED, "office", decided_on,
            user_id=user_id, note=note)
-    record("credit_repair_decided", actor_user_id=user_id, subject_uscc=case.uscc,
+    record(session, "credit_repair_decided", actor_user_id=user_id, subject_uscc=case.uscc,
            detail={"case_id": case.id, "record_id": case.record_id, "outcome": outcome,
                    "decided_on": decided_on.isoformat(), "note": note})
     if outcome == REPAIRED:
@@ -360,7 +360,7 @@ def after_repair(session: Session, repaired: dict[str, date], instance_path: str
             log.warning("credit repair of %s: not re-scored (no active model or not in the registry)", uscc)
             scores[uscc] = None
     rematch_enterprises(session, list(by_enterprise))  # gates reopened: every open need is offered again
-    record("credit_repair_followed", actor_label="credit repair",
+    record(session, "credit_repair_followed", actor_label="credit repair",
            detail={"records": sorted(repaired), "enterprises": sorted(by_enterprise),
                    "rescored": sorted(u for u, s in scores.items() if s is not None)})
     session.flush()
@@ -413,7 +413,7 @@ def follow_delivery(session: Session, delivery_id: int, unrepaired_before: set[s
             case.decision_note = "公共信用数据显示该记录未修复（provider data shows the record unrepaired）"
             reopened.append(case)
     session.flush()
-    record("credit_repair_delivery", actor_label=f"delivery {delivery_id}",
+    record(session, "credit_repair_delivery", actor_label=f"delivery {delivery_id}",
            detail={"delivery_id": delivery_id, "repaired": sorted(newly), "reopened": [c.id for c in reopened]})
     scores = after_repair(session, newly, instance_path) if newly else {}
     if reopened:

@@ -292,7 +292,7 @@ def issue_report(session: Session, enterprise: Enterprise, request: ReportReques
                           issued_by_id=by_user_id, issued_via=via)
     session.add(report)
     session.flush()
-    record("credit_report_issued", actor_user_id=by_user_id, actor_label=actor_label, subject_uscc=enterprise.uscc,
+    record(session, "credit_report_issued", actor_user_id=by_user_id, actor_label=actor_label, subject_uscc=enterprise.uscc,
            remote_addr=remote_addr, detail={"report_id": report.id, "number": number, "sections": list(request.sections),
                                             "years": request.years, "language": request.language,
                                             "digest": report.digest, "bytes": len(pdf)})
@@ -325,7 +325,7 @@ def revoke_report(session: Session, uscc: str, report_id: int, user_id: int, now
     if report.revoked_at is not None:
         return False
     report.revoked_at, report.revoked_by_id = now or utcnow(), user_id
-    record("credit_report_revoked", actor_user_id=user_id, subject_uscc=uscc,
+    record(session, "credit_report_revoked", actor_user_id=user_id, subject_uscc=uscc,
            detail={"report_id": report.id, "number": report.number})
     session.flush()
     return True
@@ -362,7 +362,7 @@ def verify_report(session: Session, number: str, code: str, *, file_bytes: bytes
         verdict = REVOKED if report.revoked_at is not None else EXPIRED if report.valid_until <= now else GENUINE
         matches = None if file_bytes is None else hmac.compare_digest(hashlib.sha256(file_bytes).hexdigest(), report.digest)
         verification = Verification(verdict, report, matches)
-    record(audit_action, actor_user_id=actor_user_id, remote_addr=remote_addr,
+    record(session, audit_action, actor_user_id=actor_user_id, remote_addr=remote_addr,
            subject_uscc=verification.report.uscc if verification.report else None,
            detail={"number": number, "verdict": verification.verdict, "file_checked": file_bytes is not None,
                    "file_matches": verification.file_matches,

@@ -92,7 +92,7 @@ def ingest_upload(session: Session, instance_path: str | Path, admin: User, sour
         shutil.rmtree(folder, ignore_errors=True)
         _refused(session, admin, source, filename, str(error))
         raise Invalid({"file": [str(error).replace(str(path), path.name)]}) from None
-    record("delivery_uploaded", actor_user_id=admin.id,
+    record(session, "delivery_uploaded", actor_user_id=admin.id,
            detail={"delivery_id": summary.delivery_id, "source": source, "file": path.name, "rows": summary.rows,
                    "inserted": summary.inserted, "updated": summary.updated, "unchanged": summary.unchanged,
                    "rejected": summary.rejected})
@@ -100,5 +100,5 @@ def ingest_upload(session: Session, instance_path: str | Path, admin: User, sour
 
 
 def _refused(session: Session, admin: User, source: str, filename: str, reason: str) -> None:
-    record("delivery_refused", actor_user_id=admin.id,
+    record(session, "delivery_refused", actor_user_id=admin.id,
            detail={"source": source, "file": clean_filename(filename), "reason": reason[:300]})

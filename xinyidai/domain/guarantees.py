@@ -235,7 +235,7 @@ def add_product(session: Session, user: User, *, code: str, name_zh: str, name_e
             session.flush()
     except IntegrityError:
         raise Invalid({"code": [_l("本机构已有相同代码的担保产品。")]}) from None
-    record("guarantee_product_created", actor_user_id=user.id,
+    record(session, "guarantee_product_created", actor_user_id=user.id,
            detail={"guarantor_id": user.guarantor_id, "guarantee_product_id": product.id, "code": code,
                    "fee_rate_bp": fee_rate_bp, "coverage_bp": coverage_bp, "max_amount_fen": max_amount_fen})
     return product
@@ -244,7 +244,7 @@ def add_product(session: Session, user: User, *, code: str, name_zh: str, name_e
 def set_product_status(session: Session, user: User, product: GuaranteeProduct, status: GuaranteeProductStatus):
     if product.status is not status:
         product.status = status
-        record("guarantee_product_updated", actor_user_id=user.id,
+        record(session, "guarantee_product_updated", actor_user_id=user.id,
                detail={"guarantor_id": product.guarantor_id, "guarantee_product_id": product.id,
                        "status": status.value})
     return product

@@ -234,7 +234,7 @@ def upload_sample(session: Session, bank_id: int, payload: bytes, filename: str 
     if existing is not None:
         result.sample, result.repeated, result.rows = existing, True, existing.rows
         result.rejections = list(existing.rejections or [])
-        record("joint_sample_upload", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+        record(session, "joint_sample_upload", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
                detail={**audit, "sample_id": existing.id, "repeated": True})
         return result
     fmt, rows = read_sample(payload, filename)
@@ -246,7 +246,7 @@ def upload_sample(session: Session, bank_id: int, payload: bytes, filename: str 
     refusal = sample_refusal(len(good), defaults)
     if refusal is not None:
         result.refused = refusal
-        record("joint_sample_refused", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+        record(session, "joint_sample_refused", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
                detail={**audit, "rows": len(rows), "accepted": len(good), "defaults": defaults, "reason": refusal.en})
         return result
     sample = BankSample(bank_id=bank_id, sha256=result.sha256, filename=filename[:200] or "sample", file_format=fmt,
@@ -258,7 +258,7 @@ def upload_sample(session: Session, bank_id: int, payload: bytes, filename: str 
         {"sample_id": sample.id, "line": line, "uscc": uscc, "observed_on": day, "outcome": outcome}
         for line, uscc, day, outcome in good])
     result.sample = sample
-    record("joint_sample_upload", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+    record(session, "joint_sample_upload", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
            detail={**audit, "sample_id": sample.id, "rows": len(rows), "accepted": len(good),
                    "rejected": len(rows) - len(good), "defaults": defaults, "repeated": False})
     return result
@@ -498,7 +498,7 @@ def train_bank_model(session: Session, instance_path, bank_id: int, sample_id: i
                            trained_by=by[:64])
     session.add(row)
     session.flush()
-    record("joint_model_trained", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+    record(session, "joint_model_trained", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
            detail={"bank_id": bank_id, "sample_id": sample.id, "version": version,
                    "oot_auc": oot["bank"]["auc"], "beats": report["beats"]})
     return row
@@ -537,8 +537,8 @@ def report_view(report: dict) -> dict:
     return report
 
 
-def report_downloaded(version: BankModelVersion, *, user_id=None, token_id=None, remote_addr=None, what="report"):
-    record("joint_report_download", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+def report_downloaded(session: Session, version: BankModelVersion, *, user_id=None, token_id=None, remote_addr=None, what="report"):
+    record(session, "joint_report_download", actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
            detail={"bank_id": version.bank_id, "version": version.version, "what": what})
 
 
@@ -594,7 +594,7 @@ def promote(session: Session, instance_path, bank_id: int, version: str, *, by: 
     session.flush()
     row.is_active, row.promoted_at, row.promoted_by = True, utcnow(), by[:64]
     session.flush()
-    record(action, actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
+    record(session, action, actor_user_id=user_id, actor_token_id=token_id, remote_addr=remote_addr,
            detail={"bank_id": bank_id, "version": version, "previous": previous.version if previous else None})
     from xinyidai.domain import in_principle
 

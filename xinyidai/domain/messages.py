@@ -54,7 +54,7 @@ def send(session: Session, application: Application, sender: User, side: Side, b
                       sender_id=sender.id, body=body)
     session.add(message)
     session.flush()
-    record("message_sent", actor_user_id=sender.id, subject_uscc=application.uscc,
+    record(session, "message_sent", actor_user_id=sender.id, subject_uscc=application.uscc,
            detail={"application_id": application.id, "message_id": message.id, "side": side.value,
                    "length": len(body)})
     return message

@@ -90,7 +90,7 @@ def _audited(session: Session, action: str, by: User | str, channel: str, change
               "challenge": None if challenge is None else {
                   "passed": challenge.passed, "challenger": challenge.version, "auc": challenge.auc,
                   "failed": [bar.name for bar in challenge.failed]}}
-    record(action, **actor, detail=detail)
+    record(session, action, **actor, detail=detail)
     return Promotion(action, row, detail["previous"], channel)
 
 

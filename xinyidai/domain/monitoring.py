@@ -273,7 +273,7 @@ def run_monitoring(session: Session, *, actor_label: str = "xyd monitor run") ->
         summary.by_kind[finding.kind.value] = summary.by_kind.get(finding.kind.value, 0) + 1
     summary.raised = _insert_new(session, new)
     summary.already_known += len(new) - summary.raised
-    record("monitoring_run", actor_label=actor_label,
+    record(session, "monitoring_run", actor_label=actor_label,
            detail={"borrowers": summary.borrowers, "loans": summary.loans, "raised": summary.raised,
                    "by_kind": summary.by_kind})
     session.flush()

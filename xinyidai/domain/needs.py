@@ -101,7 +101,7 @@ def register_enterprise(session: Session, registration: Registration, *, remote_
     enterprise = session.get(Enterprise, uscc, with_for_update=True)
     reason = _refusal(session, enterprise, registration.name)
     if reason:
-        record("registration_refused", subject_uscc=uscc if enterprise else None, remote_addr=remote_addr,
+        record(session, "registration_refused", subject_uscc=uscc if enterprise else None, remote_addr=remote_addr,
                actor_label=registration.username[:120], detail={"uscc": uscc, "reason": reason})
         raise RegistrationRefused(reason)
     # Only someone who passed the registry check (a real, unregistered enterprise and its exact name) learns
@@ -114,7 +114,7 @@ def register_enterprise(session: Session, registration: Registration, *, remote_
     enterprise.registered_at = now
     session.add(user)
     session.flush()
-    record("enterprise_registered", actor_user_id=user.id, subject_uscc=uscc, remote_addr=remote_addr,
+    record(session, "enterprise_registered", actor_user_id=user.id, subject_uscc=uscc, remote_addr=remote_addr,
            detail={"username": user.username})
     return user
 
@@ -146,7 +146,7 @@ def invite_staff(session: Session, admin: User, *, display_name: str, username: 
                     password=temporary, must_change_password=True)
     session.add(user)
     session.flush()
-    record("staff_invited", actor_user_id=admin.id, subject_uscc=admin.enterprise_uscc,
+    record(session, "staff_invited", actor_user_id=admin.id, subject_uscc=admin.enterprise_uscc,
            detail={"user_id": user.id, "username": user.username})
     return user, temporary
 
@@ -157,17 +157,17 @@ def deactivate_staff(session: Session, admin: User, user_id: int) -> User:
     user = by_id(session, User, user_id)
     if user is None or user.enterprise_uscc != admin.enterprise_uscc:
         raise NotFound(f"user {user_id}")
-    return deactivate(admin, user, "staff_deactivated", subject_uscc=admin.enterprise_uscc)
+    return deactivate(session, admin, user, "staff_deactivated", subject_uscc=admin.enterprise_uscc)
 
 
-def deactivate(actor: User, user: User, action: str, *, subject_uscc: str | None, **detail) -> User:
+def deactivate(session: Session, actor: User, user: User, action: str, *, subject_uscc: str | None, **detail) -> User:
     """Ends `user`'s logins and sessions (the session check reads is_active); the row and its history stay.
     Nobody deactivates their own account. Audited as `action` when it changes something."""
     if user.id == actor.id:
         raise Refused(_l("不能停用您自己的账户。"))
     if user.is_active:
         user.is_active = False
-        record(action, actor_user_id=actor.id, subject_uscc=subject_uscc,
+        record(session, action, actor_user_id=actor.id, subject_uscc=subject_uscc,
                detail={"user_id": user.id, "username": user.username, **detail})
     return user
 
@@ -221,7 +221,7 @@ def grant_authorization(session: Session, user: User, grant: Grant, *, now: date
     session.add(authorization)
     session.flush()
     in_principle.refresh_enterprises(session, [authorization.uscc])  # policies may now score (预授信)
-    record("authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
+    record(session, "authorization_granted", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id,
            detail={"sources": authorization.sources, "all_banks": authorization.all_banks,
                    "bank_ids": sorted(b.id for b in banks), "guarantor_ids": sorted(g.id for g in guarantors),
@@ -246,7 +246,7 @@ def revoke_authorization(session: Session, user: User, authorization_id: int, *,
     authorization.revoked_at, authorization.revoked_by_id = now, user.id
     session.flush()
     in_principle.refresh_enterprises(session, [authorization.uscc])  # answers resting on it are withdrawn
-    record("authorization_revoked", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
+    record(session, "authorization_revoked", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            authorization_id=authorization.id)
     return authorization
 
@@ -328,7 +328,7 @@ def publish_need(session: Session, user: User, data: dict, *, today: date | None
     need = FinancingNeed(uscc=user.enterprise_uscc, published_by_id=user.id, **values)
     session.add(need)
     session.flush()
-    record("need_published", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    record(session, "need_published", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
     upstream.need_changed(session, need, "need.published")
     return need, offer_need(session, need, user, today=today)
 
@@ -346,7 +346,7 @@ def update_need(session: Session, user: User, need: FinancingNeed, data: dict, *
         setattr(need, key, values[key])
     need.updated_at = utcnow()
     if changed:
-        record("need_updated", actor_user_id=user.id, subject_uscc=need.uscc,
+        record(session, "need_updated", actor_user_id=user.id, subject_uscc=need.uscc,
                detail={"need_id": need.id, "fields": changed})
         upstream.need_changed(session, need, "need.updated")
     return offer_need(session, need, user, today=today)
@@ -363,7 +363,7 @@ def withdraw_need(session: Session, user: User, need: FinancingNeed) -> Financin
     need.status = NeedStatus.WITHDRAWN
     need.updated_at = utcnow()
     in_principle.refresh_need(session, need)  # its in-principle answers go with it
-    record("need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
+    record(session, "need_withdrawn", actor_user_id=user.id, subject_uscc=need.uscc, detail={"need_id": need.id})
     upstream.need_changed(session, need, "need.withdrawn")
     return need
 
@@ -378,7 +378,7 @@ def set_contact_control(session: Session, user: User, need: FinancingNeed, *, op
     before = (need.open_to_all_banks, need.max_contacts)
     need.open_to_all_banks, need.max_contacts = open_to_all_banks, max_contacts
     if before != (open_to_all_banks, max_contacts):
-        record("need_contacts_set", actor_user_id=user.id, subject_uscc=need.uscc,
+        record(session, "need_contacts_set", actor_user_id=user.id, subject_uscc=need.uscc,
                detail={"need_id": need.id, "open_to_all_banks": open_to_all_banks, "max_contacts": max_contacts})
     return offer_need(session, need, user, today=today)
 
@@ -424,7 +424,7 @@ def apply_to_product(session: Session, user: User, need: FinancingNeed, product_
         session.add(existing)
     existing.applied_by_enterprise = True
     session.flush()
-    record("enterprise_applied", actor_user_id=user.id, subject_uscc=need.uscc,
+    record(session, "enterprise_applied", actor_user_id=user.id, subject_uscc=need.uscc,
            detail={"need_id": need.id, "application_id": existing.id, "product_id": product.id})
     return existing
 
@@ -454,7 +454,7 @@ def make_commitment(session: Session, user: User, text: str) -> CreditCommitment
     commitment = CreditCommitment(uscc=user.enterprise_uscc, text=text, made_by_id=user.id)
     session.add(commitment)
     session.flush()
-    record("credit_commitment_made", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
+    record(session, "credit_commitment_made", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            detail={"commitment_id": commitment.id})
     return commitment
 
@@ -466,7 +466,7 @@ def withdraw_commitment(session: Session, user: User, commitment_id: int) -> Cre
     if commitment.withdrawn_at is not None:
         raise Refused(_l("该承诺已撤回。"))
     commitment.withdrawn_at = utcnow()
-    record("credit_commitment_withdrawn", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
+    record(session, "credit_commitment_withdrawn", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            detail={"commitment_id": commitment.id})
     return commitment
 
@@ -488,6 +488,6 @@ def add_self_report(session: Session, user: User, *, topic: str, period: str | N
     report = SelfReport(uscc=user.enterprise_uscc, topic=topic, period=period, value=value, reported_by_id=user.id)
     session.add(report)
     session.flush()
-    record("self_report_added", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
+    record(session, "self_report_added", actor_user_id=user.id, subject_uscc=user.enterprise_uscc,
            detail={"self_report_id": report.id, "topic": topic})
     return report

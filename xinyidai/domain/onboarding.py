@@ -77,7 +77,7 @@ def add_bank(session: Session, admin: User, *, code: str, name_zh: str, name_en:
             bank = Bank(code=code, name_zh=name_zh, name_en=name_en)
             session.add(bank)
             session.flush()
-            record("bank_onboarded", actor_user_id=admin.id, detail={"bank_id": bank.id, "code": code, "name": name_zh})
+            record(session, "bank_onboarded", actor_user_id=admin.id, detail={"bank_id": bank.id, "code": code, "name": name_zh})
             login = _new_login(session, admin, Role.BANK, officer, bank_id=bank.id, is_tenant_admin=True)
     except IntegrityError:
         # Another operator saved the same code or username between our check and our insert: name the field.
@@ -141,7 +141,7 @@ def add_guarantor(session: Session, admin: User, *, code: str, name_zh: str, nam
             guarantor = Guarantor(code=code, name_zh=name_zh, name_en=name_en)
             session.add(guarantor)
             session.flush()
-            record("guarantor_onboarded", actor_user_id=admin.id,
+            record(session, "guarantor_onboarded", actor_user_id=admin.id,
                    detail={"guarantor_id": guarantor.id, "code": code, "name": name_zh})
             login = _new_login(session, admin, Role.GUARANTOR, officer, guarantor_id=guarantor.id, is_tenant_admin=True)
     except IntegrityError:
@@ -186,7 +186,7 @@ def _new_login(session: Session, admin: User, role: Role, person: dict, **tenant
     session.add(user)
     session.flush()
     # The same action the CLI records for `xyd user create`, so one audit search finds both.
-    record("user_created", actor_user_id=admin.id,
+    record(session, "user_created", actor_user_id=admin.id,
            detail={"user_id": user.id, "username": user.username, "role": role.value,
                    "tenant_admin": user.is_tenant_admin, "must_change_password": True, **tenant})
     return NewLogin(user, password)
@@ -209,7 +209,7 @@ def deactivate_bank(session: Session, admin: User, bank_id: int) -> Bank:
     actor = Actor(Channel.WEB, user_id=admin.id)
     withdrawn = sum(withdraw_untouched_matches(session, product, actor)
                     for product in session.scalars(sa.select(Product).where(Product.bank_id == bank.id)))
-    record("bank_deactivated", actor_user_id=admin.id,
+    record(session, "bank_deactivated", actor_user_id=admin.id,
            detail={"bank_id": bank.id, "code": bank.code, "matches_withdrawn": withdrawn})
     session.flush()
     return bank
@@ -231,7 +231,7 @@ def reactivate_bank(session: Session, admin: User, bank_id: int) -> Bank:
     officers = list(session.scalars(sa.select(User).where(User.bank_id == bank.id)))
     for officer in officers:
         end_sessions(officer)
-    record("bank_activated", actor_user_id=admin.id,
+    record(session, "bank_activated", actor_user_id=admin.id,
            detail={"bank_id": bank.id, "code": bank.code, "sessions_ended_for": len(officers)})
     session.flush()
     return bank
@@ -242,4 +242,4 @@ def deactivate_user(session: Session, admin: User, user_id: int) -> User:
     user = by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
-    return deactivate(admin, user, "user_deactivated", subject_uscc=user.enterprise_uscc, role=user.role.value)
+    return deactivate(session, admin, user, "user_deactivated", subject_uscc=user.enterprise_uscc, role=user.role.value)

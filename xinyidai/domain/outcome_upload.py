@@ -229,7 +229,7 @@ def apply_upload(session: Session, bank_id: int, payload: bytes, actor: Actor, r
     except csv.Error as error:
         raise Invalid({"file": [UNREADABLE]}) from error
     summary.result_file = _write_results(summary, results_dir)
-    record("outcome_upload", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
+    record(session, "outcome_upload", actor_user_id=actor.user_id, actor_token_id=actor.token_id,
            detail={"bank_id": bank_id, "sha256": summary.sha256, "rows": len(summary.results),
                    "applied": summary.count("applied"), "unchanged": summary.count("unchanged"),
                    "rejected": summary.count("rejected"), "result_file": summary.result_file})

@@ -118,7 +118,7 @@ def create_product(session: Session, bank_id: int, data: dict, actor: Actor, *,
     product = Product(bank_id=bank_id, **values)
     session.add(product)
     session.flush()
-    record("product_created", **_actor_fields(actor),
+    record(session, "product_created", **_actor_fields(actor),
            detail={"bank_id": bank_id, "product_id": product.id, "idempotency_key": idempotency_key,
                    "body_hash": body_hash, "channel": actor.channel.value})
     match_new_needs(session, product, today)
@@ -149,7 +149,7 @@ def update_product(session: Session, product: Product, data: dict, actor: Actor,
     if changed:
         session.flush()
         withdrawn = withdraw_untouched_matches(session, product, actor) if changed.get("status") == "paused" else 0
-        record("product_updated", **_actor_fields(actor),
+        record(session, "product_updated", **_actor_fields(actor),
                detail={"bank_id": product.bank_id, "product_id": product.id, "fields": sorted(changed),
                        "channel": actor.channel.value, **({"matches_withdrawn": withdrawn} if withdrawn else {})})
         match_new_needs(session, product, today)
@@ -314,7 +314,7 @@ def report_outcome(session: Session, application: Application, report: OutcomeRe
     if report.as_of is not None:
         changed = _record_performance(session, application, report) or changed
     if changed and event is None:
-        record("loan_status_reported", **_actor_fields(actor), subject_uscc=application.uscc,
+        record(session, "loan_status_reported", **_actor_fields(actor), subject_uscc=application.uscc,
                detail={"application_id": application.id, "status": report.outcome.value,
                        "days_past_due": report.days_past_due, "channel": actor.channel.value})
     return Applied(application, repeated=not changed, event=event)
@@ -373,7 +373,7 @@ def reassign(session: Session, application: Application, officer_id: int, actor:
     if application.claimed_by_id != officer.id:
         previous = application.claimed_by_id
         application.claimed_by_id = officer.id
-        record("application_reassigned", **_actor_fields(actor), subject_uscc=application.uscc,
+        record(session, "application_reassigned", **_actor_fields(actor), subject_uscc=application.uscc,
                detail={"application_id": application.id, "from_user_id": previous, "to_user_id": officer.id,
                        "channel": actor.channel.value})
     return application

@@ -105,7 +105,7 @@ def release_unclaimed(session: Session, *, sla_working_days: int, now: datetime 
                                          channel=Channel.SYSTEM, detail={"reason": "sla_release",
                                                                          "sla_working_days": sla_working_days}))
         session.flush()
-        record("need_released_after_sla", subject_uscc=need.uscc,
+        record(session, "need_released_after_sla", subject_uscc=need.uscc,
                detail={"need_id": need.id, "sla_working_days": sla_working_days,
                        "lapsed_application_ids": [a.id for a in lapsed],
                        "offered_application_ids": [a.id for a in offered]})

@@ -85,7 +85,7 @@ def invite(session: Session, admin: User, *, display_name: str, username: str, e
     session.add(user)
     session.flush()
     # The action the operator's onboarding and `xyd user create` record, so one audit search finds every login.
-    record("user_created", actor_user_id=admin.id,
+    record(session, "user_created", actor_user_id=admin.id,
            detail={"user_id": user.id, "username": user.username, "role": Role.BANK.value, "bank_id": admin.bank_id,
                    "tenant_admin": tenant_admin, "must_change_password": True, "by": "bank_admin"})
     return Invited(user, password)
@@ -110,7 +110,7 @@ def deactivate_officer(session: Session, admin: User, user_id: int) -> User:
     user = _own_staff(session, admin, user_id)
     if user.is_active and (count := len(held_by(session, user))):
         raise Refused(_l("该员工名下还有 %(count)s 笔在办申请，请先转交给其他员工再停用。", count=count))
-    return deactivate(admin, user, "user_deactivated", subject_uscc=None, role=Role.BANK.value,
+    return deactivate(session, admin, user, "user_deactivated", subject_uscc=None, role=Role.BANK.value,
                       bank_id=admin.bank_id)
 
 
@@ -125,7 +125,7 @@ def set_administrator(session: Session, admin: User, user_id: int, *, tenant_adm
     if not tenant_admin and _other_active_admins(session, user) == 0:
         raise Refused(_l("本行须至少保留一名在职的管理员。"))
     user.is_tenant_admin = tenant_admin
-    record("user_role_changed", actor_user_id=admin.id,
+    record(session, "user_role_changed", actor_user_id=admin.id,
            detail={"user_id": user.id, "username": user.username, "bank_id": admin.bank_id,
                    "tenant_admin": tenant_admin})
     return user
@@ -142,7 +142,7 @@ def hand_over(session: Session, admin: User, from_user_id: int, to_user_id: int)
     moved = held_by(session, source)
     for application in moved:
         application.claimed_by_id = target.id
-        record("application_reassigned", actor_user_id=admin.id, subject_uscc=application.uscc,
+        record(session, "application_reassigned", actor_user_id=admin.id, subject_uscc=application.uscc,
                detail={"application_id": application.id, "from_user_id": source.id, "to_user_id": target.id,
                        "channel": "web", "by": "hand_over"})
     return len(moved)

@@ -43,7 +43,7 @@ def issue_token(session: Session, bank: Bank, name: str, *, created_by_id: int |
     row = ApiToken(bank_id=bank.id, name=name, prefix=token[:12], token_hash=token_hash(token), created_by_id=created_by_id)
     session.add(row)
     session.flush()
-    record("api_token_created", actor_user_id=created_by_id, detail={"bank_id": bank.id, "token_id": row.id,
+    record(session, "api_token_created", actor_user_id=created_by_id, detail={"bank_id": bank.id, "token_id": row.id,
                                                                      "prefix": row.prefix})
     return IssuedToken(row, token)
 
@@ -54,7 +54,7 @@ def revoke_token(session: Session, bank_id: int, token_id: int, *, revoked_by_id
         raise NotFound(f"token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        record("api_token_revoked", actor_user_id=revoked_by_id, detail={"bank_id": bank_id, "token_id": row.id})
+        record(session, "api_token_revoked", actor_user_id=revoked_by_id, detail={"bank_id": bank_id, "token_id": row.id})
     return row
 
 

@@ -279,7 +279,7 @@ def requeue(session: Session, event_id: str, *, actor_user_id: int | None = None
     row = session.scalar(sa.select(OutboxEvent).where(OutboxEvent.event_id == event_id))
     if row is None or row.status is not Q.PARKED:
         return None
-    record("upstream_event_requeued", actor_user_id=actor_user_id, actor_label=actor_label,
+    record(session, "upstream_event_requeued", actor_user_id=actor_user_id, actor_label=actor_label,
            detail={"event_id": row.event_id, "event_type": row.event_type, "receiver_reason": row.last_error})
     row.status, row.parked_at, row.next_attempt_at = Q.PENDING, None, None
     return row

@@ -78,23 +78,23 @@ def authenticate(username: str, password: str, remote_addr: str | None = None) -
     """The user when the password is right and the account is usable; None otherwise (and the failure is audited)."""
     if throttled(username, remote_addr):
         verify_password(_DUMMY_HASH, password)
-        record("login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "throttled"})
+        record(db.session, "login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "throttled"})
         return None
     user = db.session.scalar(sa.select(User).where(User.username == username.strip()))
     now = utcnow()
     if user is None:
         verify_password(_DUMMY_HASH, password)
         _note_failure(username, remote_addr)
-        record("login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "unknown_user"})
+        record(db.session, "login_failed", actor_label=username[:120], remote_addr=remote_addr, detail={"reason": "unknown_user"})
         return None
     if not verify_password(user.password_hash, password) or not may_log_in(user):
         _note_failure(username, remote_addr)
         reason = "inactive" if not may_log_in(user) else "bad_password"
-        record("login_failed", actor_user_id=user.id, remote_addr=remote_addr, detail={"reason": reason})
+        record(db.session, "login_failed", actor_user_id=user.id, remote_addr=remote_addr, detail={"reason": reason})
         return None
     _forget_failures(username, remote_addr)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    record("login", actor_user_id=user.id, remote_addr=remote_addr)
+    record(db.session, "login", actor_user_id=user.id, remote_addr=remote_addr)
     return user
 
 
@@ -106,11 +106,11 @@ def change_password(user: User, current: str, new: str, remote_addr: str | None 
     """
     if throttled(user.username, remote_addr) or not verify_password(user.password_hash, current):
         _note_failure(user.username, remote_addr)
-        record("password_change_failed", actor_user_id=user.id, remote_addr=remote_addr)
+        record(db.session, "password_change_failed", actor_user_id=user.id, remote_addr=remote_addr)
         return False
     set_password(user, new)
     user.failed_logins = 0
-    record("password_changed", actor_user_id=user.id, remote_addr=remote_addr)
+    record(db.session, "password_changed", actor_user_id=user.id, remote_addr=remote_addr)
     return True
 
 
@@ -157,7 +157,7 @@ def reset_password(session, actor: User, username: str, remote_addr: str | None 
     set_password(user, password)
     user.must_change_password = True
     user.failed_logins, user.locked_until = 0, None
-    record("password_reset", actor_user_id=actor.id, remote_addr=remote_addr,
+    record(session, "password_reset", actor_user_id=actor.id, remote_addr=remote_addr,
            detail={"user_id": user.id, "username": user.username, "role": user.role.value})
     return user, password
 

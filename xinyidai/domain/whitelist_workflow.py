@@ -61,7 +61,7 @@ def set_threshold(session: Session, district_code: str, min_grade: str, user_id:
         session.add(policy)
     else:
         policy.min_grade, policy.updated_by_id, policy.updated_at = min_grade, user_id, utcnow()
-    record("whitelist_threshold_set", actor_user_id=user_id,
+    record(session, "whitelist_threshold_set", actor_user_id=user_id,
            detail={"district_code": district_code, "from": before, "to": min_grade})
     session.flush()
     return policy
@@ -99,7 +99,7 @@ def build_draft(session: Session, district_code: str, user_id: int) -> Whitelist
         session.execute(sa.insert(WhitelistEntry), [
             {"whitelist_version_id": version.id, "uscc": uscc, "score_id": score_id, "grade": grade,
              "change": "kept" if uscc in kept else "added"} for score_id, uscc, grade in candidates])
-    record("whitelist_drafted", actor_user_id=user_id,
+    record(session, "whitelist_drafted", actor_user_id=user_id,
            detail={"district_code": district_code, "version_id": version.id, "model_version": model.version,
                    "min_grade": min_grade, "entries": len(candidates)})
     return version
@@ -117,7 +117,7 @@ def confirm(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
     if version.status is not W.DRAFT:
         raise WorkflowError("只有草稿可以确认", "only a draft can be confirmed")
     version.status, version.confirmed_by_id, version.confirmed_at = W.CONFIRMED, user_id, utcnow()
-    record("whitelist_confirmed", actor_user_id=user_id,
+    record(session, "whitelist_confirmed", actor_user_id=user_id,
            detail={"district_code": version.district_code, "version_id": version.id})
     session.flush()
     return version
@@ -139,7 +139,7 @@ def publish(session: Session, version: WhitelistVersion, user_id: int) -> Whitel
         WhitelistVersion.district_code == version.district_code, WhitelistVersion.status == W.PUBLISHED,
         WhitelistVersion.id != version.id).values(status=W.SUPERSEDED))
     version.status, version.published_at = W.PUBLISHED, now
-    record("whitelist_published", actor_user_id=user_id,
+    record(session, "whitelist_published", actor_user_id=user_id,
            detail={"district_code": version.district_code, "version_id": version.id,
                    "model_version": version.model_version, "confirmed_by_id": version.confirmed_by_id})
     session.flush()
@@ -187,7 +187,7 @@ def override(session: Session, version: WhitelistVersion, uscc: str, action: str
     decision = WhitelistOverride(whitelist_version_id=version.id, uscc=uscc, action=action, reason=reason,
                                  decided_by_id=user_id, decided_at=utcnow())
     session.add(decision)
-    record("whitelist_override", actor_user_id=user_id,
+    record(session, "whitelist_override", actor_user_id=user_id,
            detail={"district_code": version.district_code, "version_id": version.id, "uscc": uscc,
                    "action": action, "reason": reason})
     session.flush()

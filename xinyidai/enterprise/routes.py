@@ -45,8 +45,7 @@ from xinyidai.domain import (
 from xinyidai.domain import needs as operations
 from xinyidai.domain import notifications as notification_service
 from xinyidai.domain.banks import serves_enterprises
-from xinyidai.domain.errors import Invalid, NotFound, Refused
-from xinyidai.domain.lifecycle import IllegalTransition
+from xinyidai.domain.errors import Invalid, NotFound
 from xinyidai.domain.matching import match_need
 from xinyidai.domain.need_schema import need_errors
 from xinyidai.domain.standing import standing_of
@@ -55,6 +54,7 @@ from xinyidai.enterprise import forms, helpers, queries
 from xinyidai.extensions import db, limiter
 from xinyidai.i18n import locale_code
 from xinyidai.moments import local_date
+from xinyidai.web.actions import act
 from xinyidai.web.forms import attach, csrf_or_400
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
@@ -83,12 +83,6 @@ def _user():
 
 def _uscc() -> str:
     return current_user.enterprise_uscc
-
-
-def _refusal(error: Refused | IllegalTransition) -> str:
-    if isinstance(error, IllegalTransition):
-        return error.en if locale_code() == "en" else error.zh
-    return str(error.message)
 
 
 # ---------------------------------------------------------------- registration
@@ -160,38 +154,18 @@ def authorizations():
 @bp.route("/authorizations", methods=["POST"])
 def grant():
     form = _authorization_form()
-    if form.validate():
-        try:
-            operations.grant_authorization(db.session, _user(), operations.Grant(
-                sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
-                bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
-                guarantor_ids=[inputs.parse_id(i) or -1 for i in form.guarantor_ids.data or []],
-                expires_on=form.expires_on.data))
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        else:
-            db.session.commit()
-            flash(_("授权已生效。您可以随时撤销。"), "success")
-            return redirect(url_for("enterprise.authorizations"))
-    csrf_or_400(form)
-    return _render_authorizations(form, 422)
+    return act(form, lambda: operations.grant_authorization(db.session, _user(), operations.Grant(
+        sources=list(form.sources.data or []), all_banks=form.scope.data != "chosen",
+        bank_ids=[inputs.parse_id(i) or -1 for i in form.bank_ids.data or []],
+        guarantor_ids=[inputs.parse_id(i) or -1 for i in form.guarantor_ids.data or []],
+        expires_on=form.expires_on.data)),
+        done=_("授权已生效。您可以随时撤销。"), to=url_for("enterprise.authorizations"), again=_render_authorizations)
 
 
 @bp.route("/authorizations/<int:authorization_id>/revoke", methods=["POST"])
 def revoke(authorization_id: int):
-    form = forms.ActionForm()
-    if not form.validate():
-        abort(400)
-    try:
-        operations.revoke_authorization(db.session, _user(), authorization_id)
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("授权已撤销，银行从现在起不能再查看您的明细。"), "success")
-    return redirect(url_for("enterprise.authorizations"))
+    return act(forms.ActionForm(), lambda: operations.revoke_authorization(db.session, _user(), authorization_id),
+               done=_("授权已撤销，银行从现在起不能再查看您的明细。"), to=url_for("enterprise.authorizations"))
 
 
 # ---------------------------------------------------------------- my credit profile
@@ -221,51 +195,25 @@ def profile():
 @bp.route("/profile/commitments", methods=["POST"])
 def commit():
     form = forms.CommitmentForm()
-    if form.validate():
-        try:
-            operations.make_commitment(db.session, _user(), form.text.data)
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        else:
-            db.session.commit()
-            flash(_("信用承诺已保存，银行查看时会标明“企业自愿承诺”。"), "success")
-            return redirect(url_for("enterprise.profile") + "#commitments")
-    csrf_or_400(form)
-    return _render_profile(422, commitment_form=form)
+    return act(form, lambda: operations.make_commitment(db.session, _user(), form.text.data),
+               done=_("信用承诺已保存，银行查看时会标明“企业自愿承诺”。"), to=url_for("enterprise.profile") + "#commitments",
+               again=lambda form, status: _render_profile(status, commitment_form=form))
 
 
 @bp.route("/profile/commitments/<int:commitment_id>/withdraw", methods=["POST"])
 def withdraw_commitment(commitment_id: int):
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        operations.withdraw_commitment(db.session, _user(), commitment_id)
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("承诺已撤回。"), "success")
-    return redirect(url_for("enterprise.profile") + "#commitments")
+    return act(forms.ActionForm(), lambda: operations.withdraw_commitment(db.session, _user(), commitment_id),
+               done=_("承诺已撤回。"), to=url_for("enterprise.profile") + "#commitments")
 
 
 @bp.route("/profile/self-reports", methods=["POST"])
 def self_report():
     form = forms.SelfReportForm()
-    if form.validate():
-        try:
-            operations.add_self_report(db.session, _user(), topic=form.topic.data, period=form.period.data,
-                                       value=form.value.data)
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        else:
-            db.session.commit()
-            flash(_("已保存。这是企业自愿填报的信息，会标明“自愿填报，未经核验”。"), "success")
-            return redirect(url_for("enterprise.profile") + "#self-reports")
-    csrf_or_400(form)
-    return _render_profile(422, report_form=form)
+    return act(form, lambda: operations.add_self_report(db.session, _user(), topic=form.topic.data,
+                                                        period=form.period.data, value=form.value.data),
+               done=_("已保存。这是企业自愿填报的信息，会标明“自愿填报，未经核验”。"),
+               to=url_for("enterprise.profile") + "#self-reports",
+               again=lambda form, status: _render_profile(status, report_form=form))
 
 
 # ---------------------------------------------------------------- the enterprise's own credit report (专用信用报告)
@@ -307,15 +255,15 @@ def generate_report():
 
 @bp.route("/reports/<int:report_id>/revoke", methods=["POST"])
 def revoke_report(report_id: int):
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        changed = credit_report.revoke_report(db.session, _uscc(), report_id, _user().id)
-    except credit_report.ReportNotFound:
-        raise NotFound(report_id) from None
-    db.session.commit()
-    flash(_("报告已作废，银行核验时会看到“已作废”。") if changed else _("该报告此前已作废。"), "success" if changed else "info")
-    return redirect(url_for("enterprise.reports"))
+    def revoke_it() -> bool:
+        try:
+            return credit_report.revoke_report(db.session, _uscc(), report_id, _user().id)
+        except credit_report.ReportNotFound:
+            raise NotFound(report_id) from None
+
+    return act(forms.ActionForm(), revoke_it, to=url_for("enterprise.reports"),
+               done=lambda changed: ((_("报告已作废，银行核验时会看到“已作废”。"), "success") if changed
+                                     else (_("该报告此前已作废。"), "info")))
 
 
 # ---------------------------------------------------------------- credit repair (信用修复)
@@ -439,74 +387,42 @@ def edit_need(need_id: int):
     if not form.is_submitted():
         form.fill(need)
         return render_template("enterprise/need_form.html", form=form, need=need)
-    if _need_form_errors(form):
-        return render_template("enterprise/need_form.html", form=form, need=need), 422
-    try:
-        operations.update_need(db.session, _user(), need, form.values())
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-        return render_template("enterprise/need_form.html", form=form, need=need), 409
-    db.session.commit()
-    flash(_("需求已更新，匹配结果已按新条件刷新。"), "success")
-    return redirect(url_for("enterprise.need_detail", need_id=need.id))
+    return act(form, lambda: operations.update_need(db.session, _user(), need, form.values()),
+               valid=lambda form: not _need_form_errors(form),
+               done=_("需求已更新，匹配结果已按新条件刷新。"), to=url_for("enterprise.need_detail", need_id=need_id),
+               again=lambda form, status: (render_template("enterprise/need_form.html", form=form, need=need), status))
 
 
 @bp.route("/needs/<int:need_id>/withdraw", methods=["POST"])
 def withdraw_need(need_id: int):
     need = operations.own_need(db.session, _user(), need_id, lock=True)
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        operations.withdraw_need(db.session, _user(), need)
-    except (Refused, IllegalTransition) as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("需求已撤回，相关银行会看到撤回状态。"), "success")
-    return redirect(url_for("enterprise.need_detail", need_id=need_id))
+    return act(forms.ActionForm(), lambda: operations.withdraw_need(db.session, _user(), need),
+               done=_("需求已撤回，相关银行会看到撤回状态。"), to=url_for("enterprise.need_detail", need_id=need_id))
 
 
 @bp.route("/needs/<int:need_id>/contacts", methods=["POST"])
 def contacts(need_id: int):
     need = operations.own_need(db.session, _user(), need_id, lock=True)
     form = forms.ContactForm()
-    if form.validate():
-        try:
-            operations.set_contact_control(db.session, _user(), need, open_to_all_banks=form.open_to_all_banks.data != "0",
-                                           max_contacts=form.max_contacts.data)
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        except Refused as error:
-            db.session.rollback()
-            flash(_refusal(error), "error")
-            return redirect(url_for("enterprise.need_detail", need_id=need_id))
-        else:
-            db.session.commit()
-            flash(_("联系设置已保存。"), "success")
-            return redirect(url_for("enterprise.need_detail", need_id=need_id) + "#contacts")
-    csrf_or_400(form)
-    need = operations.own_need(db.session, _user(), need_id)
-    fits = match_need(db.session, need)
-    return _render_need(need, fits, queries.offers(db.session, need, fits), form, 422)
+
+    def again(form, status: int):
+        shown = operations.own_need(db.session, _user(), need_id)
+        fits = match_need(db.session, shown)
+        return _render_need(shown, fits, queries.offers(db.session, shown, fits), form, status)
+
+    return act(form, lambda: operations.set_contact_control(
+        db.session, _user(), need, open_to_all_banks=form.open_to_all_banks.data != "0",
+        max_contacts=form.max_contacts.data),
+        done=_("联系设置已保存。"), to=url_for("enterprise.need_detail", need_id=need_id) + "#contacts",
+        back=url_for("enterprise.need_detail", need_id=need_id), again=again)
 
 
 @bp.route("/needs/<int:need_id>/apply/<int:product_id>", methods=["POST"])
 def apply(need_id: int, product_id: int):
     need = operations.own_need(db.session, _user(), need_id, lock=True)
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        operations.apply_to_product(db.session, _user(), need, product_id)
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("已提交申请，该银行会在受理后联系您。"), "success")
-    return redirect(url_for("enterprise.need_detail", need_id=need_id) + "#offers")
+    return act(forms.ActionForm(), lambda: operations.apply_to_product(db.session, _user(), need, product_id),
+               done=_("已提交申请，该银行会在受理后联系您。"),
+               to=url_for("enterprise.need_detail", need_id=need_id) + "#offers")
 
 
 # ---------------------------------------------------------------- tracking
@@ -546,59 +462,27 @@ def application_detail(application_id: int):
 def send_message(application_id: int):
     application = operations.own_application(db.session, _user(), application_id, lock=True)
     form = forms.MessageForm()
-    if form.validate():
-        try:
-            messages.send(db.session, application, _user(), Side.ENTERPRISE, form.body.data)
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        except Refused as error:
-            db.session.rollback()
-            flash(_refusal(error), "error")
-            return redirect(url_for("enterprise.application_detail", application_id=application_id))
-        else:
-            db.session.commit()
-            flash(_("留言已发送，银行会在申请页面看到。"), "success")
-            return redirect(url_for("enterprise.application_detail", application_id=application_id) + "#thread")
-    csrf_or_400(form)
-    return _render_application(application, 422, message_form=form)
+    page = url_for("enterprise.application_detail", application_id=application_id)
+    return act(form, lambda: messages.send(db.session, application, _user(), Side.ENTERPRISE, form.body.data),
+               done=_("留言已发送，银行会在申请页面看到。"), to=page + "#thread", back=page,
+               again=lambda form, status: _render_application(application, status, message_form=form))
 
 
 @bp.route("/authorization-requests/<int:request_id>/answer", methods=["POST"])
 def answer_request(request_id: int):
     """Grant or refuse a bank's authorization request in one step (from the notifications or the application)."""
-    if not forms.AnswerRequestForm().validate():
-        abort(400)
     grant = request.form.get("decision") == "grant"
-    try:
-        answered = authorization_requests.answer(db.session, _user(), request_id, grant=grant)
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-        return redirect(url_for("enterprise.notifications"))
-    except Invalid as error:
-        db.session.rollback()
-        flash(_("；").join(str(m) for texts in error.errors.values() for m in texts), "error")
-        return redirect(url_for("enterprise.notifications"))
-    db.session.commit()
-    flash(_("已授权该银行查看，您可以随时在“数据授权”中撤销。") if grant else _("已拒绝该银行的授权请求。"), "success")
-    return redirect(url_for("enterprise.application_detail", application_id=answered.application_id))
+    return act(forms.AnswerRequestForm(), lambda: authorization_requests.answer(db.session, _user(), request_id, grant=grant),
+               done=_("已授权该银行查看，您可以随时在“数据授权”中撤销。") if grant else _("已拒绝该银行的授权请求。"),
+               back=url_for("enterprise.notifications"),
+               to=lambda answered: url_for("enterprise.application_detail", application_id=answered.application_id))
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 def withdraw_application(application_id: int):
     application = operations.own_application(db.session, _user(), application_id, lock=True)
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        operations.withdraw_application(db.session, _user(), application)
-    except IllegalTransition as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("申请已撤回。"), "success")
-    return redirect(url_for("enterprise.application_detail", application_id=application_id))
+    return act(forms.ActionForm(), lambda: operations.withdraw_application(db.session, _user(), application),
+               done=_("申请已撤回。"), to=url_for("enterprise.application_detail", application_id=application_id))
 
 
 @bp.route("/notifications")
@@ -615,12 +499,8 @@ def notifications():
 @bp.route("/notifications/read", methods=["POST"])
 def mark_read():
     form = forms.MarkReadForm()
-    if not form.validate():
-        abort(400)
-    notification_service.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data)
-    db.session.commit()
-    flash(_("已全部标为已读。"), "success")
-    return redirect(url_for("enterprise.notifications"))
+    return act(form, lambda: notification_service.mark_notifications_read(db.session, _user(), up_to_event_id=form.up_to.data),
+               done=_("已全部标为已读。"), to=url_for("enterprise.notifications"))
 
 
 # ---------------------------------------------------------------- staff
@@ -637,32 +517,16 @@ def staff():
         return _render_staff(form)
     if not current_user.is_tenant_admin:
         abort(403)
-    if form.validate():
-        try:
-            user, password = operations.invite_staff(db.session, _user(), display_name=form.display_name.data,
+    # The one-time password is shown once, on this response only: never stored, never put in a flash cookie.
+    return act(form, lambda: operations.invite_staff(db.session, _user(), display_name=form.display_name.data,
                                                      username=form.username.data, email=form.email.data,
-                                                     phone=form.phone.data)
-        except Invalid as error:
-            db.session.rollback()
-            attach(form, error.errors)
-        else:
-            db.session.commit()
-            # Shown once, on this response only: never stored, never put in a flash cookie.
-            return _render_staff(forms.StaffForm(formdata=None), 200, temporary=(user.username, password))
-    csrf_or_400(form)
-    return _render_staff(form, 422)
+                                                     phone=form.phone.data),
+               done=None, again=_render_staff,
+               to=lambda invited: _render_staff(forms.StaffForm(formdata=None), 200,
+                                                temporary=(invited[0].username, invited[1])))
 
 
 @bp.route("/staff/<int:user_id>/deactivate", methods=["POST"])
 def deactivate(user_id: int):
-    if not forms.ActionForm().validate():
-        abort(400)
-    try:
-        operations.deactivate_staff(db.session, _user(), user_id)
-    except Refused as error:
-        db.session.rollback()
-        flash(_refusal(error), "error")
-    else:
-        db.session.commit()
-        flash(_("该员工账户已停用。"), "success")
-    return redirect(url_for("enterprise.staff"))
+    return act(forms.ActionForm(), lambda: operations.deactivate_staff(db.session, _user(), user_id),
+               done=_("该员工账户已停用。"), to=url_for("enterprise.staff"))

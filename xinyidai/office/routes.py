@@ -164,9 +164,9 @@ def format_cell(kpi, cell) -> str:
 
 
 def _pre_aggregated() -> bool:
-    """Views read the in-process cube (xinyidai.domain.figures.cube) unless XYD_OFFICE_PREAGGREGATE is off; tests
-    read SQL directly (their rolled-back transactions reuse ids, which the cube's data version relies on)."""
-    return bool(current_app.config.get("XYD_OFFICE_PREAGGREGATE", not current_app.testing))
+    """Views read the in-process cube (xinyidai.domain.figures.cube) unless XYD_OFFICE_PREAGGREGATE is off — the
+    tests too (tests/conftest.py forgets the cube between tests, whose rolled-back transactions reuse ids)."""
+    return bool(current_app.config.get("XYD_OFFICE_PREAGGREGATE", True))
 
 
 def _scope() -> Scope:
@@ -412,7 +412,7 @@ def download_whitelist(version_id: int):
         abort(404)
     content = exports.whitelist_csv(version, rows)
     filename = f"xinyidai-whitelist-{version.district_code}-v{version.id}.csv"
-    record("export", **_audit_fields(), detail={"what": "whitelist", "version_id": version.id,
+    record(db.session, "export", **_audit_fields(), detail={"what": "whitelist", "version_id": version.id,
                                                 "district_code": version.district_code, "rows": len(rows),
                                                 "filename": filename})
     return _download(content, "text/csv", filename)
@@ -517,7 +517,7 @@ def repair_evidence(case_id: int):
         if case.evidence_sha256 else None
     if path is None or not path.is_file():
         abort(404)
-    record("credit_repair_evidence_viewed", subject_uscc=case.uscc, **_audit_fields(),
+    record(db.session, "credit_repair_evidence_viewed", subject_uscc=case.uscc, **_audit_fields(),
            detail={"case_id": case.id, "record_id": case.record_id})
     db.session.commit()
     mimetype = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}[case.evidence_type]

@@ -25,7 +25,7 @@ def monthly_report_file(session: Session, scope: Scope, month: date, file_format
         scope, month, utcnow())
     mimetype, write = FORMATS[file_format]
     filename = f"xinyidai-monthly-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}-{month:%Y-%m}.{file_format}"
-    record("export", **audit, detail={"what": "office_monthly_report", "office_district": scope.office_district,
+    record(session, "export", **audit, detail={"what": "office_monthly_report", "office_district": scope.office_district,
                                       "districts": list(scope.districts), "month": f"{month:%Y-%m}",
                                       "format": file_format, "filename": filename})
     return write(report), mimetype, filename
@@ -45,7 +45,7 @@ def table_file(session: Session, scope: Scope, filters: Filters, dimension: Dime
     mimetype, write = FORMATS[file_format]
     filename = (f"xinyidai-{dimension.value}-{scope.districts[0] if len(scope.districts) == 1 else scope.office_district}"
                 f"-{filters.start:%Y%m}-{filters.end:%Y%m}.{file_format}")
-    record("export", **audit, detail={"what": f"office_dashboard_{dimension.value}", "office_district": scope.office_district,
+    record(session, "export", **audit, detail={"what": f"office_dashboard_{dimension.value}", "office_district": scope.office_district,
                                       "districts": list(scope.districts), "filters": filters.query_args(),
                                       "format": file_format, "filename": filename})
     return write(report), mimetype, filename

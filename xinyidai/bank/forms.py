@@ -34,6 +34,7 @@ from xinyidai.web.forms import (  # noqa: F401  (MessageForm: the bank writes in
     ActionForm,
     Form,
     MessageForm,
+    decline_form,
     options,
     yuan_field,
 )
@@ -165,18 +166,8 @@ class PipelineFilterForm(Form):
                                           ("rank", _l("匹配度"))]), validators=[Optional()])
 
 
-class DeclineForm(ActionForm):
-    reason_code = SelectField(_l("拒绝原因"), choices=options([(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
-    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
-                                description=_l("企业会看到拒绝原因和这段说明；选择“其他原因”时必填"),
-                                render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
-        if self.reason_code.data in REASONS_NEEDING_TEXT and not (self.reason_text.data or "").strip():
-            self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
-            valid = False
-        return valid
+DeclineForm = decline_form(DECLINE_REASONS, REASONS_NEEDING_TEXT, _l("拒绝原因"),
+                           _l("企业会看到拒绝原因和这段说明；选择“其他原因”时必填"))
 
 
 class GuaranteeRequestForm(ActionForm):

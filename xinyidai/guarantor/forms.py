@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DecimalField, SelectField, StringField, TextAreaField
+from wtforms import DecimalField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from xinyidai.domain.guarantees import DECLINE_REASONS, REASONS_NEEDING_TEXT
-from xinyidai.i18n import Bilingual
-from xinyidai.web.forms import COUNTER, REQUIRED, ActionForm, Form, options, yuan_field
+from xinyidai.web.forms import REQUIRED, ActionForm, Form, decline_form, yuan_field
 
 
 def _fee_field(label):
@@ -32,19 +31,8 @@ class AcceptForm(ActionForm):
     coverage = _coverage_field(_l("担保比例（%）"))
 
 
-class DeclineForm(ActionForm):
-    reason_code = SelectField(_l("拒绝担保原因"), choices=options(
-        [(code, Bilingual(zh, en)) for code, (zh, en) in DECLINE_REASONS.items()]))
-    reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)],
-                                description=_l("银行和企业会看到原因和这段说明；选择“其他原因”时必填"),
-                                render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
-        if self.reason_code.data in REASONS_NEEDING_TEXT and not (self.reason_text.data or "").strip():
-            self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
-            valid = False
-        return valid
+DeclineForm = decline_form(DECLINE_REASONS, REASONS_NEEDING_TEXT, _l("拒绝担保原因"),
+                           _l("银行和企业会看到原因和这段说明；选择“其他原因”时必填"))
 
 
 class ProductForm(Form):

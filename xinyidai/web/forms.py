@@ -26,6 +26,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectField,
     StringField,
     TextAreaField,
 )
@@ -42,7 +43,7 @@ from wtforms.validators import (
 )
 
 from xinyidai.domain import inputs
-from xinyidai.i18n import N_
+from xinyidai.i18n import N_, Bilingual
 
 MAX_TEXT_CHARS = 10_000  # any text field without its own Length: far above every real value
 TEXT_TOO_LONG = N_("内容过长。")
@@ -229,3 +230,23 @@ class ActionForm(Form):
     """A POST with nothing to enter (claim, approve): the CSRF token and the one-time key."""
 
     idempotency_key = HiddenField(default=one_time_key, validators=[DataRequired(), Length(max=128)])
+
+
+def decline_form(reasons: dict, needing_text, reason_label, text_description) -> type[ActionForm]:
+    """A refusal with its reason code (`reasons`: code → (zh, en)) and a note, required for the codes in
+    `needing_text`: the bank's decline of an application and the guarantor's decline of a guarantee."""
+
+    class DeclineForm(ActionForm):
+        reason_code = SelectField(reason_label, choices=options(
+            [(code, Bilingual(zh, en)) for code, (zh, en) in reasons.items()]))
+        reason_text = TextAreaField(_l("说明"), validators=[Optional(), Length(max=500)], description=text_description,
+                                    render_kw={"maxlength": 500, "rows": 2, "data-counter": COUNTER})
+
+        def validate(self, extra_validators=None) -> bool:
+            valid = super().validate(extra_validators)
+            if self.reason_code.data in needing_text and not (self.reason_text.data or "").strip():
+                self.reason_text.errors = [*self.reason_text.errors, _l("选择“其他原因”时须写明具体原因")]
+                valid = False
+            return valid
+
+    return DeclineForm

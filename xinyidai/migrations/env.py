@@ -101,14 +101,43 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                _check_sqlite_foreign_keys(connection)
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.commit()
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection, *, on: bool):
+    """SQLite alters a table by recreating it (Alembic's batch mode): with foreign keys enforced, dropping the old
+    table fails on any database whose rows reference it (an embedded deployment with data). SQLite's documented
+    procedure turns enforcement off for the change and checks every key afterwards. The pragma is ignored inside
+    a transaction, so it goes to the raw connection before one begins."""
+    assert not connection.in_transaction(), "PRAGMA foreign_keys is a no-op inside a transaction"
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection):
+    """After the migrations ran without enforcement: every reference must still hold, or the upgrade fails."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if connection.in_transaction():
+        connection.commit()
+    if broken:
+        raise RuntimeError(f"the migration left {len(broken)} broken foreign key reference(s), e.g. {broken[:3]}")
 
 
 if context.is_offline_mode():

@@ -152,7 +152,13 @@ def upgrade():
 
 
 def downgrade():
-    op.execute(sa.text("DELETE FROM users WHERE role = 'guarantor'"))
+    # The older schema has no place for a guarantor's staff, and their actions are referenced from the
+    # append-only audit log and the applications' histories: refuse plainly rather than fail half-way on a
+    # foreign key (PostgreSQL) or delete what the audit log still points at.
+    staff = op.get_bind().scalar(sa.text("SELECT count(*) FROM users WHERE role = 'guarantor'"))
+    if staff:
+        raise RuntimeError(f"cannot downgrade below 0014: {staff} guarantor user(s) exist, and the older schema "
+                           "cannot hold them or the guarantees they decided")
     with op.batch_alter_table("users") as batch:
         _users(batch, OLD_ROLES, OLD_TENANT_RULE)
         batch.drop_constraint(op.f("fk_users_guarantor_id_guarantors"), type_="foreignkey")
